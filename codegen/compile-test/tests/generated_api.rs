@@ -1,0 +1,518 @@
+//! Exercises the code generated from the fixture catalog: serde wire names
+//! and defaults, event metadata, decoding, dispatch, publishing, commands
+//! and notifications, through the runtime's traits.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde_json::json;
+use uuid::Uuid;
+use xerpium_codegen_compile_test::*;
+use xerpium_messaging::{
+    Command, CommandCaller, CommandError, DecodeError, Dispatch, Envelope, Event, HandlerError, HandlerResult, Message,
+    Notification, NotificationTarget, Notify, Publish, PublishContext, PublishError, ServeCommands,
+};
+
+fn money(amount: &str) -> Money {
+    Money {
+        amount: Decimal::from_str(amount).expect("valid decimal"),
+        currency: "EUR".into(),
+    }
+}
+
+#[allow(deprecated)]
+fn posted() -> LedgerPosted {
+    LedgerPosted {
+        entry_id: Uuid::from_u128(7),
+        amount: money("12.50"),
+        nested: vec![BTreeMap::from([
+            ("a".to_owned(), Some(money("1"))),
+            ("b".to_owned(), None),
+        ])],
+        maybe_money: None,
+        tags: BTreeMap::from([("k".to_owned(), "v".to_owned())]),
+        roles: vec![Role::Admin, Role::V2Api],
+        role: Role::A1,
+        flag: Some(Flag::Off),
+        raw: json!({"any": [1, "two", null]}),
+        ratio: 0.25,
+        big: u64::MAX,
+        small: -1,
+        count: 3,
+        total: -9_000_000_000,
+        posted_at: "2026-11-26T10:00:00.123456Z".parse().expect("valid time"),
+        value_date: "2026-11-30".parse().expect("valid date"),
+        note: Some("private".into()),
+        rate: Decimal::from_str("0.333").expect("valid decimal"),
+        enabled: false,
+        weight: 2.0,
+        labels: vec!["x".into()],
+        legacy_code: Some("L1".into()),
+    }
+}
+
+fn message(event_type: &str, version: u32, data: &str) -> Message {
+    Message {
+        envelope: Envelope {
+            id: Uuid::now_v7(),
+            event_type: event_type.to_owned(),
+            version,
+            source: "test".into(),
+            time: chrono::Utc::now(),
+            subject: "s".into(),
+            correlation_id: "c".into(),
+            causation_id: None,
+            traceparent: None,
+            data: data.to_owned(),
+        },
+        stream: "test:events:ledger".into(),
+        entry_id: "1-0".into(),
+        delivery_count: 1,
+    }
+}
+
+#[test]
+fn events_round_trip_through_json_with_wire_names() {
+    let event = posted();
+    let value = serde_json::to_value(&event).expect("serializes");
+    assert_eq!(
+        value["amount"],
+        json!({"amount": "12.50", "currency": "EUR"}),
+        "decimals travel as strings"
+    );
+    assert_eq!(value["roles"], json!(["admin", "v2_api"]));
+    assert_eq!(value["role"], json!("a1"));
+    assert_eq!(value["big"], json!(u64::MAX));
+    assert_eq!(value["posted_at"], json!("2026-11-26T10:00:00.123456Z"));
+    assert_eq!(value["value_date"], json!("2026-11-30"));
+    assert_eq!(
+        value["nested"],
+        json!([{"a": {"amount": "1", "currency": "EUR"}, "b": null}])
+    );
+    assert!(value.get("maybe_money").is_none(), "absent optionals are left out");
+    let back: LedgerPosted = serde_json::from_value(value).expect("deserializes");
+    assert_eq!(back, event);
+}
+
+#[test]
+fn keyword_field_names_keep_their_wire_names() {
+    let voided = LedgerVoided {
+        reference: "R-1".into(),
+        keywords: Keywords {
+            r#type: "t".into(),
+            r#match: 1,
+            r#async: true,
+            self_: Some("me".into()),
+            r#gen: 2,
+            class: None,
+            from: Some("2026-01-02".parse().expect("valid date")),
+        },
+        tree: Some(Node {
+            label: "root".into(),
+            children: vec![Node {
+                label: "leaf".into(),
+                children: vec![],
+                by_name: BTreeMap::new(),
+            }],
+            by_name: BTreeMap::from([("none".to_owned(), None)]),
+        }),
+    };
+    let value = serde_json::to_value(&voided).expect("serializes");
+    assert_eq!(
+        value["keywords"],
+        json!({"type": "t", "match": 1, "async": true, "self": "me", "gen": 2, "from": "2026-01-02"})
+    );
+    assert_eq!(
+        serde_json::from_value::<LedgerVoided>(value).expect("deserializes"),
+        voided
+    );
+    let keyword_event = MatchType {
+        id: 5,
+        self_: "x".into(),
+    };
+    assert_eq!(
+        serde_json::to_value(&keyword_event).expect("serializes"),
+        json!({"id": 5, "self": "x"})
+    );
+    assert_eq!(keyword_event.subject(), "5");
+}
+
+#[test]
+fn defaults_fill_absent_fields_and_required_fields_are_required() {
+    let mut value = serde_json::to_value(posted()).expect("serializes");
+    let object = value.as_object_mut().expect("an object");
+    for defaulted in ["role", "small", "count", "rate", "enabled", "weight", "labels"] {
+        object.remove(defaulted);
+    }
+    object.insert("amount".into(), json!({"amount": "3"}));
+    let decoded: LedgerPosted = serde_json::from_value(value.clone()).expect("defaults apply");
+    assert_eq!(decoded.role, Role::ReadOnly);
+    assert_eq!((decoded.small, decoded.count), (-5, 7));
+    assert_eq!(decoded.rate, Decimal::from_str("1.25").expect("valid decimal"));
+    assert!(decoded.enabled);
+    assert_eq!(decoded.weight, 0.5);
+    assert!(decoded.labels.is_empty());
+    assert_eq!(decoded.amount.currency, "EUR");
+
+    value.as_object_mut().expect("an object").remove("entry_id");
+    let error = serde_json::from_value::<LedgerPosted>(value).expect_err("entry_id is required");
+    assert!(error.to_string().contains("entry_id"), "{error}");
+}
+
+#[test]
+fn events_carry_type_version_and_resolved_policy() {
+    assert_eq!(
+        (LedgerPosted::TYPE, LedgerPosted::CATEGORY, LedgerPosted::VERSION),
+        ("ledger.posted", "ledger", 1)
+    );
+    assert_eq!(LedgerVoided::VERSION, 2);
+    // catalog: 3 attempts, 100ms..2s, 1h, 5000; category `ledger`: 10 attempts.
+    let policy = LedgerPosted::POLICY;
+    assert_eq!(policy.max_attempts, 10);
+    assert_eq!(
+        (policy.backoff_first, policy.backoff_max),
+        (Duration::from_millis(100), Duration::from_secs(2))
+    );
+    assert_eq!((policy.retention, policy.max_len), (Duration::from_secs(3600), 5000));
+    // event `ledger.voided`: backoff 5s..1m and 48h on top of the category's.
+    let voided = LedgerVoided::POLICY;
+    assert_eq!(voided.max_attempts, 10);
+    assert_eq!(
+        (voided.backoff_first, voided.backoff_max),
+        (Duration::from_secs(5), Duration::from_secs(60))
+    );
+    assert_eq!(voided.retention, Duration::from_secs(48 * 3600));
+    assert_eq!(MatchType::POLICY.max_attempts, 3);
+    assert_eq!(posted().subject(), Uuid::from_u128(7).to_string());
+}
+
+#[test]
+fn names_parse_and_print() {
+    assert_eq!(Category::ALL, [Category::Ledger, Category::Match]);
+    assert_eq!(Category::from_str("match"), Ok(Category::Match));
+    assert_eq!(
+        Category::Ledger.events(),
+        [EventType::LedgerPosted, EventType::LedgerVoided]
+    );
+    assert!(Category::from_str("nope").is_err());
+    assert_eq!(EventType::ALL.len(), 3);
+    assert_eq!(EventType::from_str("ledger.voided"), Ok(EventType::LedgerVoided));
+    assert_eq!(EventType::LedgerVoided.version(), 2);
+    assert_eq!(EventType::MatchType.category(), Category::Match);
+    assert_eq!(EventType::lookup("ledger.voided", 1), None);
+    assert_eq!(EventType::LedgerPosted.to_string(), "ledger.posted");
+    assert_eq!(Role::from_str("read_only"), Ok(Role::ReadOnly));
+    assert_eq!(Role::V2Api.as_str(), "v2_api");
+    assert_eq!(
+        serde_json::to_string(&Role::ReadOnly).expect("serializes"),
+        "\"read_only\""
+    );
+    let error = Role::from_str("root").expect_err("not a role");
+    assert_eq!(error.to_string(), "unknown Role `root`");
+}
+
+#[test]
+fn any_event_decodes_by_type_and_version_and_never_panics() {
+    let data = serde_json::to_string(&posted()).expect("serializes");
+    let decoded = AnyEvent::decode("ledger.posted", 1, &data).expect("decodes");
+    assert_eq!(decoded.event_type(), EventType::LedgerPosted);
+    assert_eq!(decoded, AnyEvent::LedgerPosted(posted()));
+    assert_eq!(decoded.subject(), Uuid::from_u128(7).to_string());
+    assert!(matches!(
+        AnyEvent::decode("ledger.posted", 2, &data),
+        Err(DecodeError::UnknownType { version: 2, .. })
+    ));
+    assert!(matches!(
+        AnyEvent::decode("ledger.nope", 1, &data),
+        Err(DecodeError::UnknownType { .. })
+    ));
+    for bad in ["", "{", "null", "[]", "{\"entry_id\": 5}", "\u{0}"] {
+        assert!(
+            matches!(
+                AnyEvent::decode("ledger.posted", 1, bad),
+                Err(DecodeError::Payload { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
+    seen: Mutex<Vec<String>>,
+}
+
+impl LedgerHandler for Recorder {
+    async fn posted(&self, event: LedgerPosted, message: &Message) -> HandlerResult {
+        self.seen
+            .lock()
+            .expect("not poisoned")
+            .push(format!("posted {} {}", event.entry_id, message.entry_id));
+        Ok(())
+    }
+}
+
+impl EventHandler for Recorder {
+    async fn match_type(&self, event: MatchType, _message: &Message) -> HandlerResult {
+        if event.id < 0 {
+            return Err(HandlerError::permanent("negative id"));
+        }
+        self.seen
+            .lock()
+            .expect("not poisoned")
+            .push(format!("match.type {}", event.id));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn category_dispatch_routes_by_type_and_version() {
+    let dispatch = LedgerDispatch(Recorder::default());
+    assert_eq!(dispatch.categories(), ["ledger"]);
+    let data = serde_json::to_string(&posted()).expect("serializes");
+    assert_eq!(dispatch.dispatch(&message("ledger.posted", 1, &data)).await, Ok(()));
+    assert_eq!(
+        *dispatch.0.seen.lock().expect("not poisoned"),
+        [format!("posted {} 1-0", Uuid::from_u128(7))]
+    );
+
+    // Not overridden: acknowledged and ignored (the payload is still checked).
+    let voided = json!({"reference": "r", "keywords": {"type": "t", "match": 1, "async": false, "gen": 0}});
+    assert_eq!(
+        dispatch
+            .dispatch(&message("ledger.voided", 2, &voided.to_string()))
+            .await,
+        Ok(())
+    );
+
+    let bad = dispatch.dispatch(&message("ledger.posted", 1, "{not json")).await;
+    assert!(matches!(bad, Err(HandlerError::Undecodable(_))), "{bad:?}");
+    let unknown = dispatch.dispatch(&message("ledger.posted", 9, &data)).await;
+    assert_eq!(
+        unknown,
+        Err(HandlerError::UnknownType {
+            event_type: "ledger.posted".into(),
+            version: 9
+        })
+    );
+}
+
+#[tokio::test]
+async fn all_events_dispatch_reads_every_category() {
+    let dispatch = EventDispatch(Recorder::default());
+    assert_eq!(dispatch.categories(), ["ledger", "match"]);
+    assert_eq!(
+        dispatch
+            .dispatch(&message("match.type", 1, r#"{"id": 4, "self": "x"}"#))
+            .await,
+        Ok(())
+    );
+    assert_eq!(
+        dispatch
+            .dispatch(&message("match.type", 1, r#"{"id": -1, "self": "x"}"#))
+            .await,
+        Err(HandlerError::Permanent("negative id".into()))
+    );
+    assert!(matches!(
+        dispatch.dispatch(&message("other.thing", 1, "{}")).await,
+        Err(HandlerError::UnknownType { .. })
+    ));
+    assert_eq!(*dispatch.0.seen.lock().expect("not poisoned"), ["match.type 4"]);
+}
+
+/// What a publish carried: type, subject, JSON payload, correlation id.
+type Published = (String, String, String, Option<String>);
+
+/// Records what would be published.
+#[derive(Default)]
+struct MemoryPublisher {
+    published: Mutex<Vec<Published>>,
+}
+
+impl Publish for MemoryPublisher {
+    async fn publish<E: Event>(&self, event: &E, context: &PublishContext) -> Result<String, PublishError> {
+        let data = serde_json::to_string(event).map_err(|source| PublishError::Encode {
+            event_type: E::TYPE,
+            source,
+        })?;
+        let mut published = self.published.lock().expect("not poisoned");
+        published.push((
+            E::TYPE.to_owned(),
+            event.subject(),
+            data,
+            context.correlation_id.clone(),
+        ));
+        Ok(format!("{}-0", published.len()))
+    }
+}
+
+#[tokio::test]
+async fn typed_publisher_methods_publish_through_the_trait() {
+    let publisher = MemoryPublisher::default();
+    let context = PublishContext::new().with_correlation_id("req-1");
+    let id = publisher.ledger_posted(&posted(), &context).await.expect("published");
+    assert_eq!(id, "1-0");
+    publisher
+        .match_type(
+            &MatchType {
+                id: 9,
+                self_: "s".into(),
+            },
+            &PublishContext::new(),
+        )
+        .await
+        .expect("published");
+    let published = publisher.published.lock().expect("not poisoned");
+    assert_eq!(published[0].0, "ledger.posted");
+    assert_eq!(published[0].1, Uuid::from_u128(7).to_string());
+    assert_eq!(published[0].3.as_deref(), Some("req-1"));
+    assert_eq!((published[1].0.as_str(), published[1].1.as_str()), ("match.type", "9"));
+}
+
+struct Ledger;
+
+impl LedgerServiceCommands for Ledger {
+    async fn ledger_get_entry(
+        &self,
+        request: LedgerGetEntryRequest,
+        _message: &Message,
+    ) -> Result<LedgerGetEntryResponse, HandlerError> {
+        if request.entry_id.is_nil() {
+            return Err(HandlerError::permanent("nil id"));
+        }
+        Ok(LedgerGetEntryResponse {
+            amount: Some(money("5")),
+            found: true,
+        })
+    }
+
+    async fn ledger_ping(
+        &self,
+        _request: LedgerPingRequest,
+        _message: &Message,
+    ) -> Result<LedgerPingResponse, HandlerError> {
+        Ok(LedgerPingResponse {})
+    }
+}
+
+/// Carries commands straight to a server in the same process.
+struct Loopback<S>(S);
+
+impl<S: ServeCommands> CommandCaller for Loopback<S> {
+    async fn call<C: Command>(&self, request: &C, _timeout: Option<Duration>) -> Result<C::Response, CommandError> {
+        let data = serde_json::to_string(request).map_err(|e| CommandError::Transport {
+            command: C::NAME,
+            reason: e.to_string(),
+        })?;
+        let reply = self
+            .0
+            .serve(&message(C::NAME, C::VERSION, &data))
+            .await
+            .map_err(|error| CommandError::Failed {
+                command: C::NAME,
+                target: C::TARGET,
+                reason: error.to_string(),
+            })?;
+        serde_json::from_str(&reply).map_err(|e| CommandError::Transport {
+            command: C::NAME,
+            reason: e.to_string(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn commands_round_trip_through_client_and_server() {
+    assert_eq!(
+        (LedgerGetEntryRequest::NAME, LedgerGetEntryRequest::TARGET),
+        ("ledger.get_entry", "ledger-service")
+    );
+    assert_eq!(LedgerGetEntryRequest::TIMEOUT, Duration::from_secs(2));
+    assert_eq!(
+        LedgerPingRequest::TIMEOUT,
+        Duration::from_secs(5),
+        "the default timeout"
+    );
+    let client = Loopback(LedgerServiceCommandServer(Ledger));
+    assert_eq!(client.0.target(), "ledger-service");
+    let response = client
+        .ledger_get_entry(&LedgerGetEntryRequest {
+            entry_id: Uuid::from_u128(1),
+        })
+        .await;
+    assert_eq!(
+        response,
+        Ok(LedgerGetEntryResponse {
+            amount: Some(money("5")),
+            found: true
+        })
+    );
+    let failed = client
+        .ledger_get_entry(&LedgerGetEntryRequest { entry_id: Uuid::nil() })
+        .await;
+    assert!(
+        matches!(failed, Err(CommandError::Failed { ref reason, .. }) if reason.contains("nil id")),
+        "{failed:?}"
+    );
+    assert_eq!(
+        client.ledger_ping(&LedgerPingRequest {}).await,
+        Ok(LedgerPingResponse {})
+    );
+    let unknown = client.0.serve(&message("ledger.unknown", 1, "{}")).await;
+    assert!(matches!(unknown, Err(HandlerError::UnknownType { .. })));
+}
+
+#[derive(Default)]
+struct MemoryNotify {
+    sent: Mutex<Vec<(NotificationTarget, Notification)>>,
+}
+
+impl Notify for MemoryNotify {
+    async fn notify(&self, target: &NotificationTarget, notification: &Notification) -> Result<(), PublishError> {
+        self.sent
+            .lock()
+            .expect("not poisoned")
+            .push((target.clone(), notification.clone()));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn notifications_reach_user_role_and_everyone() {
+    let notify = MemoryNotify::default();
+    notify
+        .notify_user("u1", NotificationType::Success, "Welcome!", "Hello", None)
+        .await
+        .expect("sent");
+    notify
+        .notify_role(
+            "admin",
+            NotificationType::Warning,
+            "Disk",
+            "Low",
+            Some(json!({"free": 1})),
+        )
+        .await
+        .expect("sent");
+    notify
+        .notify_all(NotificationType::Info, "Maintenance", "Tonight", None)
+        .await
+        .expect("sent");
+    let sent = notify.sent.lock().expect("not poisoned");
+    let targets: Vec<_> = sent
+        .iter()
+        .map(|(target, n)| (target.clone(), n.kind.clone()))
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            (NotificationTarget::User("u1".into()), "success".into()),
+            (NotificationTarget::Role("admin".into()), "warning".into()),
+            (NotificationTarget::All, "info".into())
+        ]
+    );
+    assert_eq!(sent[1].1.data, Some(json!({"free": 1})));
+    assert_eq!(NotificationType::ALL.len(), 4);
+}

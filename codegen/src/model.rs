@@ -1,0 +1,290 @@
+//! The checked catalog: plain data, the only thing emitters see.
+//!
+//! Every name here is valid, every type reference resolves, every `subject`
+//! names a field, and the delivery policy of every event is resolved.
+
+use std::time::Duration;
+
+/// A checked catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalog {
+    /// The catalog's name (`xerpium`).
+    pub name: String,
+    /// The file it was read from, as named in generated headers (`events.yaml`).
+    pub source: String,
+    /// What the catalog is for.
+    pub description: Option<String>,
+    /// Shared structs, in catalog order.
+    pub structs: Vec<Struct>,
+    /// Shared enums, in catalog order.
+    pub enums: Vec<Enum>,
+    /// Event categories, in catalog order.
+    pub categories: Vec<Category>,
+    /// Commands, in catalog order.
+    pub commands: Vec<Command>,
+    /// Notification types and targets.
+    pub notifications: Notifications,
+}
+
+impl Catalog {
+    /// Every event of every category, in catalog order.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.categories.iter().flat_map(|category| &category.events)
+    }
+}
+
+/// A shared struct (`Money`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Struct {
+    /// PascalCase name.
+    pub name: String,
+    /// What it is.
+    pub description: Option<String>,
+    /// Its fields, in catalog order.
+    pub fields: Vec<Field>,
+}
+
+/// A shared enum (`UserRole`) of snake_case values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enum {
+    /// PascalCase name.
+    pub name: String,
+    /// Its values as they appear on the wire, in catalog order.
+    pub values: Vec<String>,
+}
+
+/// An event category: one stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Category {
+    /// snake_case name (`user`).
+    pub name: String,
+    /// What its events are about.
+    pub description: Option<String>,
+    /// Its events, in catalog order.
+    pub events: Vec<Event>,
+}
+
+/// An event (`user.created`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The category's name (`user`).
+    pub category: String,
+    /// The event's snake_case name within its category (`created`).
+    pub name: String,
+    /// What happened.
+    pub description: Option<String>,
+    /// Schema version, from 1.
+    pub version: u32,
+    /// The name of the field that is the entity key.
+    pub subject: String,
+    /// How the runtime delivers it.
+    pub policy: Policy,
+    /// Its payload fields, in catalog order.
+    pub fields: Vec<Field>,
+}
+
+impl Event {
+    /// The wire type name, `<category>.<event>`.
+    pub fn type_name(&self) -> String {
+        format!("{}.{}", self.category, self.name)
+    }
+}
+
+/// A resolved delivery policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Deliveries before dead-lettering.
+    pub max_attempts: u32,
+    /// The delay before the first retry.
+    pub backoff_first: Duration,
+    /// The largest delay between retries.
+    pub backoff_max: Duration,
+    /// How long entries stay in the stream.
+    pub retention: Duration,
+    /// Approximate cap on the stream's length.
+    pub max_len: u64,
+}
+
+impl Default for Policy {
+    /// The runtime's defaults: 5 attempts, backoff 1 s to 5 min, 24 h, 1,000,000 entries.
+    fn default() -> Self {
+        Policy {
+            max_attempts: 5,
+            backoff_first: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            retention: Duration::from_secs(24 * 60 * 60),
+            max_len: 1_000_000,
+        }
+    }
+}
+
+/// A command with a reply (`company.get`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    /// Dotted snake_case name.
+    pub name: String,
+    /// What it does.
+    pub description: Option<String>,
+    /// The service that serves it (kebab-case).
+    pub target: String,
+    /// How long callers wait by default.
+    pub timeout: Duration,
+    /// Schema version of request and response.
+    pub version: u32,
+    /// The request's fields.
+    pub request: Vec<Field>,
+    /// The response's fields.
+    pub response: Vec<Field>,
+}
+
+/// Who can be notified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// One user.
+    User,
+    /// Every holder of a role.
+    Role,
+    /// Everyone.
+    All,
+}
+
+/// The notifications section.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Notifications {
+    /// What notifications are for.
+    pub description: Option<String>,
+    /// snake_case notification types, in catalog order.
+    pub types: Vec<String>,
+    /// Who can be notified.
+    pub targets: Vec<Target>,
+}
+
+/// A field of an event, struct, request or response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// The wire name (snake_case; may be a Rust or Python keyword).
+    pub name: String,
+    /// What it holds.
+    pub description: Option<String>,
+    /// Its type.
+    pub ty: TypeRef,
+    /// Whether it holds personal data.
+    pub pii: bool,
+    /// The value assumed when it is absent.
+    pub default: Option<Value>,
+    /// Whether it is on its way out.
+    pub deprecated: bool,
+}
+
+/// A built-in scalar type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scalar {
+    /// UTF-8 text.
+    String,
+    /// `true` or `false`.
+    Bool,
+    /// Signed 32-bit integer.
+    I32,
+    /// Signed 64-bit integer.
+    I64,
+    /// Unsigned 32-bit integer.
+    U32,
+    /// Unsigned 64-bit integer.
+    U64,
+    /// 64-bit float (never for money).
+    F64,
+    /// Exact decimal, as a JSON string (`"12.50"`).
+    Decimal,
+    /// UUID, as a string.
+    Uuid,
+    /// RFC 3339 timestamp.
+    DateTime,
+    /// ISO 8601 calendar date.
+    Date,
+    /// Any JSON value.
+    Json,
+}
+
+impl Scalar {
+    /// Every scalar with its catalog name.
+    pub const ALL: [(&'static str, Scalar); 12] = [
+        ("string", Scalar::String),
+        ("bool", Scalar::Bool),
+        ("i32", Scalar::I32),
+        ("i64", Scalar::I64),
+        ("u32", Scalar::U32),
+        ("u64", Scalar::U64),
+        ("f64", Scalar::F64),
+        ("decimal", Scalar::Decimal),
+        ("uuid", Scalar::Uuid),
+        ("datetime", Scalar::DateTime),
+        ("date", Scalar::Date),
+        ("json", Scalar::Json),
+    ];
+
+    /// The scalar with this catalog name.
+    pub fn from_name(name: &str) -> Option<Scalar> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+    }
+
+    /// Its catalog name.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, s)| *s == self).map_or("", |(n, _)| n)
+    }
+}
+
+/// A resolved field type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TypeRef {
+    /// A built-in scalar.
+    Scalar(Scalar),
+    /// A shared struct, by name.
+    Struct(String),
+    /// A shared enum, by name.
+    Enum(String),
+    /// `list<T>`.
+    List(Box<TypeRef>),
+    /// `map<T>` with string keys.
+    Map(Box<TypeRef>),
+    /// `T?`.
+    Optional(Box<TypeRef>),
+}
+
+impl TypeRef {
+    /// Whether a value may be absent.
+    pub fn is_optional(&self) -> bool {
+        matches!(self, TypeRef::Optional(_))
+    }
+}
+
+impl std::fmt::Display for TypeRef {
+    /// The catalog spelling of the type (`list<Money?>`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TypeRef::Scalar(scalar) => f.write_str(scalar.name()),
+            TypeRef::Struct(name) | TypeRef::Enum(name) => f.write_str(name),
+            TypeRef::List(item) => write!(f, "list<{item}>"),
+            TypeRef::Map(value) => write!(f, "map<{value}>"),
+            TypeRef::Optional(inner) => write!(f, "{inner}?"),
+        }
+    }
+}
+
+/// A checked default value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string.
+    String(String),
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Integer(i128),
+    /// A float.
+    Float(f64),
+    /// An exact decimal, as written.
+    Decimal(rust_decimal::Decimal),
+    /// A value of an enum.
+    EnumValue(String),
+    /// An empty list or map, or `null` for an optional field.
+    Empty,
+}

@@ -1,0 +1,61 @@
+//! Stage 4: the set of generated files, written to disk or compared with it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::model::Catalog;
+
+/// One generated file: its path relative to the output directory, and its contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// Path relative to the output directory, `/`-separated.
+    pub path: String,
+    /// The full contents.
+    pub contents: String,
+}
+
+/// Every file generated from `catalog`, in a fixed order.
+pub fn files(catalog: &Catalog) -> Vec<GeneratedFile> {
+    vec![GeneratedFile {
+        path: crate::RUST_MODULE.to_owned(),
+        contents: crate::emit::rust::emit(catalog),
+    }]
+}
+
+/// How a generated file compares with the one on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// The file on disk is the same.
+    Current,
+    /// The file does not exist.
+    Missing,
+    /// The file differs; holds what is on disk.
+    Stale(String),
+}
+
+/// Compares `file` with its counterpart under `out`.
+pub fn status(out: &Path, file: &GeneratedFile) -> io::Result<Status> {
+    match std::fs::read_to_string(out.join(&file.path)) {
+        Ok(existing) if existing == file.contents => Ok(Status::Current),
+        Ok(existing) => Ok(Status::Stale(existing)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Status::Missing),
+        Err(error) => Err(error),
+    }
+}
+
+/// Writes the files that differ from what is on disk; returns the paths written.
+pub fn write(out: &Path, files: &[GeneratedFile]) -> io::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for file in files {
+        if status(out, file)? == Status::Current {
+            continue;
+        }
+        let path = out.join(&file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, &file.contents)?;
+        written.push(path);
+    }
+    Ok(written)
+}
