@@ -516,3 +516,13 @@ async fn notifications_reach_user_role_and_everyone() {
     assert_eq!(sent[1].1.data, Some(json!({"free": 1})));
     assert_eq!(NotificationType::ALL.len(), 4);
 }
+
+#[test]
+fn dispatchers_report_the_policy_of_their_types() {
+    let ledger = LedgerDispatch(Recorder::default());
+    assert_eq!(ledger.policy("ledger.voided"), Some(LedgerVoided::POLICY));
+    assert_eq!(ledger.policy("match.type"), None, "not a type of this category");
+    assert_eq!(ledger.policy("ledger.nope"), None);
+    let all = EventDispatch(Recorder::default());
+    assert_eq!(all.policy("match.type"), Some(MatchType::POLICY));
+}

@@ -459,6 +459,7 @@ fn category_items(category: &Category) -> TokenStream {
             "Handles the events of the `{name}` category (stream `<ns>:events:{name}`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`{dispatch}`]."
         )),
     ]);
+    let variant = ident(&pascal(name));
     let dispatch_doc = format!(
         " Dispatches the entries of the `{name}` stream to a [`{handler}`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`]."
     );
@@ -477,6 +478,13 @@ fn category_items(category: &Category) -> TokenStream {
         impl<H: #handler> Dispatch for #dispatch<H> {
             fn categories(&self) -> &'static [&'static str] {
                 &[#name]
+            }
+
+            fn policy(&self, event_type: &str) -> Option<DeliveryPolicy> {
+                EventType::from_str(event_type)
+                    .ok()
+                    .filter(|known| known.category() == Category::#variant)
+                    .map(EventType::policy)
             }
 
             async fn dispatch(&self, message: &Message) -> HandlerResult {
@@ -699,6 +707,10 @@ fn all_events_handler(catalog: &Catalog) -> TokenStream {
         impl<H: EventHandler> Dispatch for EventDispatch<H> {
             fn categories(&self) -> &'static [&'static str] {
                 &[#(#names),*]
+            }
+
+            fn policy(&self, event_type: &str) -> Option<DeliveryPolicy> {
+                EventType::from_str(event_type).ok().map(EventType::policy)
             }
 
             async fn dispatch(&self, message: &Message) -> HandlerResult {

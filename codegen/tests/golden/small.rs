@@ -136,6 +136,13 @@ impl<H: AccountHandler> Dispatch for AccountDispatch<H> {
         &["account"]
     }
 
+    fn policy(&self, event_type: &str) -> Option<DeliveryPolicy> {
+        EventType::from_str(event_type)
+            .ok()
+            .filter(|known| known.category() == Category::Account)
+            .map(EventType::policy)
+    }
+
     async fn dispatch(&self, message: &Message) -> HandlerResult {
         match (message.envelope.event_type.as_str(), message.envelope.version) {
             ("account.opened", 1) => self.0.opened(message.decode()?, message).await,
@@ -365,6 +372,10 @@ pub struct EventDispatch<H>(pub H);
 impl<H: EventHandler> Dispatch for EventDispatch<H> {
     fn categories(&self) -> &'static [&'static str] {
         &["account"]
+    }
+
+    fn policy(&self, event_type: &str) -> Option<DeliveryPolicy> {
+        EventType::from_str(event_type).ok().map(EventType::policy)
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {
