@@ -94,6 +94,8 @@ fn syntax_hint(text: &str, at: Position, message: &str) -> Option<String> {
     let line = text.lines().nth(at.line.saturating_sub(1)).unwrap_or_default();
     if message.contains("tab") || line.starts_with('\t') || line.trim_start_matches(' ').starts_with('\t') {
         Some("YAML indents with spaces only; replace the tab with spaces".into())
+    } else if message.contains("unexpected character") && line.contains('{') {
+        Some("inside `{ … }` a comma ends a value: put text that contains commas in quotes".into())
     } else if message.contains("flow") || message.contains("',' or ']'") || message.contains("',' or '}'") {
         Some("a `[` or `{` is not closed, or its items are not separated by commas".into())
     } else if message.contains("quote") {

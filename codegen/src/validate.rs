@@ -245,7 +245,7 @@ impl<'a> Checker<'a> {
                             self.loaded.positions.value_of(&subject_path),
                             &subject_path,
                             format!(
-                                "subject `{subject}` is a `{}`; a subject must be a required string, uuid or integer",
+                                "subject `{subject}` is a `{}`; a subject must be a required string, uuid, integer or enum",
                                 field.ty
                             ),
                             None,
@@ -713,11 +713,12 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// Whether a field of this type can be a subject: a required string, uuid or integer.
+/// Whether a field of this type can be a subject: a required string, uuid, integer or enum.
 fn is_key_type(ty: &TypeRef) -> bool {
     matches!(
         ty,
-        TypeRef::Scalar(Scalar::String | Scalar::Uuid | Scalar::I32 | Scalar::I64 | Scalar::U32 | Scalar::U64)
+        TypeRef::Enum(_)
+            | TypeRef::Scalar(Scalar::String | Scalar::Uuid | Scalar::I32 | Scalar::I64 | Scalar::U32 | Scalar::U64)
     )
 }
 

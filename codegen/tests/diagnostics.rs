@@ -246,7 +246,7 @@ categories:
     let expected = r#"catalog.yaml:6:18: error: subject `user_idd` names no field of `user.created`
   at: categories.user.events.created.subject
   hint: did you mean `user_id`?
-catalog.yaml:10:18: error: subject `tags` is a `list<string>`; a subject must be a required string, uuid or integer
+catalog.yaml:10:18: error: subject `tags` is a `list<string>`; a subject must be a required string, uuid, integer or enum
   at: categories.user.events.updated.subject
 catalog.yaml:13:7: error: event `user.deleted` has no `subject`
   at: categories.user.events.deleted
@@ -386,6 +386,15 @@ fn wrong_yaml_type_for_a_version() {
     let expected = "catalog.yaml:6:18: error: invalid type: string \"one\", expected i64
   at: categories.user.events.created.version
   hint: write i64 here
+1 error";
+    assert_eq!(diagnose(catalog), expected);
+}
+
+#[test]
+fn comma_in_an_unquoted_flow_value() {
+    let catalog = "catalog: x\ncategories:\n  user:\n    events:\n      created:\n        subject: id\n        fields:\n          id: { type: uuid, description: The id, e.g. `a`, `b`. }\n";
+    let expected = "catalog.yaml:8:60: error: invalid YAML: unexpected character: ``'
+  hint: inside `{ … }` a comma ends a value: put text that contains commas in quotes
 1 error";
     assert_eq!(diagnose(catalog), expected);
 }
