@@ -1,0 +1,88 @@
+//! Request/reply commands: the [`Command`] trait of generated request types,
+//! the [`CommandCaller`] that generated client methods use, and the
+//! [`ServeCommands`] trait of generated per-service handler dispatch.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::handler::HandlerError;
+use crate::message::Message;
+
+/// The request type of a catalog command, e.g. `company.get`.
+pub trait Command: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The command's wire name, e.g. `company.get`.
+    const NAME: &'static str;
+    /// The service that serves it; its stream is `<ns>:commands:<target>`.
+    const TARGET: &'static str;
+    /// How long a caller waits for the reply unless told otherwise.
+    const TIMEOUT: Duration;
+    /// The schema version of the request and response.
+    const VERSION: u32;
+    /// The reply's type.
+    type Response: Serialize + DeserializeOwned + Send + Sync + 'static;
+}
+
+/// Why a command call did not produce a response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// No reply in time: no instance of the target is running, or it is too slow.
+    #[error("no reply to `{command}` from `{target}` within {after:?}: is `{target}` running?")]
+    Timeout {
+        /// The command's name.
+        command: &'static str,
+        /// The target service.
+        target: &'static str,
+        /// The timeout that elapsed.
+        after: Duration,
+    },
+    /// The handler answered with an error.
+    #[error("`{command}` failed in `{target}`: {reason}")]
+    Failed {
+        /// The command's name.
+        command: &'static str,
+        /// The target service.
+        target: &'static str,
+        /// The handler's error, as it reported it.
+        reason: String,
+    },
+    /// The request could not be sent or the reply could not be read.
+    #[error("`{command}` could not be carried: {reason}")]
+    Transport {
+        /// The command's name.
+        command: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Sends commands and waits for their replies; generated client methods call it.
+pub trait CommandCaller: Send + Sync {
+    /// Sends `request` to its target and waits for the response, at most
+    /// `timeout` (the command's own timeout when `None`).
+    fn call<C: Command>(
+        &self,
+        request: &C,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<C::Response, CommandError>> + Send;
+}
+
+/// Serves the commands of one target service; implemented by generated code
+/// over the service's handler trait.
+pub trait ServeCommands: Send + Sync + 'static {
+    /// The service whose command stream this serves.
+    fn target(&self) -> &'static str;
+
+    /// Decodes the request in `message` by its command name, calls the
+    /// handler and returns the response as JSON.
+    fn serve(&self, message: &Message) -> impl Future<Output = Result<String, HandlerError>> + Send;
+}
+
+/// Encodes a handler's response as the JSON of its reply; generated command
+/// servers call it. A response that cannot be encoded is a permanent failure.
+pub fn encode_response<R: Serialize>(response: &R) -> Result<String, HandlerError> {
+    serde_json::to_string(response)
+        .map_err(|error| HandlerError::permanent(format!("cannot encode the response: {error}")))
+}

@@ -1,0 +1,153 @@
+//! Dead letters: entries the consumer gives up on, copied to
+//! `<ns>:dlq:<group>` with why, and acked in the same transaction.
+//!
+//! A dead letter holds the original entry's fields unchanged (so it can be
+//! inspected or re-published as it was) followed by the fields below.
+
+use std::fmt;
+
+use chrono::{SecondsFormat, Utc};
+
+use crate::stream::Fields;
+
+/// The fields a dead letter adds to the original entry's.
+pub mod field {
+    /// The stream the entry was read from.
+    pub const STREAM: &str = "dlq.stream";
+    /// The entry's id in that stream.
+    pub const ENTRY_ID: &str = "dlq.entry_id";
+    /// The consumer group that gave up on it.
+    pub const GROUP: &str = "dlq.group";
+    /// The consumer that gave up on it.
+    pub const CONSUMER: &str = "dlq.consumer";
+    /// How many times it was delivered.
+    pub const ATTEMPTS: &str = "dlq.attempts";
+    /// Why, as a [`Reason`](super::Reason) code.
+    pub const REASON: &str = "dlq.reason";
+    /// The last error, as text.
+    pub const ERROR: &str = "dlq.error";
+    /// When it was dead-lettered, RFC 3339 UTC.
+    pub const TIME: &str = "dlq.time";
+}
+
+/// Why an entry was dead-lettered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// Its handler failed with a retryable error at every attempt.
+    RetriesExhausted,
+    /// Its handler failed with a permanent error.
+    Permanent,
+    /// Its payload does not match its type's schema.
+    Undecodable,
+    /// No handler knows its type and version.
+    UnknownType,
+    /// Its metadata fields are missing or malformed: not an envelope.
+    BadEnvelope,
+    /// It was delivered more often than its type allows without being
+    /// settled: a consumer probably crashed while handling it.
+    TooManyDeliveries,
+    /// It was trimmed from the stream (retention or cap) while still
+    /// pending: it was never handled by this group.
+    LostToRetention,
+}
+
+impl Reason {
+    /// The code stored in the `dlq.reason` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::RetriesExhausted => "retries-exhausted",
+            Reason::Permanent => "permanent",
+            Reason::Undecodable => "undecodable",
+            Reason::UnknownType => "unknown-type",
+            Reason::BadEnvelope => "bad-envelope",
+            Reason::TooManyDeliveries => "too-many-deliveries",
+            Reason::LostToRetention => "lost-to-retention",
+        }
+    }
+
+    /// The reason stored as `code`, if it is one.
+    pub fn from_code(code: &str) -> Option<Reason> {
+        [
+            Reason::RetriesExhausted,
+            Reason::Permanent,
+            Reason::Undecodable,
+            Reason::UnknownType,
+            Reason::BadEnvelope,
+            Reason::TooManyDeliveries,
+            Reason::LostToRetention,
+        ]
+        .into_iter()
+        .find(|reason| reason.as_str() == code)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry to dead-letter.
+pub(crate) struct DeadLetter<'a> {
+    pub stream: &'a str,
+    pub entry_id: &'a str,
+    /// The original fields, when known.
+    pub fields: Option<&'a Fields>,
+    pub attempts: u32,
+    pub reason: Reason,
+    pub error: String,
+}
+
+impl DeadLetter<'_> {
+    /// The transaction that writes the dead letter to `dlq` (capped near
+    /// `max_len`) and acks the entry in `group`: both or neither.
+    pub(crate) fn transaction(&self, dlq: &str, max_len: u64, group: &str, consumer: &str) -> redis::Pipeline {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let add = pipe.cmd("XADD").arg(dlq).arg("MAXLEN").arg("~").arg(max_len).arg("*");
+        for (name, value) in self.fields.map(Fields::pairs).unwrap_or_default() {
+            add.arg(name).arg(value);
+        }
+        add.arg(field::STREAM)
+            .arg(self.stream)
+            .arg(field::ENTRY_ID)
+            .arg(self.entry_id)
+            .arg(field::GROUP)
+            .arg(group)
+            .arg(field::CONSUMER)
+            .arg(consumer)
+            .arg(field::ATTEMPTS)
+            .arg(self.attempts)
+            .arg(field::REASON)
+            .arg(self.reason.as_str())
+            .arg(field::ERROR)
+            .arg(&self.error)
+            .arg(field::TIME)
+            .arg(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
+        add.ignore();
+        pipe.cmd("XACK").arg(self.stream).arg(group).arg(self.entry_id).ignore();
+        pipe
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_round_trip() {
+        for code in [
+            "retries-exhausted",
+            "permanent",
+            "undecodable",
+            "unknown-type",
+            "bad-envelope",
+            "too-many-deliveries",
+            "lost-to-retention",
+        ] {
+            let reason = Reason::from_code(code).expect("known");
+            assert_eq!(reason.to_string(), code);
+        }
+        assert_eq!(Reason::from_code("nope"), None);
+    }
+}

@@ -1,0 +1,42 @@
+//! The crate's error type for setting up and running publishers and
+//! consumers (handlers and publishes have their own: [`HandlerError`],
+//! [`PublishError`]).
+//!
+//! [`HandlerError`]: crate::HandlerError
+//! [`PublishError`]: crate::PublishError
+
+use crate::config::ConfigError;
+
+/// Why a publisher or consumer could not be set up, or why a consumer stopped.
+///
+/// Redis being unreachable is *not* an error of this type once running: the
+/// runtime waits for it to come back. These are the failures that waiting
+/// cannot fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The Redis URL cannot be used.
+    #[error("cannot use Redis URL `{url}`: {source}")]
+    RedisUrl {
+        /// The URL, as configured (credentials included only if configured so).
+        url: String,
+        /// What the Redis client said.
+        #[source]
+        source: redis::RedisError,
+    },
+    /// Redis refused a command in a way that retrying cannot fix (for
+    /// example a key of the wrong type where a stream is expected).
+    #[error("{context}: {source}")]
+    Redis {
+        /// What the runtime was doing.
+        context: String,
+        /// What Redis said.
+        #[source]
+        source: redis::RedisError,
+    },
+    /// A consumer was asked to read no stream at all.
+    #[error("the consumer reads no stream: its dispatcher names no category")]
+    NoStreams,
+}

@@ -1,0 +1,95 @@
+//! Redis key names. Every key starts with the configured namespace, so two
+//! environments sharing one Redis never see each other's keys.
+//!
+//! | key | what |
+//! |---|---|
+//! | `<ns>:events:<category>` | the event stream of one category |
+//! | `<ns>:dlq:<group>` | dead letters of one consumer group |
+//! | `<ns>:commands:<service>` | the command stream served by one service |
+//! | `<ns>:replies:<client>` | the reply stream of one command client |
+//! | `<ns>:notify:<channel>` | a notification Pub/Sub channel |
+//! | `<ns>:health:<service>` | health heartbeats of one service |
+//! | `<ns>:handled:<group>:<event id>` | idempotency marker of one handled event |
+
+/// Builds the Redis keys of one namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Keys {
+    namespace: String,
+}
+
+impl Keys {
+    /// Keys under `namespace` (e.g. `prod`, `staging`).
+    pub fn new(namespace: impl Into<String>) -> Self {
+        Keys {
+            namespace: namespace.into(),
+        }
+    }
+
+    /// The namespace every key starts with.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// `<ns>:events:<category>`: the event stream of `category`.
+    pub fn events(&self, category: &str) -> String {
+        self.key(&["events", category])
+    }
+
+    /// `<ns>:dlq:<group>`: the dead-letter stream of consumer group `group`.
+    pub fn dead_letters(&self, group: &str) -> String {
+        self.key(&["dlq", group])
+    }
+
+    /// `<ns>:commands:<service>`: the command stream served by `service`.
+    pub fn commands(&self, service: &str) -> String {
+        self.key(&["commands", service])
+    }
+
+    /// `<ns>:replies:<client>`: the reply stream of one command client.
+    pub fn replies(&self, client: &str) -> String {
+        self.key(&["replies", client])
+    }
+
+    /// `<ns>:notify:<channel>`: a notification channel.
+    pub fn notify(&self, channel: &str) -> String {
+        self.key(&["notify", channel])
+    }
+
+    /// `<ns>:health:<service>`: health heartbeats of `service`.
+    pub fn health(&self, service: &str) -> String {
+        self.key(&["health", service])
+    }
+
+    /// `<ns>:handled:<group>:<event id>`: marks `event_id` as handled by `group`.
+    pub fn handled(&self, group: &str, event_id: &str) -> String {
+        self.key(&["handled", group, event_id])
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        let mut key = String::with_capacity(self.namespace.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+        key.push_str(&self.namespace);
+        for part in parts {
+            key.push(':');
+            key.push_str(part);
+        }
+        key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_namespaced() {
+        let keys = Keys::new("prod");
+        assert_eq!(keys.events("user"), "prod:events:user");
+        assert_eq!(keys.dead_letters("audit"), "prod:dlq:audit");
+        assert_eq!(keys.commands("company-partner"), "prod:commands:company-partner");
+        assert_eq!(keys.replies("ui-1"), "prod:replies:ui-1");
+        assert_eq!(keys.notify("user:42"), "prod:notify:user:42");
+        assert_eq!(keys.health("audit"), "prod:health:audit");
+        assert_eq!(keys.handled("audit", "0190"), "prod:handled:audit:0190");
+        assert_ne!(Keys::new("staging").events("user"), keys.events("user"));
+    }
+}

@@ -1,0 +1,245 @@
+//! The [`Publisher`]: typed events to their category streams, one round trip
+//! per publish or per batch, never waiting longer than the publish timeout.
+//!
+//! # Trimming
+//! Every write trims its stream by age and by length, so streams never grow
+//! without bound. Redis accepts only one trim strategy per `XADD`, so each
+//! `XADD` carries `MINID ~ <now − retention>` (age) and the same pipeline
+//! sends `XTRIM <stream> MAXLEN ~ <cap>` (length): still one round trip.
+//! Both use `~`, so Redis trims whole internal nodes only and a stream may
+//! briefly hold a little more than the cap or slightly older entries.
+//!
+//! The trade-off: a consumer group more than a retention (or a cap) behind
+//! loses the entries trimmed away. Entries trimmed while *pending* are
+//! reported: the consumer records each in the group's dead-letter stream as
+//! lost to retention (see [`consumer`](crate::consumer)). Entries trimmed
+//! before any consumer of a group read them are not seen by anyone; size the
+//! retention for the longest outage a consumer must survive.
+//!
+//! Retention is measured against this machine's clock while entry ids carry
+//! the Redis server's clock: keep them in sync (NTP).
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{SubsecRound, Utc};
+use redis::Value;
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::connection::{self, Connection};
+use crate::envelope::Envelope;
+use crate::error::Error;
+use crate::event::{DeliveryPolicy, Event};
+use crate::keys::Keys;
+use crate::publish::{Publish, PublishContext, PublishError};
+
+/// Publishes events to Redis streams. Cheap to clone: clones share one
+/// self-healing connection.
+#[derive(Clone)]
+pub struct Publisher {
+    connection: Connection,
+    keys: Keys,
+    source: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("namespace", &self.keys.namespace())
+            .field("source", &self.source)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Publisher {
+    /// A publisher for `config`'s Redis, namespace and service. Does not
+    /// fail when Redis is down (publishes then time out until it is back);
+    /// warns when Redis may evict keys.
+    pub async fn connect(config: &Config) -> Result<Publisher, Error> {
+        let mut connection = connection::open(config, Some(config.publish_timeout()))?;
+        connection::warn_if_evicting(&mut connection, config.publish_timeout()).await;
+        Ok(Publisher {
+            connection,
+            keys: config.keys(),
+            source: config.service().to_owned(),
+            timeout: config.publish_timeout(),
+        })
+    }
+
+    /// The envelope `event` travels in: a new UUIDv7 id, the current time,
+    /// this service as source, and `context`'s correlation (a new one when
+    /// it has none), causation and trace.
+    pub fn envelope<E: Event>(&self, event: &E, context: &PublishContext) -> Result<Envelope, PublishError> {
+        let data = serde_json::to_string(event).map_err(|source| PublishError::Encode {
+            event_type: E::TYPE,
+            source,
+        })?;
+        let id = Uuid::now_v7();
+        Ok(Envelope {
+            id,
+            event_type: E::TYPE.to_owned(),
+            version: E::VERSION,
+            source: self.source.clone(),
+            // The wire format keeps microseconds: so does the envelope.
+            time: Utc::now().trunc_subsecs(6),
+            subject: event.subject(),
+            correlation_id: context
+                .correlation_id
+                .clone()
+                .unwrap_or_else(|| Uuid::now_v7().to_string()),
+            causation_id: context.causation_id.clone(),
+            traceparent: context.traceparent.clone(),
+            data,
+        })
+    }
+
+    /// Publishes an envelope built earlier (e.g. kept in an outbox) to the
+    /// stream of `category`, trimmed by `policy`; returns the entry id.
+    /// Publishing the same envelope twice yields two entries with the same
+    /// `id`, which consumers with an idempotency store handle once.
+    pub async fn publish_envelope(
+        &self,
+        category: &str,
+        envelope: &Envelope,
+        policy: &DeliveryPolicy,
+    ) -> Result<String, PublishError> {
+        let mut batch = self.batch();
+        batch.add_envelope(category, envelope.clone(), policy);
+        let mut ids = batch.send().await?;
+        ids.pop().ok_or_else(|| PublishError::Redis {
+            stream: self.keys.events(category),
+            reason: "Redis answered no entry id".into(),
+        })
+    }
+
+    /// Publishes `events` with one `context` in one pipelined round trip;
+    /// returns their entry ids in order. Events published together share
+    /// one correlation id (a new one when `context` has none).
+    pub async fn publish_batch<E: Event>(
+        &self,
+        events: &[E],
+        context: &PublishContext,
+    ) -> Result<Vec<String>, PublishError> {
+        let context = PublishContext {
+            correlation_id: Some(
+                context
+                    .correlation_id
+                    .clone()
+                    .unwrap_or_else(|| Uuid::now_v7().to_string()),
+            ),
+            ..context.clone()
+        };
+        let mut batch = self.batch();
+        for event in events {
+            batch.add(event, &context)?;
+        }
+        batch.send().await
+    }
+
+    /// An empty batch of events of any types, sent in one round trip.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch {
+            publisher: self,
+            items: Vec::new(),
+        }
+    }
+}
+
+impl Publish for Publisher {
+    async fn publish<E: Event>(&self, event: &E, context: &PublishContext) -> Result<String, PublishError> {
+        let envelope = self.envelope(event, context)?;
+        self.publish_envelope(E::CATEGORY, &envelope, &E::POLICY).await
+    }
+}
+
+/// Events to publish together in one pipelined round trip.
+#[derive(Debug)]
+#[must_use = "a batch publishes nothing until it is sent"]
+pub struct Batch<'p> {
+    publisher: &'p Publisher,
+    items: Vec<(String, Envelope, DeliveryPolicy)>,
+}
+
+impl Batch<'_> {
+    /// Adds `event` with `context`.
+    pub fn add<E: Event>(&mut self, event: &E, context: &PublishContext) -> Result<&mut Self, PublishError> {
+        let envelope = self.publisher.envelope(event, context)?;
+        Ok(self.add_envelope(E::CATEGORY, envelope, &E::POLICY))
+    }
+
+    /// Adds an envelope built earlier, for the stream of `category`.
+    pub fn add_envelope(&mut self, category: &str, envelope: Envelope, policy: &DeliveryPolicy) -> &mut Self {
+        let stream = self.publisher.keys.events(category);
+        self.items.push((stream, envelope, *policy));
+        self
+    }
+
+    /// How many events the batch holds.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the batch holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Sends every event in one round trip; returns their entry ids in the
+    /// order they were added. On an error none, some or all may have been
+    /// written: publish again (ids repeat, so consumers can tell).
+    pub async fn send(self) -> Result<Vec<String>, PublishError> {
+        let Some((first_stream, _, _)) = self.items.first() else {
+            return Ok(Vec::new());
+        };
+        let first_stream = first_stream.clone();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let mut pipe = redis::pipe();
+        let mut caps: HashMap<&str, u64> = HashMap::new();
+        for (stream, envelope, policy) in &self.items {
+            let min_id = now.saturating_sub(policy.retention).as_millis();
+            let add = pipe
+                .cmd("XADD")
+                .arg(stream)
+                .arg("MINID")
+                .arg("~")
+                .arg(min_id as u64)
+                .arg("*");
+            envelope.visit_fields(|name, value| {
+                add.arg(name).arg(value);
+            });
+            let cap = caps.entry(stream).or_default();
+            *cap = (*cap).max(policy.max_len);
+        }
+        for (stream, cap) in &caps {
+            pipe.cmd("XTRIM").arg(*stream).arg("MAXLEN").arg("~").arg(*cap).ignore();
+        }
+        let mut connection = self.publisher.connection.clone();
+        let timeout = self.publisher.timeout;
+        let reply: Vec<Value> = tokio::time::timeout(timeout, pipe.query_async(&mut connection))
+            .await
+            .map_err(|_| PublishError::Timeout {
+                stream: first_stream.clone(),
+                after: timeout,
+            })?
+            .map_err(|error| PublishError::Redis {
+                stream: first_stream.clone(),
+                reason: error.to_string(),
+            })?;
+        reply
+            .into_iter()
+            .take(self.items.len())
+            .map(|id| match id {
+                Value::BulkString(bytes) => String::from_utf8(bytes).map_err(|_| ()),
+                Value::SimpleString(text) => Ok(text),
+                _ => Err(()),
+            })
+            .collect::<Result<Vec<String>, ()>>()
+            .map_err(|()| PublishError::Redis {
+                stream: first_stream,
+                reason: "Redis answered something other than an entry id".into(),
+            })
+    }
+}

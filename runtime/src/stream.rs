@@ -1,0 +1,279 @@
+//! Reading Redis stream replies (`XREADGROUP`, `XCLAIM`, `XAUTOCLAIM`,
+//! `XRANGE`, `XPENDING`) from raw [`redis::Value`]s, without copying the
+//! field strings and without trusting their shape.
+
+use redis::{ErrorKind, RedisError, Value};
+
+/// The fields of one stream entry, in the order they were written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Fields {
+    pairs: Vec<(String, String)>,
+    /// The first field whose name or value is not UTF-8, if any.
+    not_utf8: Option<String>,
+}
+
+impl Fields {
+    /// The value of field `name`, the first one if repeated.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every field, in order.
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    /// The first field that is not UTF-8 (shown with replacement characters).
+    pub(crate) fn not_utf8(&self) -> Option<&str> {
+        self.not_utf8.as_deref()
+    }
+}
+
+/// One entry as Redis returned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// The entry id, e.g. `1718000000000-0`.
+    pub id: String,
+    /// Its fields; `None` when the entry is still pending but was deleted
+    /// from the stream (trimmed away).
+    pub fields: Option<Fields>,
+}
+
+/// What `XAUTOCLAIM` answered.
+#[derive(Debug, Default)]
+pub(crate) struct AutoClaimed {
+    /// Where the next scan starts; `0-0` when the scan is complete.
+    pub next: String,
+    /// The entries now owned by the claiming consumer.
+    pub entries: Vec<Entry>,
+    /// Ids that were pending but are gone from the stream; Redis removed
+    /// them from the pending list.
+    pub deleted: Vec<String>,
+}
+
+/// The entries per stream of an `XREADGROUP` reply (empty when it timed out).
+pub(crate) fn read_reply(value: Value) -> Result<Vec<(String, Vec<Entry>)>, RedisError> {
+    let streams = match value {
+        Value::Nil => return Ok(Vec::new()),
+        Value::Array(streams) => streams
+            .into_iter()
+            .map(|stream| match stream {
+                Value::Array(pair) => two(pair, "XREADGROUP stream"),
+                other => Err(unexpected("XREADGROUP stream", &other)),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Value::Map(pairs) => pairs,
+        other => return Err(unexpected("XREADGROUP reply", &other)),
+    };
+    streams
+        .into_iter()
+        .map(|(name, entries)| Ok((string(name, "stream name")?, entry_list(entries)?)))
+        .collect()
+}
+
+/// The entries of an `XCLAIM` or `XRANGE` reply.
+pub(crate) fn entry_list(value: Value) -> Result<Vec<Entry>, RedisError> {
+    match value {
+        Value::Nil => Ok(Vec::new()),
+        Value::Array(entries) => entries.into_iter().filter_map(entry).collect(),
+        other => Err(unexpected("entry list", &other)),
+    }
+}
+
+/// The ids of an `XCLAIM … JUSTID` reply.
+pub(crate) fn id_list(value: Value) -> Result<Vec<String>, RedisError> {
+    match value {
+        Value::Nil => Ok(Vec::new()),
+        Value::Array(ids) => ids.into_iter().map(|id| string(id, "entry id")).collect(),
+        other => Err(unexpected("id list", &other)),
+    }
+}
+
+/// An `XAUTOCLAIM` reply: next cursor, claimed entries, deleted ids.
+pub(crate) fn autoclaim_reply(value: Value) -> Result<AutoClaimed, RedisError> {
+    let Value::Array(parts) = value else {
+        return Err(unexpected("XAUTOCLAIM reply", &value));
+    };
+    let mut parts = parts.into_iter();
+    let next = string(parts.next().unwrap_or_default(), "XAUTOCLAIM cursor")?;
+    let entries = entry_list(parts.next().unwrap_or_default())?;
+    let deleted = id_list(parts.next().unwrap_or_default())?;
+    Ok(AutoClaimed { next, entries, deleted })
+}
+
+/// The ids and delivery counts of an extended `XPENDING` reply, in order.
+pub(crate) fn pending_list(value: Value) -> Result<Vec<(String, u32)>, RedisError> {
+    let Value::Array(rows) = value else {
+        return match value {
+            Value::Nil => Ok(Vec::new()),
+            other => Err(unexpected("XPENDING reply", &other)),
+        };
+    };
+    rows.into_iter()
+        .map(|row| {
+            let Value::Array(columns) = row else {
+                return Err(unexpected("XPENDING row", &row));
+            };
+            let mut columns = columns.into_iter();
+            let id = string(columns.next().unwrap_or_default(), "XPENDING id")?;
+            let count = match columns.nth(2) {
+                Some(Value::Int(count)) => u32::try_from(count).unwrap_or(u32::MAX),
+                other => return Err(unexpected("XPENDING count", &other.unwrap_or_default())),
+            };
+            Ok((id, count))
+        })
+        .collect()
+}
+
+/// One `[id, [field, value, …]]` pair; `None` skips an entry Redis
+/// answered with nil as a whole (an id claimed by `XCLAIM` that is gone).
+fn entry(value: Value) -> Option<Result<Entry, RedisError>> {
+    let parsed = match value {
+        Value::Nil => return None,
+        Value::Array(pair) => two(pair, "stream entry").and_then(|(id, fields)| {
+            Ok(Entry {
+                id: string(id, "entry id")?,
+                fields: match fields {
+                    Value::Nil => None,
+                    fields => Some(field_list(fields)?),
+                },
+            })
+        }),
+        other => Err(unexpected("stream entry", &other)),
+    };
+    Some(parsed)
+}
+
+fn field_list(value: Value) -> Result<Fields, RedisError> {
+    let flat = match value {
+        Value::Array(flat) => flat,
+        Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+        other => return Err(unexpected("entry fields", &other)),
+    };
+    let mut fields = Fields {
+        pairs: Vec::with_capacity(flat.len() / 2),
+        not_utf8: None,
+    };
+    let mut flat = flat.into_iter();
+    while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
+        let name = text(name, &mut fields.not_utf8)?;
+        let value = text(value, &mut fields.not_utf8)?;
+        fields.pairs.push((name, value));
+    }
+    Ok(fields)
+}
+
+/// A bulk string as text; bytes that are not UTF-8 are kept with
+/// replacement characters and the field is recorded in `not_utf8`.
+fn text(value: Value, not_utf8: &mut Option<String>) -> Result<String, RedisError> {
+    match value {
+        Value::BulkString(bytes) => Ok(String::from_utf8(bytes).unwrap_or_else(|error| {
+            let lossy = String::from_utf8_lossy(error.as_bytes()).into_owned();
+            not_utf8.get_or_insert_with(|| lossy.chars().take(64).collect());
+            lossy
+        })),
+        Value::SimpleString(text) => Ok(text),
+        Value::Int(number) => Ok(number.to_string()),
+        other => Err(unexpected("field", &other)),
+    }
+}
+
+fn string(value: Value, what: &'static str) -> Result<String, RedisError> {
+    let mut ignored = None;
+    match value {
+        Value::BulkString(_) | Value::SimpleString(_) => text(value, &mut ignored),
+        other => Err(unexpected(what, &other)),
+    }
+}
+
+fn two(pair: Vec<Value>, what: &'static str) -> Result<(Value, Value), RedisError> {
+    let mut pair = pair.into_iter();
+    match (pair.next(), pair.next()) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(RedisError::from((
+            ErrorKind::Parse,
+            "unexpected reply shape",
+            format!("{what}: expected a pair"),
+        ))),
+    }
+}
+
+fn unexpected(what: &'static str, value: &Value) -> RedisError {
+    let mut shown = format!("{value:?}");
+    shown.truncate(120);
+    RedisError::from((
+        ErrorKind::Parse,
+        "unexpected reply shape",
+        format!("{what}: got {shown}"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(text: &str) -> Value {
+        Value::BulkString(text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn reads_xreadgroup_replies_with_deleted_entries() {
+        let reply = Value::Array(vec![Value::Array(vec![
+            bulk("ns:events:user"),
+            Value::Array(vec![
+                Value::Array(vec![
+                    bulk("1-0"),
+                    Value::Array(vec![bulk("type"), bulk("user.created")]),
+                ]),
+                Value::Array(vec![bulk("2-0"), Value::Nil]),
+                Value::Array(vec![
+                    bulk("3-0"),
+                    Value::Array(vec![bulk("data"), Value::BulkString(vec![0xff, b'x'])]),
+                ]),
+            ]),
+        ])]);
+        let streams = read_reply(reply).expect("parses");
+        assert_eq!(streams.len(), 1);
+        let (stream, entries) = &streams[0];
+        assert_eq!(stream, "ns:events:user");
+        let fields = entries[0].fields.as_ref().expect("fields");
+        assert_eq!(fields.get("type"), Some("user.created"));
+        assert_eq!(fields.not_utf8(), None);
+        assert_eq!(entries[1].fields, None);
+        let bad = entries[2].fields.as_ref().expect("fields");
+        assert_eq!(bad.not_utf8(), Some("\u{fffd}x"));
+        assert!(read_reply(Value::Nil).expect("nil").is_empty());
+    }
+
+    #[test]
+    fn reads_autoclaim_and_pending_replies() {
+        let reply = Value::Array(vec![
+            bulk("0-0"),
+            Value::Array(vec![Value::Array(vec![bulk("5-0"), Value::Array(vec![])])]),
+            Value::Array(vec![bulk("4-0")]),
+        ]);
+        let claimed = autoclaim_reply(reply).expect("parses");
+        assert_eq!(claimed.next, "0-0");
+        assert_eq!(claimed.entries[0].id, "5-0");
+        assert_eq!(claimed.deleted, ["4-0"]);
+        let pending = Value::Array(vec![Value::Array(vec![
+            bulk("5-0"),
+            bulk("c1"),
+            Value::Int(12),
+            Value::Int(3),
+        ])]);
+        assert_eq!(pending_list(pending).expect("parses"), [("5-0".to_owned(), 3)]);
+    }
+
+    #[test]
+    fn odd_shapes_are_errors_not_panics() {
+        assert!(read_reply(Value::Int(1)).is_err());
+        assert!(read_reply(Value::Array(vec![Value::Int(1)])).is_err());
+        assert!(entry_list(Value::Array(vec![Value::Array(vec![bulk("1-0")])])).is_err());
+        assert!(autoclaim_reply(Value::Array(vec![])).is_err());
+        assert!(pending_list(Value::Array(vec![Value::Array(vec![bulk("1-0")])])).is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! Tests against a real `redis-server` (one per test, started by
+//! `xerpium_messaging::testing`). Run with `--features testing`.
+
+mod redis {
+    mod support;
+
+    mod consume;
+    mod failures;
+    mod publish;
+}

@@ -1,0 +1,188 @@
+//! The publisher: entries, batches, trimming, timeouts.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use xerpium_messaging::envelope::field;
+use xerpium_messaging::{Config, Publish, PublishContext, PublishError, Publisher};
+
+use super::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_writes_the_wire_format() {
+    let f = fixture().await;
+    let (config, publisher, mut redis) = (&f.config, &f.publisher, f.redis.clone());
+    let context = PublishContext::new()
+        .with_correlation_id("req-1")
+        .with_causation_id("cause-1")
+        .with_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    let id = publisher
+        .publish(&Ping::new("s1", 7), &context)
+        .await
+        .expect("published");
+
+    let entries = entries(&mut redis, &config.keys().events("test")).await;
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert_eq!(entry[field::SPEC_VERSION], "1.0");
+    assert_eq!(entry[field::TYPE], "test.ping");
+    assert_eq!(entry[field::VERSION], "1");
+    assert_eq!(entry[field::SOURCE], "svc");
+    assert_eq!(entry[field::SUBJECT], "s1");
+    assert_eq!(entry[field::CORRELATION_ID], "req-1");
+    assert_eq!(entry[field::CAUSATION_ID], "cause-1");
+    assert!(entry[field::TRACEPARENT].starts_with("00-4bf9"));
+    assert_eq!(entry[field::DATA_CONTENT_TYPE], "application/json");
+    assert_eq!(entry[field::DATA], r#"{"subject":"s1","n":7}"#);
+    let uuid = uuid::Uuid::parse_str(&entry[field::ID]).expect("uuid");
+    assert_eq!(uuid.get_version_num(), 7);
+    assert!(id.contains('-'), "{id}");
+
+    // Without a correlation id, a new one is generated each time.
+    publisher
+        .publish(&Ping::new("s1", 8), &PublishContext::new())
+        .await
+        .expect("published");
+    let entries = super::support::entries(&mut redis, &config.keys().events("test")).await;
+    assert!(!entries[1][field::CORRELATION_ID].is_empty());
+    assert!(!entries[1].contains_key(field::CAUSATION_ID));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_published_in_order() {
+    let f = fixture().await;
+    let (config, publisher, mut redis) = (&f.config, &f.publisher, f.redis.clone());
+    let pings: Vec<Ping> = (0..250).map(|n| Ping::new(format!("s{}", n % 7), n)).collect();
+    let ids = publisher
+        .publish_batch(&pings, &PublishContext::new().with_correlation_id("batch"))
+        .await
+        .expect("published");
+    assert_eq!(ids.len(), 250);
+    let mut sorted = ids.clone();
+    sorted.sort_by_key(|id| {
+        let (ms, seq) = id.split_once('-').expect("entry id");
+        (ms.parse::<u64>().expect("ms"), seq.parse::<u64>().expect("seq"))
+    });
+    assert_eq!(ids, sorted);
+
+    let entries = entries(&mut redis, &config.keys().events("test")).await;
+    let ns: Vec<String> = entries.iter().map(|e| e[field::DATA].clone()).collect();
+    let expected: Vec<String> = pings.iter().map(|p| serde_json::to_string(p).expect("json")).collect();
+    assert_eq!(ns, expected);
+    assert!(publisher.batch().is_empty());
+    assert_eq!(
+        publisher.batch().send().await.expect("empty batch"),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_are_trimmed_by_length() {
+    let f = fixture().await;
+    let (config, publisher, mut redis) = (&f.config, &f.publisher, f.redis.clone());
+    let policy = xerpium_messaging::DeliveryPolicy {
+        max_len: 1000,
+        ..PING_POLICY
+    };
+    for round in 0..50u64 {
+        let mut batch = publisher.batch();
+        for n in 0..100 {
+            let envelope = publisher
+                .envelope(&Ping::new("s", round * 100 + n), &PublishContext::new())
+                .expect("envelope");
+            batch.add_envelope("test", envelope, &policy);
+        }
+        batch.send().await.expect("published");
+    }
+    let len = len(&mut redis, &config.keys().events("test")).await;
+    // `MAXLEN ~` trims whole nodes (100 entries each by default).
+    assert!((1000..1300).contains(&len), "stream holds {len} entries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_are_trimmed_by_age() {
+    let f = fixture().await;
+    let (config, publisher, mut redis) = (&f.config, &f.publisher, f.redis.clone());
+    let policy = xerpium_messaging::DeliveryPolicy {
+        retention: Duration::from_millis(300),
+        ..PING_POLICY
+    };
+    let publish = |n: u64| {
+        let envelope = publisher
+            .envelope(&Ping::new("s", n), &PublishContext::new())
+            .expect("envelope");
+        let publisher = &publisher;
+        async move {
+            let mut batch = publisher.batch();
+            batch.add_envelope("test", envelope, &policy);
+            batch.send().await.expect("published");
+        }
+    };
+    for n in 0..500 {
+        publish(n).await;
+    }
+    let key = config.keys().events("test");
+    assert!(len(&mut redis, &key).await >= 400, "entries are young yet");
+    // Let every entry grow older than the retention, then write once more.
+    let old = Instant::now();
+    while old.elapsed() < Duration::from_millis(400) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    publish(500).await;
+    let len = len(&mut redis, &key).await;
+    assert!(len <= 100, "old entries were not trimmed: {len} left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_never_hangs() {
+    let server = server();
+    // A port that accepts connections and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let config: Config = server
+        .config("svc")
+        .redis_url(format!("redis://127.0.0.1:{port}"))
+        .publish_timeout(Duration::from_millis(300))
+        .build()
+        .expect("config");
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    let started = Instant::now();
+    let error = publisher
+        .publish(&Ping::new("s", 1), &PublishContext::new())
+        .await
+        .expect_err("no answer");
+    assert!(matches!(error, PublishError::Timeout { .. }), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(error.to_string().contains("test"), "{error}");
+    drop(silent);
+
+    // Redis down: an error within the timeout, and publishing resumes when it is back.
+    let mut server = server;
+    let config = server
+        .config("svc")
+        .publish_timeout(Duration::from_millis(500))
+        .build()
+        .expect("config");
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    publisher
+        .publish(&Ping::new("s", 1), &PublishContext::new())
+        .await
+        .expect("up");
+    server.stop().expect("stops");
+    let started = Instant::now();
+    assert!(
+        publisher
+            .publish(&Ping::new("s", 2), &PublishContext::new())
+            .await
+            .is_err()
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    server.start_again().expect("starts");
+    eventually("publishing works again", || async {
+        publisher
+            .publish(&Ping::new("s", 3), &PublishContext::new())
+            .await
+            .is_ok()
+    })
+    .await;
+}

@@ -1,0 +1,433 @@
+//! Shared test fixtures: hand-written events (generated code lives
+//! elsewhere), a scriptable recording dispatcher, and helpers to run
+//! consumers and wait for conditions with deadlines.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use xerpium_messaging::testing::RedisServer;
+use xerpium_messaging::{
+    Config, Consumer, ConsumerBuilder, DeliveryPolicy, Dispatch, Error, Event, HandlerError, HandlerResult, Message,
+    Publish, PublishContext, Publisher,
+};
+
+/// The longest any test waits for a condition.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The test event: `test.ping` in category `test`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    pub subject: String,
+    pub n: u64,
+}
+
+/// Short retries for tests: 3 attempts, 20 ms to 100 ms.
+pub const PING_POLICY: DeliveryPolicy = DeliveryPolicy {
+    max_attempts: 3,
+    backoff_first: Duration::from_millis(20),
+    backoff_max: Duration::from_millis(100),
+    retention: Duration::from_secs(24 * 3600),
+    max_len: 1_000_000,
+};
+
+impl Event for Ping {
+    const TYPE: &'static str = "test.ping";
+    const CATEGORY: &'static str = "test";
+    const VERSION: u32 = 1;
+    const POLICY: DeliveryPolicy = PING_POLICY;
+
+    fn subject(&self) -> String {
+        self.subject.clone()
+    }
+}
+
+impl Ping {
+    pub fn new(subject: impl Into<String>, n: u64) -> Self {
+        Ping {
+            subject: subject.into(),
+            n,
+        }
+    }
+}
+
+/// What the scripted handler does with one delivery.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Done,
+    Retry,
+    Permanent,
+    Sleep(Duration),
+    Hang,
+    Panic,
+}
+
+/// One handler call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub subject: String,
+    pub n: u64,
+    pub entry_id: String,
+    pub event_id: String,
+    pub delivery_count: u32,
+}
+
+/// What handlers saw, shared by every consumer of a test.
+#[derive(Default)]
+pub struct Log {
+    pub started: Mutex<Vec<Call>>,
+    pub done: Mutex<Vec<Call>>,
+    running: AtomicUsize,
+    pub max_running: AtomicUsize,
+}
+
+impl Log {
+    pub fn done(&self) -> Vec<Call> {
+        self.done.lock().expect("log").clone()
+    }
+    pub fn started(&self) -> Vec<Call> {
+        self.started.lock().expect("log").clone()
+    }
+    /// How often each `n` was handled to completion.
+    pub fn done_counts(&self) -> HashMap<u64, usize> {
+        let mut counts = HashMap::new();
+        for call in self.done() {
+            *counts.entry(call.n).or_default() += 1;
+        }
+        counts
+    }
+}
+
+type Script = dyn Fn(&Ping, u32) -> Step + Send + Sync;
+
+/// A dispatcher for category `test` that records calls and follows a script.
+#[derive(Clone)]
+pub struct Recorder {
+    pub log: Arc<Log>,
+    script: Arc<Script>,
+}
+
+impl Recorder {
+    pub fn new(script: impl Fn(&Ping, u32) -> Step + Send + Sync + 'static) -> Self {
+        Recorder {
+            log: Arc::new(Log::default()),
+            script: Arc::new(script),
+        }
+    }
+
+    /// Handles everything at once.
+    pub fn ok() -> Self {
+        Self::new(|_, _| Step::Done)
+    }
+}
+
+impl Dispatch for Recorder {
+    fn categories(&self) -> &'static [&'static str] {
+        &["test"]
+    }
+
+    async fn dispatch(&self, message: &Message) -> HandlerResult {
+        if message.envelope.event_type != Ping::TYPE {
+            return Err(HandlerError::unknown_type(message));
+        }
+        let ping: Ping = message.decode()?;
+        let call = Call {
+            subject: ping.subject.clone(),
+            n: ping.n,
+            entry_id: message.entry_id.clone(),
+            event_id: message.envelope.id.to_string(),
+            delivery_count: message.delivery_count,
+        };
+        self.log.started.lock().expect("log").push(call.clone());
+        let running = self.log.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.log.max_running.fetch_max(running, Ordering::SeqCst);
+        let step = (self.script)(&ping, message.delivery_count);
+        let result = match step {
+            Step::Done => Ok(()),
+            Step::Retry => Err(HandlerError::retry("not yet")),
+            Step::Permanent => Err(HandlerError::permanent("never")),
+            Step::Sleep(delay) => {
+                tokio::time::sleep(delay).await;
+                Ok(())
+            }
+            Step::Hang => std::future::pending().await,
+            Step::Panic => panic!("handler exploded on {}", ping.n),
+        };
+        self.log.running.fetch_sub(1, Ordering::SeqCst);
+        if result.is_ok() {
+            self.log.done.lock().expect("log").push(call);
+        }
+        result
+    }
+
+    fn policy(&self, event_type: &str) -> Option<DeliveryPolicy> {
+        (event_type == Ping::TYPE).then_some(Ping::POLICY)
+    }
+}
+
+/// Logs to the test output when `RUST_LOG` is set.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// A server, a configuration for service `svc` on it, a publisher and a
+/// plain connection for looking at what happened.
+pub struct Fixture {
+    pub server: RedisServer,
+    pub config: Config,
+    pub publisher: Publisher,
+    pub redis: MultiplexedConnection,
+    /// The stream of category `test`.
+    pub stream: String,
+    /// The dead-letter stream of group `svc`.
+    pub dlq: String,
+}
+
+pub async fn fixture() -> Fixture {
+    let server = server();
+    let config = config(&server);
+    let publisher = publisher(&config).await;
+    let redis = redis(&server).await;
+    Fixture {
+        stream: config.keys().events("test"),
+        dlq: config.keys().dead_letters("svc"),
+        server,
+        config,
+        publisher,
+        redis,
+    }
+}
+
+impl Fixture {
+    /// Publishes one ping; returns its entry id.
+    pub async fn send(&self, subject: &str, n: u64) -> String {
+        self.publisher
+            .publish(&Ping::new(subject, n), &PublishContext::new())
+            .await
+            .expect("published")
+    }
+
+    /// Publishes pings `0..count`, subject `s<n % subjects>`, in batches.
+    pub async fn send_many(&self, count: u64, subjects: u64) {
+        let pings: Vec<Ping> = (0..count).map(|n| Ping::new(format!("s{}", n % subjects), n)).collect();
+        for chunk in pings.chunks(50) {
+            self.publisher
+                .publish_batch(chunk, &PublishContext::new())
+                .await
+                .expect("published");
+        }
+    }
+
+    /// Creates group `svc` on the test stream, from the start.
+    pub async fn create_group(&self) {
+        let _: () = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&self.stream)
+            .arg("svc")
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut self.redis.clone())
+            .await
+            .expect("XGROUP CREATE");
+    }
+
+    /// Entries of the test stream pending in group `svc`.
+    pub async fn pending(&self) -> usize {
+        pending(&mut self.redis.clone(), &self.stream, "svc").await
+    }
+
+    /// The dead letters of group `svc`.
+    pub async fn dead_letters(&self) -> Vec<HashMap<String, String>> {
+        entries(&mut self.redis.clone(), &self.dlq).await
+    }
+
+    /// Waits until group `svc` holds nothing pending.
+    pub async fn all_acked(&self) {
+        eventually("every entry is acked", || async { self.pending().await == 0 }).await;
+    }
+
+    /// Waits until the dead-letter stream holds `count` entries.
+    pub async fn dead_lettered(&self, count: usize) {
+        eventually("entries are dead-lettered", || async {
+            len(&mut self.redis.clone(), &self.dlq).await == count
+        })
+        .await;
+    }
+}
+
+/// A fresh server.
+pub fn server() -> RedisServer {
+    init_tracing();
+    RedisServer::start().expect("redis-server starts")
+}
+
+/// A configuration for the test service `svc` on `server`.
+pub fn config(server: &RedisServer) -> Config {
+    server.config("svc").build().expect("valid config")
+}
+
+pub async fn publisher(config: &Config) -> Publisher {
+    Publisher::connect(config).await.expect("publisher")
+}
+
+pub async fn redis(server: &RedisServer) -> MultiplexedConnection {
+    redis::Client::open(server.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connects")
+}
+
+/// A consumer running in a task.
+pub struct Running {
+    stop: Option<oneshot::Sender<()>>,
+    pub task: JoinHandle<Result<(), Error>>,
+}
+
+impl Running {
+    /// Asks it to shut down and waits until it did.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = &mut self.task;
+        tokio::time::timeout(PATIENCE, task)
+            .await
+            .expect("consumer stops in time")
+            .expect("consumer task")
+            .expect("consumer ends cleanly");
+    }
+
+    /// Drops it at once, as a crash would (nothing acked, nothing drained).
+    pub async fn crash(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// Starts a consumer built from `config` with `tweak`.
+pub fn spawn<D: Dispatch>(
+    config: &Config,
+    dispatch: D,
+    tweak: impl FnOnce(ConsumerBuilder) -> ConsumerBuilder,
+) -> Running {
+    let consumer = tweak(Consumer::builder(config)).build().expect("valid consumer");
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(consumer.run(dispatch, async move {
+        let _ = stopped.await;
+    }));
+    Running { stop: Some(stop), task }
+}
+
+/// Waits until `condition` holds, failing the test after [`PATIENCE`].
+pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if condition().await {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The entries of stream `key`, as field maps.
+pub async fn entries(connection: &mut MultiplexedConnection, key: &str) -> Vec<HashMap<String, String>> {
+    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(key)
+        .arg("-")
+        .arg("+")
+        .query_async(connection)
+        .await
+        .expect("XRANGE");
+    reply
+        .ids
+        .into_iter()
+        .map(|entry| {
+            entry
+                .map
+                .into_iter()
+                .map(|(k, v)| (k, redis::from_redis_value::<String>(v).expect("string field")))
+                .collect()
+        })
+        .collect()
+}
+
+/// How many entries of `stream` group `group` still has pending.
+pub async fn pending(connection: &mut MultiplexedConnection, stream: &str, group: &str) -> usize {
+    let reply: redis::Value = redis::cmd("XPENDING")
+        .arg(stream)
+        .arg(group)
+        .query_async(connection)
+        .await
+        .expect("XPENDING");
+    match reply {
+        redis::Value::Array(parts) => match parts.first() {
+            Some(redis::Value::Int(count)) => usize::try_from(*count).expect("count"),
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// `XLEN key`.
+pub async fn len(connection: &mut MultiplexedConnection, key: &str) -> usize {
+    redis::cmd("XLEN").arg(key).query_async(connection).await.expect("XLEN")
+}
+
+/// The ids of the entries of `stream` pending in `group`.
+pub async fn pending_entries(connection: &mut MultiplexedConnection, stream: &str, group: &str) -> Vec<String> {
+    let rows: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+        .arg(stream)
+        .arg(group)
+        .arg("-")
+        .arg("+")
+        .arg(100_000)
+        .query_async(connection)
+        .await
+        .expect("XPENDING");
+    rows.into_iter().map(|(id, ..)| id).collect()
+}
+
+/// How many clients wait in a blocking command (consumers waiting in `XREADGROUP … BLOCK`).
+pub async fn blocked_clients(connection: &mut MultiplexedConnection) -> usize {
+    let info: String = redis::cmd("INFO")
+        .arg("clients")
+        .query_async(connection)
+        .await
+        .expect("INFO");
+    info.lines()
+        .find_map(|line| line.strip_prefix("blocked_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Reads up to `count` new entries of the test stream as consumer
+/// `consumer` of group `svc`, without handling them.
+pub async fn read_as(f: &Fixture, consumer: &str, count: usize) {
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("svc")
+        .arg(consumer)
+        .arg("COUNT")
+        .arg(count)
+        .arg("STREAMS")
+        .arg(&f.stream)
+        .arg(">")
+        .query_async(&mut f.redis.clone())
+        .await
+        .expect("XREADGROUP");
+}
