@@ -6,5 +6,6 @@ mod redis {
 
     mod consume;
     mod failures;
+    mod logs;
     mod publish;
 }
