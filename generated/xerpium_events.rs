@@ -27,8 +27,12 @@ pub struct Address {
     ///
     /// Personal data (`pii`): redacted from audit trails and logs.
     pub street: String,
+    /// Postal or ZIP code.
+    ///
     /// Personal data (`pii`): redacted from audit trails and logs.
     pub postal_code: String,
+    /// City or town.
+    ///
     /// Personal data (`pii`): redacted from audit trails and logs.
     pub city: String,
     /// State or province.
@@ -71,15 +75,54 @@ pub struct ClientInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Company {
     pub company_id: uuid::Uuid,
+    /// Short display name.
     pub name: String,
+    /// Registered legal name.
     pub legal_name: String,
+    /// The company's VAT identification number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vat_number: Option<String>,
     /// The company's base currency (ISO 4217).
     pub currency: String,
+    /// Registered office.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
+    /// False once the company is deactivated.
     pub active: bool,
+}
+
+/// A user's profile as other services see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserProfile {
+    pub user_id: uuid::Uuid,
+    /// The company the user belongs to.
+    pub company_id: uuid::Uuid,
+    /// Login e-mail.
+    ///
+    /// Personal data (`pii`): redacted from audit trails and logs.
+    pub email: String,
+    /// The user's full name as shown in the UI.
+    ///
+    /// Personal data (`pii`): redacted from audit trails and logs.
+    pub display_name: String,
+    /// Phone number in E.164 form.
+    ///
+    /// Personal data (`pii`): redacted from audit trails and logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub roles: Vec<UserRole>,
+    /// Preferred language (BCP 47).
+    #[serde(default = "default_user_profile_locale")]
+    pub locale: String,
+    /// True while the account is locked.
+    pub locked: bool,
+    /// The last successful sign-in; absent if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn default_user_profile_locale() -> String {
+    "en".to_owned()
 }
 
 /// One permission on one menu item.
@@ -87,6 +130,7 @@ pub struct Company {
 pub struct Permission {
     /// The menu item's key, e.g. `sales.orders`.
     pub menu_item: String,
+    /// The level granted on it.
     pub access: AccessLevel,
 }
 
@@ -254,6 +298,8 @@ pub enum LockReason {
     AdminAction,
     /// `security_violation`
     SecurityViolation,
+    /// `password_expired`
+    PasswordExpired,
 }
 
 impl LockReason {
@@ -262,6 +308,7 @@ impl LockReason {
         LockReason::TooManyFailedLogins,
         LockReason::AdminAction,
         LockReason::SecurityViolation,
+        LockReason::PasswordExpired,
     ];
 
     /// The value's wire name.
@@ -270,6 +317,7 @@ impl LockReason {
             LockReason::TooManyFailedLogins => "too_many_failed_logins",
             LockReason::AdminAction => "admin_action",
             LockReason::SecurityViolation => "security_violation",
+            LockReason::PasswordExpired => "password_expired",
         }
     }
 }
@@ -288,6 +336,7 @@ impl FromStr for LockReason {
             "too_many_failed_logins" => Ok(LockReason::TooManyFailedLogins),
             "admin_action" => Ok(LockReason::AdminAction),
             "security_violation" => Ok(LockReason::SecurityViolation),
+            "password_expired" => Ok(LockReason::PasswordExpired),
             _ => {
                 Err(UnknownName {
                     kind: "LockReason",
@@ -322,6 +371,8 @@ pub enum LogoutReason {
     AdminAction,
     /// `password_changed`
     PasswordChanged,
+    /// `account_locked`
+    AccountLocked,
 }
 
 impl LogoutReason {
@@ -331,6 +382,7 @@ impl LogoutReason {
         LogoutReason::SessionExpired,
         LogoutReason::AdminAction,
         LogoutReason::PasswordChanged,
+        LogoutReason::AccountLocked,
     ];
 
     /// The value's wire name.
@@ -340,6 +392,7 @@ impl LogoutReason {
             LogoutReason::SessionExpired => "session_expired",
             LogoutReason::AdminAction => "admin_action",
             LogoutReason::PasswordChanged => "password_changed",
+            LogoutReason::AccountLocked => "account_locked",
         }
     }
 }
@@ -359,6 +412,7 @@ impl FromStr for LogoutReason {
             "session_expired" => Ok(LogoutReason::SessionExpired),
             "admin_action" => Ok(LogoutReason::AdminAction),
             "password_changed" => Ok(LogoutReason::PasswordChanged),
+            "account_locked" => Ok(LogoutReason::AccountLocked),
             _ => {
                 Err(UnknownName {
                     kind: "LogoutReason",
@@ -532,6 +586,8 @@ pub enum ViolationKind {
     SuspiciousIp,
     /// `invalid_signature`
     InvalidSignature,
+    /// `privilege_escalation`
+    PrivilegeEscalation,
 }
 
 impl ViolationKind {
@@ -542,6 +598,7 @@ impl ViolationKind {
         ViolationKind::TokenReuse,
         ViolationKind::SuspiciousIp,
         ViolationKind::InvalidSignature,
+        ViolationKind::PrivilegeEscalation,
     ];
 
     /// The value's wire name.
@@ -552,6 +609,7 @@ impl ViolationKind {
             ViolationKind::TokenReuse => "token_reuse",
             ViolationKind::SuspiciousIp => "suspicious_ip",
             ViolationKind::InvalidSignature => "invalid_signature",
+            ViolationKind::PrivilegeEscalation => "privilege_escalation",
         }
     }
 }
@@ -572,6 +630,7 @@ impl FromStr for ViolationKind {
             "token_reuse" => Ok(ViolationKind::TokenReuse),
             "suspicious_ip" => Ok(ViolationKind::SuspiciousIp),
             "invalid_signature" => Ok(ViolationKind::InvalidSignature),
+            "privilege_escalation" => Ok(ViolationKind::PrivilegeEscalation),
             _ => {
                 Err(UnknownName {
                     kind: "ViolationKind",
@@ -604,6 +663,8 @@ pub enum ServiceStatus {
     Healthy,
     /// `degraded`
     Degraded,
+    /// `unhealthy`
+    Unhealthy,
     /// `stopping`
     Stopping,
 }
@@ -614,6 +675,7 @@ impl ServiceStatus {
         ServiceStatus::Starting,
         ServiceStatus::Healthy,
         ServiceStatus::Degraded,
+        ServiceStatus::Unhealthy,
         ServiceStatus::Stopping,
     ];
 
@@ -623,6 +685,7 @@ impl ServiceStatus {
             ServiceStatus::Starting => "starting",
             ServiceStatus::Healthy => "healthy",
             ServiceStatus::Degraded => "degraded",
+            ServiceStatus::Unhealthy => "unhealthy",
             ServiceStatus::Stopping => "stopping",
         }
     }
@@ -642,6 +705,7 @@ impl FromStr for ServiceStatus {
             "starting" => Ok(ServiceStatus::Starting),
             "healthy" => Ok(ServiceStatus::Healthy),
             "degraded" => Ok(ServiceStatus::Degraded),
+            "unhealthy" => Ok(ServiceStatus::Unhealthy),
             "stopping" => Ok(ServiceStatus::Stopping),
             _ => {
                 Err(UnknownName {
@@ -714,7 +778,7 @@ impl FromStr for AuditOutcome {
     }
 }
 
-/// A user account was registered.
+/// A user account was registered, by self sign-up or by invitation.
 ///
 /// `user.created` v1 · stream `<ns>:events:user` · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -726,13 +790,16 @@ pub struct UserCreated {
     ///
     /// Personal data (`pii`): redacted from audit trails and logs.
     pub email: String,
+    /// The user's full name as shown in the UI.
+    ///
     /// Personal data (`pii`): redacted from audit trails and logs.
     pub display_name: String,
+    /// The roles the account starts with.
     pub roles: Vec<UserRole>,
     /// Preferred language (BCP 47).
     #[serde(default = "default_user_created_locale")]
     pub locale: String,
-    /// The user who sent the invitation, if any.
+    /// The user who sent the invitation; absent for self sign-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invited_by: Option<uuid::Uuid>,
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -759,13 +826,16 @@ impl Event for UserCreated {
     }
 }
 
-/// A user's profile changed.
+/// A user's profile fields changed (name, e-mail, phone, locale, ...).
 ///
 /// `user.updated` v1 · stream `<ns>:events:user` · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserUpdated {
     pub user_id: uuid::Uuid,
-    /// What changed; values of personal fields included.
+    pub company_id: uuid::Uuid,
+    /// What changed; old and new values of personal fields are included.
+    ///
+    /// Personal data (`pii`): redacted from audit trails and logs.
     pub changes: Vec<FieldChange>,
     /// Who made the change (the user, or an admin).
     pub updated_by: uuid::Uuid,
@@ -789,16 +859,26 @@ impl Event for UserUpdated {
     }
 }
 
-/// A user account was deleted; its personal data must be erased downstream.
+/// A user account was deleted, and every service must erase that user's personal data.
 ///
 /// `user.deleted` v1 · stream `<ns>:events:user` · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserDeleted {
     pub user_id: uuid::Uuid,
+    pub company_id: uuid::Uuid,
+    /// The admin or the user (self-service erasure) who deleted it.
     pub deleted_by: uuid::Uuid,
+    /// Free-text reason given by the admin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// False when legal retention keeps the data for now.
+    #[serde(default = "default_user_deleted_erase_personal_data")]
+    pub erase_personal_data: bool,
     pub deleted_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn default_user_deleted_erase_personal_data() -> bool {
+    true
 }
 
 impl Event for UserDeleted {
@@ -806,10 +886,10 @@ impl Event for UserDeleted {
     const CATEGORY: &'static str = "user";
     const VERSION: u32 = 1;
     const POLICY: DeliveryPolicy = DeliveryPolicy {
-        max_attempts: 5,
+        max_attempts: 20,
         backoff_first: Duration::from_millis(1000),
         backoff_max: Duration::from_millis(300000),
-        retention: Duration::from_millis(86400000),
+        retention: Duration::from_millis(604800000),
         max_len: 1000000,
     };
 
@@ -818,16 +898,21 @@ impl Event for UserDeleted {
     }
 }
 
-/// A user signed in.
+/// A user signed in successfully and a session was opened.
 ///
 /// `user.logged_in` v1 · stream `<ns>:events:user` · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserLoggedIn {
     pub user_id: uuid::Uuid,
+    pub company_id: uuid::Uuid,
     pub session_id: uuid::Uuid,
+    /// Where the sign-in came from.
     pub client: ClientInfo,
+    /// True when a second factor was checked.
     #[serde(default = "default_user_logged_in_mfa_used")]
     pub mfa_used: bool,
+    /// When the session ends unless renewed.
+    pub session_expires_at: chrono::DateTime<chrono::Utc>,
     pub logged_in_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -852,7 +937,7 @@ impl Event for UserLoggedIn {
     }
 }
 
-/// A user's session ended.
+/// A user's session ended, by sign-out, expiry or an admin.
 ///
 /// `user.logged_out` v1 · stream `<ns>:events:user` · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -860,6 +945,9 @@ pub struct UserLoggedOut {
     pub user_id: uuid::Uuid,
     pub session_id: uuid::Uuid,
     pub reason: LogoutReason,
+    /// The admin who ended the session; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<uuid::Uuid>,
     pub logged_out_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -880,7 +968,7 @@ impl Event for UserLoggedOut {
     }
 }
 
-/// A sign-in attempt failed.
+/// A sign-in attempt failed (unknown login, wrong password or failed second factor).
 ///
 /// `user.login_failed` v1 · stream `<ns>:events:user` · subject `email`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -915,17 +1003,21 @@ impl Event for UserLoginFailed {
     }
 }
 
-/// A user's password was changed or reset.
+/// A user's password was changed by the user or reset by an admin or a reset link.
 ///
 /// `user.password_changed` v1 · stream `<ns>:events:user` · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserPasswordChanged {
     pub user_id: uuid::Uuid,
+    /// The user themselves, or the admin who reset it.
     pub changed_by: uuid::Uuid,
     /// True when reset by an admin or a reset link.
     pub reset: bool,
     /// Sessions ended because of the change.
     pub sessions_revoked: u32,
+    /// Where the change was made from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientInfo>,
     pub changed_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -946,21 +1038,28 @@ impl Event for UserPasswordChanged {
     }
 }
 
-/// A user account was locked; its sessions are ended.
+/// A user account was locked and its sessions were ended.
 ///
 /// `user.account_locked` v1 · stream `<ns>:events:user` · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserAccountLocked {
     pub user_id: uuid::Uuid,
+    pub company_id: uuid::Uuid,
     pub reason: LockReason,
     /// The admin who locked it; absent when locked automatically.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked_by: Option<uuid::Uuid>,
+    /// Consecutive failed sign-ins at the time of locking.
+    #[serde(default = "default_user_account_locked_failed_attempts")]
     pub failed_attempts: u32,
     /// When it unlocks by itself; absent until an admin unlocks it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked_until: Option<chrono::DateTime<chrono::Utc>>,
     pub locked_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn default_user_account_locked_failed_attempts() -> u32 {
+    0
 }
 
 impl Event for UserAccountLocked {
@@ -980,15 +1079,19 @@ impl Event for UserAccountLocked {
     }
 }
 
-/// A locked user account was unlocked.
+/// A locked user account was unlocked by an admin or because its lock expired.
 ///
 /// `user.account_unlocked` v1 · stream `<ns>:events:user` · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserAccountUnlocked {
     pub user_id: uuid::Uuid,
+    pub company_id: uuid::Uuid,
     /// The admin who unlocked it; absent when the lock expired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unlocked_by: Option<uuid::Uuid>,
+    /// Free-text note from the admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub unlocked_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -1009,16 +1112,31 @@ impl Event for UserAccountUnlocked {
     }
 }
 
-/// The roles of a user changed.
+/// Roles were added to or removed from a user.
 ///
 /// `user.roles_changed` v1 · stream `<ns>:events:user` · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRolesChanged {
     pub user_id: uuid::Uuid,
+    pub company_id: uuid::Uuid,
+    /// Roles the user gained.
+    #[serde(default = "default_user_roles_changed_added")]
     pub added: Vec<UserRole>,
+    /// Roles the user lost.
+    #[serde(default = "default_user_roles_changed_removed")]
     pub removed: Vec<UserRole>,
+    /// The user's roles after the change.
+    pub roles: Vec<UserRole>,
     pub changed_by: uuid::Uuid,
     pub changed_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn default_user_roles_changed_added() -> Vec<UserRole> {
+    Default::default()
+}
+
+fn default_user_roles_changed_removed() -> Vec<UserRole> {
+    Default::default()
 }
 
 impl Event for UserRolesChanged {
@@ -1038,11 +1156,11 @@ impl Event for UserRolesChanged {
     }
 }
 
-/// User accounts, sessions and credentials.
+/// User accounts, sessions and credentials, published by user-auth.
 ///
 /// Handles the events of the `user` category (stream `<ns>:events:user`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`UserDispatch`].
 pub trait UserHandler: Send + Sync + 'static {
-    /// A user account was registered.
+    /// A user account was registered, by self sign-up or by invitation.
     ///
     /// Handles `user.created` v1; by default acknowledges it and does nothing.
     fn created(
@@ -1053,7 +1171,7 @@ pub trait UserHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user's profile changed.
+    /// A user's profile fields changed (name, e-mail, phone, locale, ...).
     ///
     /// Handles `user.updated` v1; by default acknowledges it and does nothing.
     fn updated(
@@ -1064,7 +1182,7 @@ pub trait UserHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user account was deleted; its personal data must be erased downstream.
+    /// A user account was deleted, and every service must erase that user's personal data.
     ///
     /// Handles `user.deleted` v1; by default acknowledges it and does nothing.
     fn deleted(
@@ -1075,7 +1193,7 @@ pub trait UserHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user signed in.
+    /// A user signed in successfully and a session was opened.
     ///
     /// Handles `user.logged_in` v1; by default acknowledges it and does nothing.
     fn logged_in(
@@ -1086,7 +1204,7 @@ pub trait UserHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user's session ended.
+    /// A user's session ended, by sign-out, expiry or an admin.
     ///
     /// Handles `user.logged_out` v1; by default acknowledges it and does nothing.
     fn logged_out(
@@ -1097,7 +1215,7 @@ pub trait UserHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A sign-in attempt failed.
+    /// A sign-in attempt failed (unknown login, wrong password or failed second factor).
     ///
     /// Handles `user.login_failed` v1; by default acknowledges it and does nothing.
     fn login_failed(
@@ -1108,7 +1226,7 @@ pub trait UserHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user's password was changed or reset.
+    /// A user's password was changed by the user or reset by an admin or a reset link.
     ///
     /// Handles `user.password_changed` v1; by default acknowledges it and does nothing.
     fn password_changed(
@@ -1119,7 +1237,7 @@ pub trait UserHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user account was locked; its sessions are ended.
+    /// A user account was locked and its sessions were ended.
     ///
     /// Handles `user.account_locked` v1; by default acknowledges it and does nothing.
     fn account_locked(
@@ -1130,7 +1248,7 @@ pub trait UserHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A locked user account was unlocked.
+    /// A locked user account was unlocked by an admin or because its lock expired.
     ///
     /// Handles `user.account_unlocked` v1; by default acknowledges it and does nothing.
     fn account_unlocked(
@@ -1141,7 +1259,7 @@ pub trait UserHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// The roles of a user changed.
+    /// Roles were added to or removed from a user.
     ///
     /// Handles `user.roles_changed` v1; by default acknowledges it and does nothing.
     fn roles_changed(
@@ -1195,18 +1313,22 @@ impl<H: UserHandler> Dispatch for UserDispatch<H> {
     }
 }
 
-/// A company was created.
+/// A company (tenant) was created with its legal and fiscal data.
 ///
 /// `company.created` v1 · stream `<ns>:events:company` · subject `company_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompanyCreated {
     pub company_id: uuid::Uuid,
+    /// Short display name.
     pub name: String,
+    /// Registered legal name.
     pub legal_name: String,
+    /// The company's VAT identification number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vat_number: Option<String>,
     /// Base currency (ISO 4217).
     pub currency: String,
+    /// Registered office.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
     pub created_by: uuid::Uuid,
@@ -1230,12 +1352,13 @@ impl Event for CompanyCreated {
     }
 }
 
-/// A company's data changed.
+/// A company's master data changed.
 ///
 /// `company.updated` v1 · stream `<ns>:events:company` · subject `company_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompanyUpdated {
     pub company_id: uuid::Uuid,
+    /// What changed, field by field.
     pub changes: Vec<FieldChange>,
     pub updated_by: uuid::Uuid,
     pub updated_at: chrono::DateTime<chrono::Utc>,
@@ -1258,12 +1381,13 @@ impl Event for CompanyUpdated {
     }
 }
 
-/// A company was deactivated; its users can no longer sign in.
+/// A company was deactivated, so its users can no longer sign in.
 ///
 /// `company.deactivated` v1 · stream `<ns>:events:company` · subject `company_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompanyDeactivated {
     pub company_id: uuid::Uuid,
+    /// Free-text reason given by the admin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub deactivated_by: uuid::Uuid,
@@ -1287,11 +1411,11 @@ impl Event for CompanyDeactivated {
     }
 }
 
-/// Companies (tenants) and their settings.
+/// Companies (tenants) and their master data, published by company-partner.
 ///
 /// Handles the events of the `company` category (stream `<ns>:events:company`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`CompanyDispatch`].
 pub trait CompanyHandler: Send + Sync + 'static {
-    /// A company was created.
+    /// A company (tenant) was created with its legal and fiscal data.
     ///
     /// Handles `company.created` v1; by default acknowledges it and does nothing.
     fn created(
@@ -1302,7 +1426,7 @@ pub trait CompanyHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A company's data changed.
+    /// A company's master data changed.
     ///
     /// Handles `company.updated` v1; by default acknowledges it and does nothing.
     fn updated(
@@ -1313,7 +1437,7 @@ pub trait CompanyHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A company was deactivated; its users can no longer sign in.
+    /// A company was deactivated, so its users can no longer sign in.
     ///
     /// Handles `company.deactivated` v1; by default acknowledges it and does nothing.
     fn deactivated(
@@ -1352,35 +1476,49 @@ impl<H: CompanyHandler> Dispatch for CompanyDispatch<H> {
     }
 }
 
-/// A partner was created.
+/// A business partner (customer, supplier or both) was created for a company.
 ///
 /// `partner.created` v1 · stream `<ns>:events:partner` · subject `partner_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartnerCreated {
     pub partner_id: uuid::Uuid,
+    /// The company that owns the partner record.
     pub company_id: uuid::Uuid,
     pub kind: PartnerKind,
     /// Person or organisation name.
     ///
     /// Personal data (`pii`): redacted from audit trails and logs.
     pub name: String,
+    /// Contact e-mail.
+    ///
     /// Personal data (`pii`): redacted from audit trails and logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Contact phone number in E.164 form.
+    ///
     /// Personal data (`pii`): redacted from audit trails and logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
-    /// May identify a person (sole traders).
+    /// VAT number; may identify a person (sole traders).
     ///
     /// Personal data (`pii`): redacted from audit trails and logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vat_number: Option<String>,
+    /// Billing address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
+    /// The most the partner may owe; absent for no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credit_limit: Option<Money>,
+    /// Days until an invoice is due.
+    #[serde(default = "default_partner_created_payment_terms_days")]
+    pub payment_terms_days: u32,
     pub created_by: uuid::Uuid,
     pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn default_partner_created_payment_terms_days() -> u32 {
+    30
 }
 
 impl Event for PartnerCreated {
@@ -1400,13 +1538,16 @@ impl Event for PartnerCreated {
     }
 }
 
-/// A partner's data changed.
+/// A business partner's data changed.
 ///
 /// `partner.updated` v1 · stream `<ns>:events:partner` · subject `partner_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartnerUpdated {
     pub partner_id: uuid::Uuid,
     pub company_id: uuid::Uuid,
+    /// What changed; old and new values of personal fields are included.
+    ///
+    /// Personal data (`pii`): redacted from audit trails and logs.
     pub changes: Vec<FieldChange>,
     pub updated_by: uuid::Uuid,
     pub updated_at: chrono::DateTime<chrono::Utc>,
@@ -1429,13 +1570,16 @@ impl Event for PartnerUpdated {
     }
 }
 
-/// A partner was archived; it stays in history but takes no new documents.
+/// A business partner was archived; it stays in history but takes no new documents.
 ///
 /// `partner.archived` v1 · stream `<ns>:events:partner` · subject `partner_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartnerArchived {
     pub partner_id: uuid::Uuid,
     pub company_id: uuid::Uuid,
+    /// Free-text reason given by the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub archived_by: uuid::Uuid,
     pub archived_at: chrono::DateTime<chrono::Utc>,
 }
@@ -1457,11 +1601,11 @@ impl Event for PartnerArchived {
     }
 }
 
-/// Business partners (customers and suppliers) of a company.
+/// Business partners (customers and suppliers) of a company, published by company-partner.
 ///
 /// Handles the events of the `partner` category (stream `<ns>:events:partner`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`PartnerDispatch`].
 pub trait PartnerHandler: Send + Sync + 'static {
-    /// A partner was created.
+    /// A business partner (customer, supplier or both) was created for a company.
     ///
     /// Handles `partner.created` v1; by default acknowledges it and does nothing.
     fn created(
@@ -1472,7 +1616,7 @@ pub trait PartnerHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A partner's data changed.
+    /// A business partner's data changed.
     ///
     /// Handles `partner.updated` v1; by default acknowledges it and does nothing.
     fn updated(
@@ -1483,7 +1627,7 @@ pub trait PartnerHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A partner was archived; it stays in history but takes no new documents.
+    /// A business partner was archived; it stays in history but takes no new documents.
     ///
     /// Handles `partner.archived` v1; by default acknowledges it and does nothing.
     fn archived(
@@ -1520,22 +1664,27 @@ impl<H: PartnerHandler> Dispatch for PartnerDispatch<H> {
     }
 }
 
-/// An exchange rate was recorded.
+/// A new exchange rate between two currencies was recorded.
 ///
 /// `currency.rate_updated` v1 · stream `<ns>:events:currency` · subject `pair`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurrencyRateUpdated {
     /// `BASE/QUOTE`, e.g. `EUR/USD`: the ordering key.
     pub pair: String,
+    /// Base currency (ISO 4217).
     pub base: String,
+    /// Quote currency (ISO 4217).
     pub quote: String,
     /// Units of `quote` per unit of `base`.
     pub rate: rust_decimal::Decimal,
+    /// The rate it replaces; absent for a new pair.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_rate: Option<rust_decimal::Decimal>,
     /// Where the rate comes from (e.g. `ecb`, `manual`).
     pub source: String,
+    /// The day the rate applies to.
     pub valid_on: chrono::NaiveDate,
+    /// The user who entered it; absent for automatic feeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recorded_by: Option<uuid::Uuid>,
     pub recorded_at: chrono::DateTime<chrono::Utc>,
@@ -1558,13 +1707,15 @@ impl Event for CurrencyRateUpdated {
     }
 }
 
-/// A currency was enabled for a company.
+/// A currency was enabled for use in a company's documents.
 ///
 /// `currency.activated` v1 · stream `<ns>:events:currency` · subject `company_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurrencyActivated {
     pub company_id: uuid::Uuid,
+    /// ISO 4217 code.
     pub currency: String,
+    /// Minor-unit digits used for rounding.
     #[serde(default = "default_currency_activated_decimals")]
     pub decimals: u32,
     pub activated_by: uuid::Uuid,
@@ -1596,7 +1747,7 @@ impl Event for CurrencyActivated {
 ///
 /// Handles the events of the `currency` category (stream `<ns>:events:currency`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`CurrencyDispatch`].
 pub trait CurrencyHandler: Send + Sync + 'static {
-    /// An exchange rate was recorded.
+    /// A new exchange rate between two currencies was recorded.
     ///
     /// Handles `currency.rate_updated` v1; by default acknowledges it and does nothing.
     fn rate_updated(
@@ -1607,7 +1758,7 @@ pub trait CurrencyHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A currency was enabled for a company.
+    /// A currency was enabled for use in a company's documents.
     ///
     /// Handles `currency.activated` v1; by default acknowledges it and does nothing.
     fn activated(
@@ -1647,16 +1798,17 @@ impl<H: CurrencyHandler> Dispatch for CurrencyDispatch<H> {
     }
 }
 
-/// A service instance started.
+/// A service instance started and is ready to take work.
 ///
 /// `system.service_started` v1 · stream `<ns>:events:system` · subject `instance`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SystemServiceStarted {
+    /// The service's name, e.g. `user-auth`.
     pub service: String,
-    /// Host and instance id.
+    /// Host and instance id, unique while it runs.
     pub instance: String,
     /// The service's build version.
-    pub version: String,
+    pub service_version: String,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -1677,7 +1829,7 @@ impl Event for SystemServiceStarted {
     }
 }
 
-/// A service instance stopped.
+/// A service instance stopped, gracefully or on an error.
 ///
 /// `system.service_stopped` v1 · stream `<ns>:events:system` · subject `instance`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1686,6 +1838,10 @@ pub struct SystemServiceStopped {
     pub instance: String,
     /// False when it stopped on an error.
     pub graceful: bool,
+    /// The error or signal that stopped it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How long the instance ran.
     pub uptime_seconds: u64,
     pub stopped_at: chrono::DateTime<chrono::Utc>,
 }
@@ -1707,14 +1863,19 @@ impl Event for SystemServiceStopped {
     }
 }
 
-/// A service instance's health changed.
+/// A service instance's health status changed.
 ///
 /// `system.status_changed` v1 · stream `<ns>:events:system` · subject `instance`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SystemStatusChanged {
     pub service: String,
     pub instance: String,
+    /// The new status.
     pub status: ServiceStatus,
+    /// The status before; absent for the first report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_status: Option<ServiceStatus>,
+    /// What the health check found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub changed_at: chrono::DateTime<chrono::Utc>,
@@ -1737,11 +1898,11 @@ impl Event for SystemStatusChanged {
     }
 }
 
-/// Services of the platform and their life cycle.
+/// Service instances of the platform and their life cycle.
 ///
 /// Handles the events of the `system` category (stream `<ns>:events:system`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`SystemDispatch`].
 pub trait SystemHandler: Send + Sync + 'static {
-    /// A service instance started.
+    /// A service instance started and is ready to take work.
     ///
     /// Handles `system.service_started` v1; by default acknowledges it and does nothing.
     fn service_started(
@@ -1752,7 +1913,7 @@ pub trait SystemHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A service instance stopped.
+    /// A service instance stopped, gracefully or on an error.
     ///
     /// Handles `system.service_stopped` v1; by default acknowledges it and does nothing.
     fn service_stopped(
@@ -1763,7 +1924,7 @@ pub trait SystemHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A service instance's health changed.
+    /// A service instance's health status changed.
     ///
     /// Handles `system.status_changed` v1; by default acknowledges it and does nothing.
     fn status_changed(
@@ -1806,16 +1967,19 @@ impl<H: SystemHandler> Dispatch for SystemDispatch<H> {
     }
 }
 
-/// Data was exported out of the system.
+/// A user exported a data set out of the system.
 ///
 /// `audit.data_exported` v1 · stream `<ns>:events:audit` · subject `actor_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditDataExported {
+    /// The user who exported it.
     pub actor_id: uuid::Uuid,
     pub company_id: uuid::Uuid,
     /// What was exported, e.g. `partners`.
     pub dataset: String,
+    /// How many records the export holds.
     pub records: u64,
+    /// File format, e.g. `csv`, `xlsx`.
     pub format: String,
     pub client: ClientInfo,
     pub exported_at: chrono::DateTime<chrono::Utc>,
@@ -1828,7 +1992,7 @@ impl Event for AuditDataExported {
     const POLICY: DeliveryPolicy = DeliveryPolicy {
         max_attempts: 10,
         backoff_first: Duration::from_millis(1000),
-        backoff_max: Duration::from_millis(300000),
+        backoff_max: Duration::from_millis(600000),
         retention: Duration::from_millis(604800000),
         max_len: 1000000,
     };
@@ -1838,15 +2002,23 @@ impl Event for AuditDataExported {
     }
 }
 
-/// A sensitive record was viewed.
+/// A user viewed, or was refused, a record marked as sensitive.
 ///
 /// `audit.record_viewed` v1 · stream `<ns>:events:audit` · subject `record_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecordViewed {
+    /// The user who viewed it.
     pub actor_id: uuid::Uuid,
+    pub company_id: uuid::Uuid,
+    /// The kind of record, e.g. `partner`.
     pub record_type: String,
+    /// The record's id.
     pub record_id: String,
+    /// Whether access was allowed.
     pub outcome: AuditOutcome,
+    /// Where the request came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientInfo>,
     pub viewed_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -1857,7 +2029,7 @@ impl Event for AuditRecordViewed {
     const POLICY: DeliveryPolicy = DeliveryPolicy {
         max_attempts: 10,
         backoff_first: Duration::from_millis(1000),
-        backoff_max: Duration::from_millis(300000),
+        backoff_max: Duration::from_millis(600000),
         retention: Duration::from_millis(604800000),
         max_len: 1000000,
     };
@@ -1872,8 +2044,11 @@ impl Event for AuditRecordViewed {
 /// `audit.settings_changed` v1 · stream `<ns>:events:audit` · subject `key`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditSettingsChanged {
+    /// The setting's key, e.g. `auth.session_ttl`.
     pub key: String,
+    /// Its value before and after.
     pub change: FieldChange,
+    /// The admin who changed it.
     pub actor_id: uuid::Uuid,
     pub changed_at: chrono::DateTime<chrono::Utc>,
 }
@@ -1885,7 +2060,7 @@ impl Event for AuditSettingsChanged {
     const POLICY: DeliveryPolicy = DeliveryPolicy {
         max_attempts: 10,
         backoff_first: Duration::from_millis(1000),
-        backoff_max: Duration::from_millis(300000),
+        backoff_max: Duration::from_millis(600000),
         retention: Duration::from_millis(604800000),
         max_len: 1000000,
     };
@@ -1895,11 +2070,11 @@ impl Event for AuditSettingsChanged {
     }
 }
 
-/// Records for the audit trail that no other event carries.
+/// Records for the audit trail that no other event carries; kept longer and retried harder.
 ///
 /// Handles the events of the `audit` category (stream `<ns>:events:audit`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`AuditDispatch`].
 pub trait AuditHandler: Send + Sync + 'static {
-    /// Data was exported out of the system.
+    /// A user exported a data set out of the system.
     ///
     /// Handles `audit.data_exported` v1; by default acknowledges it and does nothing.
     fn data_exported(
@@ -1910,7 +2085,7 @@ pub trait AuditHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A sensitive record was viewed.
+    /// A user viewed, or was refused, a record marked as sensitive.
     ///
     /// Handles `audit.record_viewed` v1; by default acknowledges it and does nothing.
     fn record_viewed(
@@ -1964,16 +2139,19 @@ impl<H: AuditHandler> Dispatch for AuditDispatch<H> {
     }
 }
 
-/// A menu item was added.
+/// A menu item was added to the navigation.
 ///
 /// `menu.item_created` v1 · stream `<ns>:events:menu` · subject `menu_item`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MenuItemCreated {
     /// Its key, e.g. `sales.orders`.
     pub menu_item: String,
+    /// The label shown in the UI.
     pub label: String,
+    /// The key of the parent item; absent at top level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// Order among its siblings.
     #[serde(default = "default_menu_item_created_position")]
     pub position: i32,
     pub created_by: uuid::Uuid,
@@ -2001,18 +2179,59 @@ impl Event for MenuItemCreated {
     }
 }
 
-/// The permissions of a role on menu items changed.
+/// A menu item was removed from the navigation, with every permission on it.
+///
+/// `menu.item_deleted` v1 · stream `<ns>:events:menu` · subject `menu_item`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MenuItemDeleted {
+    /// Its key, e.g. `sales.orders`.
+    pub menu_item: String,
+    pub deleted_by: uuid::Uuid,
+    pub deleted_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Event for MenuItemDeleted {
+    const TYPE: &'static str = "menu.item_deleted";
+    const CATEGORY: &'static str = "menu";
+    const VERSION: u32 = 1;
+    const POLICY: DeliveryPolicy = DeliveryPolicy {
+        max_attempts: 5,
+        backoff_first: Duration::from_millis(1000),
+        backoff_max: Duration::from_millis(300000),
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
+    fn subject(&self) -> String {
+        self.menu_item.clone()
+    }
+}
+
+/// The permissions of a role on menu items were granted or revoked.
 ///
 /// `menu.role_permissions_changed` v1 · stream `<ns>:events:menu` · subject `role`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MenuRolePermissionsChanged {
     pub role: UserRole,
+    /// The company it applies to; absent for every company.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company_id: Option<uuid::Uuid>,
+    /// Permissions the role gained.
+    #[serde(default = "default_menu_role_permissions_changed_granted")]
     pub granted: Vec<Permission>,
+    /// Permissions the role lost.
+    #[serde(default = "default_menu_role_permissions_changed_revoked")]
     pub revoked: Vec<Permission>,
     pub changed_by: uuid::Uuid,
     pub changed_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn default_menu_role_permissions_changed_granted() -> Vec<Permission> {
+    Default::default()
+}
+
+fn default_menu_role_permissions_changed_revoked() -> Vec<Permission> {
+    Default::default()
 }
 
 impl Event for MenuRolePermissionsChanged {
@@ -2032,21 +2251,24 @@ impl Event for MenuRolePermissionsChanged {
     }
 }
 
-/// A user was given access to a menu item beyond their roles.
+/// A user was given access to a menu item beyond what their roles allow.
 ///
-/// `menu.user_access_granted` v1 · stream `<ns>:events:menu` · subject `user_id`
+/// `menu.item_access_granted` v1 · stream `<ns>:events:menu` · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MenuUserAccessGranted {
+pub struct MenuItemAccessGranted {
     pub user_id: uuid::Uuid,
+    pub company_id: uuid::Uuid,
+    /// The menu item and the level granted.
     pub permission: Permission,
+    /// When the grant ends by itself; absent for no end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub granted_by: uuid::Uuid,
     pub granted_at: chrono::DateTime<chrono::Utc>,
 }
 
-impl Event for MenuUserAccessGranted {
-    const TYPE: &'static str = "menu.user_access_granted";
+impl Event for MenuItemAccessGranted {
+    const TYPE: &'static str = "menu.item_access_granted";
     const CATEGORY: &'static str = "menu";
     const VERSION: u32 = 1;
     const POLICY: DeliveryPolicy = DeliveryPolicy {
@@ -2064,17 +2286,21 @@ impl Event for MenuUserAccessGranted {
 
 /// A user's extra access to a menu item was withdrawn.
 ///
-/// `menu.user_access_revoked` v1 · stream `<ns>:events:menu` · subject `user_id`
+/// `menu.item_access_revoked` v1 · stream `<ns>:events:menu` · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MenuUserAccessRevoked {
+pub struct MenuItemAccessRevoked {
     pub user_id: uuid::Uuid,
+    pub company_id: uuid::Uuid,
+    /// The key of the menu item.
     pub menu_item: String,
-    pub revoked_by: uuid::Uuid,
+    /// The admin who revoked it; absent when the grant expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<uuid::Uuid>,
     pub revoked_at: chrono::DateTime<chrono::Utc>,
 }
 
-impl Event for MenuUserAccessRevoked {
-    const TYPE: &'static str = "menu.user_access_revoked";
+impl Event for MenuItemAccessRevoked {
+    const TYPE: &'static str = "menu.item_access_revoked";
     const CATEGORY: &'static str = "menu";
     const VERSION: u32 = 1;
     const POLICY: DeliveryPolicy = DeliveryPolicy {
@@ -2090,11 +2316,11 @@ impl Event for MenuUserAccessRevoked {
     }
 }
 
-/// Menu items and who may use them.
+/// Menu items and which roles and users may use them.
 ///
 /// Handles the events of the `menu` category (stream `<ns>:events:menu`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`MenuDispatch`].
 pub trait MenuHandler: Send + Sync + 'static {
-    /// A menu item was added.
+    /// A menu item was added to the navigation.
     ///
     /// Handles `menu.item_created` v1; by default acknowledges it and does nothing.
     fn item_created(
@@ -2105,7 +2331,18 @@ pub trait MenuHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// The permissions of a role on menu items changed.
+    /// A menu item was removed from the navigation, with every permission on it.
+    ///
+    /// Handles `menu.item_deleted` v1; by default acknowledges it and does nothing.
+    fn item_deleted(
+        &self,
+        _event: MenuItemDeleted,
+        _message: &Message,
+    ) -> impl Future<Output = HandlerResult> + Send {
+        async { Ok(()) }
+    }
+
+    /// The permissions of a role on menu items were granted or revoked.
     ///
     /// Handles `menu.role_permissions_changed` v1; by default acknowledges it and does nothing.
     fn role_permissions_changed(
@@ -2116,12 +2353,12 @@ pub trait MenuHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user was given access to a menu item beyond their roles.
+    /// A user was given access to a menu item beyond what their roles allow.
     ///
-    /// Handles `menu.user_access_granted` v1; by default acknowledges it and does nothing.
-    fn user_access_granted(
+    /// Handles `menu.item_access_granted` v1; by default acknowledges it and does nothing.
+    fn item_access_granted(
         &self,
-        _event: MenuUserAccessGranted,
+        _event: MenuItemAccessGranted,
         _message: &Message,
     ) -> impl Future<Output = HandlerResult> + Send {
         async { Ok(()) }
@@ -2129,10 +2366,10 @@ pub trait MenuHandler: Send + Sync + 'static {
 
     /// A user's extra access to a menu item was withdrawn.
     ///
-    /// Handles `menu.user_access_revoked` v1; by default acknowledges it and does nothing.
-    fn user_access_revoked(
+    /// Handles `menu.item_access_revoked` v1; by default acknowledges it and does nothing.
+    fn item_access_revoked(
         &self,
-        _event: MenuUserAccessRevoked,
+        _event: MenuItemAccessRevoked,
         _message: &Message,
     ) -> impl Future<Output = HandlerResult> + Send {
         async { Ok(()) }
@@ -2159,33 +2396,47 @@ impl<H: MenuHandler> Dispatch for MenuDispatch<H> {
             ("menu.item_created", 1) => {
                 self.0.item_created(message.decode()?, message).await
             }
+            ("menu.item_deleted", 1) => {
+                self.0.item_deleted(message.decode()?, message).await
+            }
             ("menu.role_permissions_changed", 1) => {
                 self.0.role_permissions_changed(message.decode()?, message).await
             }
-            ("menu.user_access_granted", 1) => {
-                self.0.user_access_granted(message.decode()?, message).await
+            ("menu.item_access_granted", 1) => {
+                self.0.item_access_granted(message.decode()?, message).await
             }
-            ("menu.user_access_revoked", 1) => {
-                self.0.user_access_revoked(message.decode()?, message).await
+            ("menu.item_access_revoked", 1) => {
+                self.0.item_access_revoked(message.decode()?, message).await
             }
             _ => Err(HandlerError::unknown_type(message)),
         }
     }
 }
 
-/// A security violation was detected.
+/// A detector found a security violation such as brute force or a permission breach.
 ///
-/// `security.violation_detected` v1 · stream `<ns>:events:security` · subject `subject_key`
+/// `security.violation_detected` v1 · stream `<ns>:events:security` · subject `violation_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecurityViolationDetected {
-    /// What was attacked or misused (a user id, an e-mail, an IP).
-    pub subject_key: String,
+    pub violation_id: uuid::Uuid,
     pub kind: ViolationKind,
     pub severity: Severity,
+    /// The company concerned, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<uuid::Uuid>,
+    /// The account involved, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<uuid::Uuid>,
+    /// What was attacked or misused (a login, a menu item, an endpoint).
+    ///
+    /// Personal data (`pii`): redacted from audit trails and logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Where the offending request came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientInfo>,
+    /// The service or detector that found it, e.g. `user-auth`.
+    pub detected_by: String,
     /// Detector-specific facts.
     #[serde(default = "default_security_violation_detected_details")]
     pub details: std::collections::BTreeMap<String, serde_json::Value>,
@@ -2212,18 +2463,61 @@ impl Event for SecurityViolationDetected {
     };
 
     fn subject(&self) -> String {
-        self.subject_key.clone()
+        self.violation_id.to_string()
     }
 }
 
-/// An access token was revoked before it expired.
+/// Requests from an IP address were blocked after a violation or by an admin.
+///
+/// `security.ip_blocked` v1 · stream `<ns>:events:security` · subject `block_id`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityIpBlocked {
+    pub block_id: uuid::Uuid,
+    /// The blocked IP address or CIDR range.
+    ///
+    /// Personal data (`pii`): redacted from audit trails and logs.
+    pub ip_address: String,
+    /// The violation that caused it; absent when set by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violation_id: Option<uuid::Uuid>,
+    /// Why it was blocked.
+    pub reason: String,
+    /// The admin who blocked it; absent when automatic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<uuid::Uuid>,
+    /// When the block ends; absent for a permanent block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_until: Option<chrono::DateTime<chrono::Utc>>,
+    pub blocked_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Event for SecurityIpBlocked {
+    const TYPE: &'static str = "security.ip_blocked";
+    const CATEGORY: &'static str = "security";
+    const VERSION: u32 = 1;
+    const POLICY: DeliveryPolicy = DeliveryPolicy {
+        max_attempts: 10,
+        backoff_first: Duration::from_millis(500),
+        backoff_max: Duration::from_millis(60000),
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
+    fn subject(&self) -> String {
+        self.block_id.to_string()
+    }
+}
+
+/// An access or refresh token was revoked before it expired.
 ///
 /// `security.token_revoked` v1 · stream `<ns>:events:security` · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecurityTokenRevoked {
     pub user_id: uuid::Uuid,
     pub token_id: uuid::Uuid,
+    /// Why, e.g. `logout`, `token_reuse`, `admin_action`.
     pub reason: String,
+    /// The admin who revoked it; absent when automatic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_by: Option<uuid::Uuid>,
     pub revoked_at: chrono::DateTime<chrono::Utc>,
@@ -2246,11 +2540,11 @@ impl Event for SecurityTokenRevoked {
     }
 }
 
-/// Security-relevant findings.
+/// Security-relevant findings and the measures taken; kept longer and retried harder.
 ///
 /// Handles the events of the `security` category (stream `<ns>:events:security`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`SecurityDispatch`].
 pub trait SecurityHandler: Send + Sync + 'static {
-    /// A security violation was detected.
+    /// A detector found a security violation such as brute force or a permission breach.
     ///
     /// Handles `security.violation_detected` v1; by default acknowledges it and does nothing.
     fn violation_detected(
@@ -2261,7 +2555,18 @@ pub trait SecurityHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// An access token was revoked before it expired.
+    /// Requests from an IP address were blocked after a violation or by an admin.
+    ///
+    /// Handles `security.ip_blocked` v1; by default acknowledges it and does nothing.
+    fn ip_blocked(
+        &self,
+        _event: SecurityIpBlocked,
+        _message: &Message,
+    ) -> impl Future<Output = HandlerResult> + Send {
+        async { Ok(()) }
+    }
+
+    /// An access or refresh token was revoked before it expired.
     ///
     /// Handles `security.token_revoked` v1; by default acknowledges it and does nothing.
     fn token_revoked(
@@ -2292,6 +2597,9 @@ impl<H: SecurityHandler> Dispatch for SecurityDispatch<H> {
         match (message.envelope.event_type.as_str(), message.envelope.version) {
             ("security.violation_detected", 1) => {
                 self.0.violation_detected(message.decode()?, message).await
+            }
+            ("security.ip_blocked", 1) => {
+                self.0.ip_blocked(message.decode()?, message).await
             }
             ("security.token_revoked", 1) => {
                 self.0.token_revoked(message.decode()?, message).await
@@ -2444,13 +2752,18 @@ impl Category {
             Category::Menu => {
                 &[
                     EventType::MenuItemCreated,
+                    EventType::MenuItemDeleted,
                     EventType::MenuRolePermissionsChanged,
-                    EventType::MenuUserAccessGranted,
-                    EventType::MenuUserAccessRevoked,
+                    EventType::MenuItemAccessGranted,
+                    EventType::MenuItemAccessRevoked,
                 ]
             }
             Category::Security => {
-                &[EventType::SecurityViolationDetected, EventType::SecurityTokenRevoked]
+                &[
+                    EventType::SecurityViolationDetected,
+                    EventType::SecurityIpBlocked,
+                    EventType::SecurityTokenRevoked,
+                ]
             }
         }
     }
@@ -2510,14 +2823,18 @@ pub enum EventType {
     AuditSettingsChanged,
     /// `menu.item_created` v1
     MenuItemCreated,
+    /// `menu.item_deleted` v1
+    MenuItemDeleted,
     /// `menu.role_permissions_changed` v1
     MenuRolePermissionsChanged,
-    /// `menu.user_access_granted` v1
-    MenuUserAccessGranted,
-    /// `menu.user_access_revoked` v1
-    MenuUserAccessRevoked,
+    /// `menu.item_access_granted` v1
+    MenuItemAccessGranted,
+    /// `menu.item_access_revoked` v1
+    MenuItemAccessRevoked,
     /// `security.violation_detected` v1
     SecurityViolationDetected,
+    /// `security.ip_blocked` v1
+    SecurityIpBlocked,
     /// `security.token_revoked` v1
     SecurityTokenRevoked,
 }
@@ -2550,10 +2867,12 @@ impl EventType {
         EventType::AuditRecordViewed,
         EventType::AuditSettingsChanged,
         EventType::MenuItemCreated,
+        EventType::MenuItemDeleted,
         EventType::MenuRolePermissionsChanged,
-        EventType::MenuUserAccessGranted,
-        EventType::MenuUserAccessRevoked,
+        EventType::MenuItemAccessGranted,
+        EventType::MenuItemAccessRevoked,
         EventType::SecurityViolationDetected,
+        EventType::SecurityIpBlocked,
         EventType::SecurityTokenRevoked,
     ];
 
@@ -2585,14 +2904,16 @@ impl EventType {
             EventType::AuditRecordViewed => <AuditRecordViewed as Event>::TYPE,
             EventType::AuditSettingsChanged => <AuditSettingsChanged as Event>::TYPE,
             EventType::MenuItemCreated => <MenuItemCreated as Event>::TYPE,
+            EventType::MenuItemDeleted => <MenuItemDeleted as Event>::TYPE,
             EventType::MenuRolePermissionsChanged => {
                 <MenuRolePermissionsChanged as Event>::TYPE
             }
-            EventType::MenuUserAccessGranted => <MenuUserAccessGranted as Event>::TYPE,
-            EventType::MenuUserAccessRevoked => <MenuUserAccessRevoked as Event>::TYPE,
+            EventType::MenuItemAccessGranted => <MenuItemAccessGranted as Event>::TYPE,
+            EventType::MenuItemAccessRevoked => <MenuItemAccessRevoked as Event>::TYPE,
             EventType::SecurityViolationDetected => {
                 <SecurityViolationDetected as Event>::TYPE
             }
+            EventType::SecurityIpBlocked => <SecurityIpBlocked as Event>::TYPE,
             EventType::SecurityTokenRevoked => <SecurityTokenRevoked as Event>::TYPE,
         }
     }
@@ -2625,14 +2946,16 @@ impl EventType {
             EventType::AuditRecordViewed => <AuditRecordViewed as Event>::VERSION,
             EventType::AuditSettingsChanged => <AuditSettingsChanged as Event>::VERSION,
             EventType::MenuItemCreated => <MenuItemCreated as Event>::VERSION,
+            EventType::MenuItemDeleted => <MenuItemDeleted as Event>::VERSION,
             EventType::MenuRolePermissionsChanged => {
                 <MenuRolePermissionsChanged as Event>::VERSION
             }
-            EventType::MenuUserAccessGranted => <MenuUserAccessGranted as Event>::VERSION,
-            EventType::MenuUserAccessRevoked => <MenuUserAccessRevoked as Event>::VERSION,
+            EventType::MenuItemAccessGranted => <MenuItemAccessGranted as Event>::VERSION,
+            EventType::MenuItemAccessRevoked => <MenuItemAccessRevoked as Event>::VERSION,
             EventType::SecurityViolationDetected => {
                 <SecurityViolationDetected as Event>::VERSION
             }
+            EventType::SecurityIpBlocked => <SecurityIpBlocked as Event>::VERSION,
             EventType::SecurityTokenRevoked => <SecurityTokenRevoked as Event>::VERSION,
         }
     }
@@ -2665,10 +2988,12 @@ impl EventType {
             EventType::AuditRecordViewed => Category::Audit,
             EventType::AuditSettingsChanged => Category::Audit,
             EventType::MenuItemCreated => Category::Menu,
+            EventType::MenuItemDeleted => Category::Menu,
             EventType::MenuRolePermissionsChanged => Category::Menu,
-            EventType::MenuUserAccessGranted => Category::Menu,
-            EventType::MenuUserAccessRevoked => Category::Menu,
+            EventType::MenuItemAccessGranted => Category::Menu,
+            EventType::MenuItemAccessRevoked => Category::Menu,
             EventType::SecurityViolationDetected => Category::Security,
+            EventType::SecurityIpBlocked => Category::Security,
             EventType::SecurityTokenRevoked => Category::Security,
         }
     }
@@ -2701,14 +3026,16 @@ impl EventType {
             EventType::AuditRecordViewed => <AuditRecordViewed as Event>::POLICY,
             EventType::AuditSettingsChanged => <AuditSettingsChanged as Event>::POLICY,
             EventType::MenuItemCreated => <MenuItemCreated as Event>::POLICY,
+            EventType::MenuItemDeleted => <MenuItemDeleted as Event>::POLICY,
             EventType::MenuRolePermissionsChanged => {
                 <MenuRolePermissionsChanged as Event>::POLICY
             }
-            EventType::MenuUserAccessGranted => <MenuUserAccessGranted as Event>::POLICY,
-            EventType::MenuUserAccessRevoked => <MenuUserAccessRevoked as Event>::POLICY,
+            EventType::MenuItemAccessGranted => <MenuItemAccessGranted as Event>::POLICY,
+            EventType::MenuItemAccessRevoked => <MenuItemAccessRevoked as Event>::POLICY,
             EventType::SecurityViolationDetected => {
                 <SecurityViolationDetected as Event>::POLICY
             }
+            EventType::SecurityIpBlocked => <SecurityIpBlocked as Event>::POLICY,
             EventType::SecurityTokenRevoked => <SecurityTokenRevoked as Event>::POLICY,
         }
     }
@@ -2800,13 +3127,17 @@ pub enum AnyEvent {
     #[allow(missing_docs)]
     MenuItemCreated(MenuItemCreated),
     #[allow(missing_docs)]
+    MenuItemDeleted(MenuItemDeleted),
+    #[allow(missing_docs)]
     MenuRolePermissionsChanged(MenuRolePermissionsChanged),
     #[allow(missing_docs)]
-    MenuUserAccessGranted(MenuUserAccessGranted),
+    MenuItemAccessGranted(MenuItemAccessGranted),
     #[allow(missing_docs)]
-    MenuUserAccessRevoked(MenuUserAccessRevoked),
+    MenuItemAccessRevoked(MenuItemAccessRevoked),
     #[allow(missing_docs)]
     SecurityViolationDetected(SecurityViolationDetected),
+    #[allow(missing_docs)]
+    SecurityIpBlocked(SecurityIpBlocked),
     #[allow(missing_docs)]
     SecurityTokenRevoked(SecurityTokenRevoked),
 }
@@ -2889,17 +3220,23 @@ impl AnyEvent {
             ("menu.item_created", 1) => {
                 serde_json::from_str(data).map(AnyEvent::MenuItemCreated)
             }
+            ("menu.item_deleted", 1) => {
+                serde_json::from_str(data).map(AnyEvent::MenuItemDeleted)
+            }
             ("menu.role_permissions_changed", 1) => {
                 serde_json::from_str(data).map(AnyEvent::MenuRolePermissionsChanged)
             }
-            ("menu.user_access_granted", 1) => {
-                serde_json::from_str(data).map(AnyEvent::MenuUserAccessGranted)
+            ("menu.item_access_granted", 1) => {
+                serde_json::from_str(data).map(AnyEvent::MenuItemAccessGranted)
             }
-            ("menu.user_access_revoked", 1) => {
-                serde_json::from_str(data).map(AnyEvent::MenuUserAccessRevoked)
+            ("menu.item_access_revoked", 1) => {
+                serde_json::from_str(data).map(AnyEvent::MenuItemAccessRevoked)
             }
             ("security.violation_detected", 1) => {
                 serde_json::from_str(data).map(AnyEvent::SecurityViolationDetected)
+            }
+            ("security.ip_blocked", 1) => {
+                serde_json::from_str(data).map(AnyEvent::SecurityIpBlocked)
             }
             ("security.token_revoked", 1) => {
                 serde_json::from_str(data).map(AnyEvent::SecurityTokenRevoked)
@@ -2947,14 +3284,16 @@ impl AnyEvent {
             AnyEvent::AuditRecordViewed(_) => EventType::AuditRecordViewed,
             AnyEvent::AuditSettingsChanged(_) => EventType::AuditSettingsChanged,
             AnyEvent::MenuItemCreated(_) => EventType::MenuItemCreated,
+            AnyEvent::MenuItemDeleted(_) => EventType::MenuItemDeleted,
             AnyEvent::MenuRolePermissionsChanged(_) => {
                 EventType::MenuRolePermissionsChanged
             }
-            AnyEvent::MenuUserAccessGranted(_) => EventType::MenuUserAccessGranted,
-            AnyEvent::MenuUserAccessRevoked(_) => EventType::MenuUserAccessRevoked,
+            AnyEvent::MenuItemAccessGranted(_) => EventType::MenuItemAccessGranted,
+            AnyEvent::MenuItemAccessRevoked(_) => EventType::MenuItemAccessRevoked,
             AnyEvent::SecurityViolationDetected(_) => {
                 EventType::SecurityViolationDetected
             }
+            AnyEvent::SecurityIpBlocked(_) => EventType::SecurityIpBlocked,
             AnyEvent::SecurityTokenRevoked(_) => EventType::SecurityTokenRevoked,
         }
     }
@@ -2987,10 +3326,12 @@ impl AnyEvent {
             AnyEvent::AuditRecordViewed(event) => event.subject(),
             AnyEvent::AuditSettingsChanged(event) => event.subject(),
             AnyEvent::MenuItemCreated(event) => event.subject(),
+            AnyEvent::MenuItemDeleted(event) => event.subject(),
             AnyEvent::MenuRolePermissionsChanged(event) => event.subject(),
-            AnyEvent::MenuUserAccessGranted(event) => event.subject(),
-            AnyEvent::MenuUserAccessRevoked(event) => event.subject(),
+            AnyEvent::MenuItemAccessGranted(event) => event.subject(),
+            AnyEvent::MenuItemAccessRevoked(event) => event.subject(),
             AnyEvent::SecurityViolationDetected(event) => event.subject(),
+            AnyEvent::SecurityIpBlocked(event) => event.subject(),
             AnyEvent::SecurityTokenRevoked(event) => event.subject(),
         }
     }
@@ -3023,10 +3364,12 @@ impl AnyEvent {
             AnyEvent::AuditRecordViewed(event) => serde_json::to_value(event),
             AnyEvent::AuditSettingsChanged(event) => serde_json::to_value(event),
             AnyEvent::MenuItemCreated(event) => serde_json::to_value(event),
+            AnyEvent::MenuItemDeleted(event) => serde_json::to_value(event),
             AnyEvent::MenuRolePermissionsChanged(event) => serde_json::to_value(event),
-            AnyEvent::MenuUserAccessGranted(event) => serde_json::to_value(event),
-            AnyEvent::MenuUserAccessRevoked(event) => serde_json::to_value(event),
+            AnyEvent::MenuItemAccessGranted(event) => serde_json::to_value(event),
+            AnyEvent::MenuItemAccessRevoked(event) => serde_json::to_value(event),
             AnyEvent::SecurityViolationDetected(event) => serde_json::to_value(event),
+            AnyEvent::SecurityIpBlocked(event) => serde_json::to_value(event),
             AnyEvent::SecurityTokenRevoked(event) => serde_json::to_value(event),
         }
     }
@@ -3038,7 +3381,7 @@ impl AnyEvent {
 /// acknowledged and ignored. Entries of a type or version this build does
 /// not know go to [`EventHandler::unknown`]. Run it with [`EventDispatch`].
 pub trait EventHandler: Send + Sync + 'static {
-    /// A user account was registered.
+    /// A user account was registered, by self sign-up or by invitation.
     ///
     /// Handles `user.created` v1; by default acknowledges it and does nothing.
     fn user_created(
@@ -3049,7 +3392,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user's profile changed.
+    /// A user's profile fields changed (name, e-mail, phone, locale, ...).
     ///
     /// Handles `user.updated` v1; by default acknowledges it and does nothing.
     fn user_updated(
@@ -3060,7 +3403,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user account was deleted; its personal data must be erased downstream.
+    /// A user account was deleted, and every service must erase that user's personal data.
     ///
     /// Handles `user.deleted` v1; by default acknowledges it and does nothing.
     fn user_deleted(
@@ -3071,7 +3414,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user signed in.
+    /// A user signed in successfully and a session was opened.
     ///
     /// Handles `user.logged_in` v1; by default acknowledges it and does nothing.
     fn user_logged_in(
@@ -3082,7 +3425,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user's session ended.
+    /// A user's session ended, by sign-out, expiry or an admin.
     ///
     /// Handles `user.logged_out` v1; by default acknowledges it and does nothing.
     fn user_logged_out(
@@ -3093,7 +3436,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A sign-in attempt failed.
+    /// A sign-in attempt failed (unknown login, wrong password or failed second factor).
     ///
     /// Handles `user.login_failed` v1; by default acknowledges it and does nothing.
     fn user_login_failed(
@@ -3104,7 +3447,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user's password was changed or reset.
+    /// A user's password was changed by the user or reset by an admin or a reset link.
     ///
     /// Handles `user.password_changed` v1; by default acknowledges it and does nothing.
     fn user_password_changed(
@@ -3115,7 +3458,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user account was locked; its sessions are ended.
+    /// A user account was locked and its sessions were ended.
     ///
     /// Handles `user.account_locked` v1; by default acknowledges it and does nothing.
     fn user_account_locked(
@@ -3126,7 +3469,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A locked user account was unlocked.
+    /// A locked user account was unlocked by an admin or because its lock expired.
     ///
     /// Handles `user.account_unlocked` v1; by default acknowledges it and does nothing.
     fn user_account_unlocked(
@@ -3137,7 +3480,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// The roles of a user changed.
+    /// Roles were added to or removed from a user.
     ///
     /// Handles `user.roles_changed` v1; by default acknowledges it and does nothing.
     fn user_roles_changed(
@@ -3148,7 +3491,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A company was created.
+    /// A company (tenant) was created with its legal and fiscal data.
     ///
     /// Handles `company.created` v1; by default acknowledges it and does nothing.
     fn company_created(
@@ -3159,7 +3502,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A company's data changed.
+    /// A company's master data changed.
     ///
     /// Handles `company.updated` v1; by default acknowledges it and does nothing.
     fn company_updated(
@@ -3170,7 +3513,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A company was deactivated; its users can no longer sign in.
+    /// A company was deactivated, so its users can no longer sign in.
     ///
     /// Handles `company.deactivated` v1; by default acknowledges it and does nothing.
     fn company_deactivated(
@@ -3181,7 +3524,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A partner was created.
+    /// A business partner (customer, supplier or both) was created for a company.
     ///
     /// Handles `partner.created` v1; by default acknowledges it and does nothing.
     fn partner_created(
@@ -3192,7 +3535,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A partner's data changed.
+    /// A business partner's data changed.
     ///
     /// Handles `partner.updated` v1; by default acknowledges it and does nothing.
     fn partner_updated(
@@ -3203,7 +3546,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A partner was archived; it stays in history but takes no new documents.
+    /// A business partner was archived; it stays in history but takes no new documents.
     ///
     /// Handles `partner.archived` v1; by default acknowledges it and does nothing.
     fn partner_archived(
@@ -3214,7 +3557,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// An exchange rate was recorded.
+    /// A new exchange rate between two currencies was recorded.
     ///
     /// Handles `currency.rate_updated` v1; by default acknowledges it and does nothing.
     fn currency_rate_updated(
@@ -3225,7 +3568,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A currency was enabled for a company.
+    /// A currency was enabled for use in a company's documents.
     ///
     /// Handles `currency.activated` v1; by default acknowledges it and does nothing.
     fn currency_activated(
@@ -3236,7 +3579,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A service instance started.
+    /// A service instance started and is ready to take work.
     ///
     /// Handles `system.service_started` v1; by default acknowledges it and does nothing.
     fn system_service_started(
@@ -3247,7 +3590,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A service instance stopped.
+    /// A service instance stopped, gracefully or on an error.
     ///
     /// Handles `system.service_stopped` v1; by default acknowledges it and does nothing.
     fn system_service_stopped(
@@ -3258,7 +3601,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A service instance's health changed.
+    /// A service instance's health status changed.
     ///
     /// Handles `system.status_changed` v1; by default acknowledges it and does nothing.
     fn system_status_changed(
@@ -3269,7 +3612,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// Data was exported out of the system.
+    /// A user exported a data set out of the system.
     ///
     /// Handles `audit.data_exported` v1; by default acknowledges it and does nothing.
     fn audit_data_exported(
@@ -3280,7 +3623,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A sensitive record was viewed.
+    /// A user viewed, or was refused, a record marked as sensitive.
     ///
     /// Handles `audit.record_viewed` v1; by default acknowledges it and does nothing.
     fn audit_record_viewed(
@@ -3302,7 +3645,7 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A menu item was added.
+    /// A menu item was added to the navigation.
     ///
     /// Handles `menu.item_created` v1; by default acknowledges it and does nothing.
     fn menu_item_created(
@@ -3313,7 +3656,18 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// The permissions of a role on menu items changed.
+    /// A menu item was removed from the navigation, with every permission on it.
+    ///
+    /// Handles `menu.item_deleted` v1; by default acknowledges it and does nothing.
+    fn menu_item_deleted(
+        &self,
+        _event: MenuItemDeleted,
+        _message: &Message,
+    ) -> impl Future<Output = HandlerResult> + Send {
+        async { Ok(()) }
+    }
+
+    /// The permissions of a role on menu items were granted or revoked.
     ///
     /// Handles `menu.role_permissions_changed` v1; by default acknowledges it and does nothing.
     fn menu_role_permissions_changed(
@@ -3324,12 +3678,12 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// A user was given access to a menu item beyond their roles.
+    /// A user was given access to a menu item beyond what their roles allow.
     ///
-    /// Handles `menu.user_access_granted` v1; by default acknowledges it and does nothing.
-    fn menu_user_access_granted(
+    /// Handles `menu.item_access_granted` v1; by default acknowledges it and does nothing.
+    fn menu_item_access_granted(
         &self,
-        _event: MenuUserAccessGranted,
+        _event: MenuItemAccessGranted,
         _message: &Message,
     ) -> impl Future<Output = HandlerResult> + Send {
         async { Ok(()) }
@@ -3337,16 +3691,16 @@ pub trait EventHandler: Send + Sync + 'static {
 
     /// A user's extra access to a menu item was withdrawn.
     ///
-    /// Handles `menu.user_access_revoked` v1; by default acknowledges it and does nothing.
-    fn menu_user_access_revoked(
+    /// Handles `menu.item_access_revoked` v1; by default acknowledges it and does nothing.
+    fn menu_item_access_revoked(
         &self,
-        _event: MenuUserAccessRevoked,
+        _event: MenuItemAccessRevoked,
         _message: &Message,
     ) -> impl Future<Output = HandlerResult> + Send {
         async { Ok(()) }
     }
 
-    /// A security violation was detected.
+    /// A detector found a security violation such as brute force or a permission breach.
     ///
     /// Handles `security.violation_detected` v1; by default acknowledges it and does nothing.
     fn security_violation_detected(
@@ -3357,7 +3711,18 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// An access token was revoked before it expired.
+    /// Requests from an IP address were blocked after a violation or by an admin.
+    ///
+    /// Handles `security.ip_blocked` v1; by default acknowledges it and does nothing.
+    fn security_ip_blocked(
+        &self,
+        _event: SecurityIpBlocked,
+        _message: &Message,
+    ) -> impl Future<Output = HandlerResult> + Send {
+        async { Ok(()) }
+    }
+
+    /// An access or refresh token was revoked before it expired.
     ///
     /// Handles `security.token_revoked` v1; by default acknowledges it and does nothing.
     fn security_token_revoked(
@@ -3468,17 +3833,23 @@ impl<H: EventHandler> Dispatch for EventDispatch<H> {
             ("menu.item_created", 1) => {
                 self.0.menu_item_created(message.decode()?, message).await
             }
+            ("menu.item_deleted", 1) => {
+                self.0.menu_item_deleted(message.decode()?, message).await
+            }
             ("menu.role_permissions_changed", 1) => {
                 self.0.menu_role_permissions_changed(message.decode()?, message).await
             }
-            ("menu.user_access_granted", 1) => {
-                self.0.menu_user_access_granted(message.decode()?, message).await
+            ("menu.item_access_granted", 1) => {
+                self.0.menu_item_access_granted(message.decode()?, message).await
             }
-            ("menu.user_access_revoked", 1) => {
-                self.0.menu_user_access_revoked(message.decode()?, message).await
+            ("menu.item_access_revoked", 1) => {
+                self.0.menu_item_access_revoked(message.decode()?, message).await
             }
             ("security.violation_detected", 1) => {
                 self.0.security_violation_detected(message.decode()?, message).await
+            }
+            ("security.ip_blocked", 1) => {
+                self.0.security_ip_blocked(message.decode()?, message).await
             }
             ("security.token_revoked", 1) => {
                 self.0.security_token_revoked(message.decode()?, message).await
@@ -3492,7 +3863,7 @@ impl<H: EventHandler> Dispatch for EventDispatch<H> {
 pub trait PublishEvents: Publish {
     /// Publishes `user.created` v1 to the `user` stream; returns the entry id.
     ///
-    /// A user account was registered.
+    /// A user account was registered, by self sign-up or by invitation.
     fn user_created(
         &self,
         event: &UserCreated,
@@ -3503,7 +3874,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `user.updated` v1 to the `user` stream; returns the entry id.
     ///
-    /// A user's profile changed.
+    /// A user's profile fields changed (name, e-mail, phone, locale, ...).
     fn user_updated(
         &self,
         event: &UserUpdated,
@@ -3514,7 +3885,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `user.deleted` v1 to the `user` stream; returns the entry id.
     ///
-    /// A user account was deleted; its personal data must be erased downstream.
+    /// A user account was deleted, and every service must erase that user's personal data.
     fn user_deleted(
         &self,
         event: &UserDeleted,
@@ -3525,7 +3896,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `user.logged_in` v1 to the `user` stream; returns the entry id.
     ///
-    /// A user signed in.
+    /// A user signed in successfully and a session was opened.
     fn user_logged_in(
         &self,
         event: &UserLoggedIn,
@@ -3536,7 +3907,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `user.logged_out` v1 to the `user` stream; returns the entry id.
     ///
-    /// A user's session ended.
+    /// A user's session ended, by sign-out, expiry or an admin.
     fn user_logged_out(
         &self,
         event: &UserLoggedOut,
@@ -3547,7 +3918,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `user.login_failed` v1 to the `user` stream; returns the entry id.
     ///
-    /// A sign-in attempt failed.
+    /// A sign-in attempt failed (unknown login, wrong password or failed second factor).
     fn user_login_failed(
         &self,
         event: &UserLoginFailed,
@@ -3558,7 +3929,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `user.password_changed` v1 to the `user` stream; returns the entry id.
     ///
-    /// A user's password was changed or reset.
+    /// A user's password was changed by the user or reset by an admin or a reset link.
     fn user_password_changed(
         &self,
         event: &UserPasswordChanged,
@@ -3569,7 +3940,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `user.account_locked` v1 to the `user` stream; returns the entry id.
     ///
-    /// A user account was locked; its sessions are ended.
+    /// A user account was locked and its sessions were ended.
     fn user_account_locked(
         &self,
         event: &UserAccountLocked,
@@ -3580,7 +3951,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `user.account_unlocked` v1 to the `user` stream; returns the entry id.
     ///
-    /// A locked user account was unlocked.
+    /// A locked user account was unlocked by an admin or because its lock expired.
     fn user_account_unlocked(
         &self,
         event: &UserAccountUnlocked,
@@ -3591,7 +3962,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `user.roles_changed` v1 to the `user` stream; returns the entry id.
     ///
-    /// The roles of a user changed.
+    /// Roles were added to or removed from a user.
     fn user_roles_changed(
         &self,
         event: &UserRolesChanged,
@@ -3602,7 +3973,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `company.created` v1 to the `company` stream; returns the entry id.
     ///
-    /// A company was created.
+    /// A company (tenant) was created with its legal and fiscal data.
     fn company_created(
         &self,
         event: &CompanyCreated,
@@ -3613,7 +3984,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `company.updated` v1 to the `company` stream; returns the entry id.
     ///
-    /// A company's data changed.
+    /// A company's master data changed.
     fn company_updated(
         &self,
         event: &CompanyUpdated,
@@ -3624,7 +3995,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `company.deactivated` v1 to the `company` stream; returns the entry id.
     ///
-    /// A company was deactivated; its users can no longer sign in.
+    /// A company was deactivated, so its users can no longer sign in.
     fn company_deactivated(
         &self,
         event: &CompanyDeactivated,
@@ -3635,7 +4006,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `partner.created` v1 to the `partner` stream; returns the entry id.
     ///
-    /// A partner was created.
+    /// A business partner (customer, supplier or both) was created for a company.
     fn partner_created(
         &self,
         event: &PartnerCreated,
@@ -3646,7 +4017,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `partner.updated` v1 to the `partner` stream; returns the entry id.
     ///
-    /// A partner's data changed.
+    /// A business partner's data changed.
     fn partner_updated(
         &self,
         event: &PartnerUpdated,
@@ -3657,7 +4028,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `partner.archived` v1 to the `partner` stream; returns the entry id.
     ///
-    /// A partner was archived; it stays in history but takes no new documents.
+    /// A business partner was archived; it stays in history but takes no new documents.
     fn partner_archived(
         &self,
         event: &PartnerArchived,
@@ -3668,7 +4039,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `currency.rate_updated` v1 to the `currency` stream; returns the entry id.
     ///
-    /// An exchange rate was recorded.
+    /// A new exchange rate between two currencies was recorded.
     fn currency_rate_updated(
         &self,
         event: &CurrencyRateUpdated,
@@ -3679,7 +4050,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `currency.activated` v1 to the `currency` stream; returns the entry id.
     ///
-    /// A currency was enabled for a company.
+    /// A currency was enabled for use in a company's documents.
     fn currency_activated(
         &self,
         event: &CurrencyActivated,
@@ -3690,7 +4061,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `system.service_started` v1 to the `system` stream; returns the entry id.
     ///
-    /// A service instance started.
+    /// A service instance started and is ready to take work.
     fn system_service_started(
         &self,
         event: &SystemServiceStarted,
@@ -3701,7 +4072,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `system.service_stopped` v1 to the `system` stream; returns the entry id.
     ///
-    /// A service instance stopped.
+    /// A service instance stopped, gracefully or on an error.
     fn system_service_stopped(
         &self,
         event: &SystemServiceStopped,
@@ -3712,7 +4083,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `system.status_changed` v1 to the `system` stream; returns the entry id.
     ///
-    /// A service instance's health changed.
+    /// A service instance's health status changed.
     fn system_status_changed(
         &self,
         event: &SystemStatusChanged,
@@ -3723,7 +4094,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `audit.data_exported` v1 to the `audit` stream; returns the entry id.
     ///
-    /// Data was exported out of the system.
+    /// A user exported a data set out of the system.
     fn audit_data_exported(
         &self,
         event: &AuditDataExported,
@@ -3734,7 +4105,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `audit.record_viewed` v1 to the `audit` stream; returns the entry id.
     ///
-    /// A sensitive record was viewed.
+    /// A user viewed, or was refused, a record marked as sensitive.
     fn audit_record_viewed(
         &self,
         event: &AuditRecordViewed,
@@ -3756,7 +4127,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `menu.item_created` v1 to the `menu` stream; returns the entry id.
     ///
-    /// A menu item was added.
+    /// A menu item was added to the navigation.
     fn menu_item_created(
         &self,
         event: &MenuItemCreated,
@@ -3765,9 +4136,20 @@ pub trait PublishEvents: Publish {
         self.publish(event, context)
     }
 
+    /// Publishes `menu.item_deleted` v1 to the `menu` stream; returns the entry id.
+    ///
+    /// A menu item was removed from the navigation, with every permission on it.
+    fn menu_item_deleted(
+        &self,
+        event: &MenuItemDeleted,
+        context: &PublishContext,
+    ) -> impl Future<Output = Result<String, PublishError>> + Send {
+        self.publish(event, context)
+    }
+
     /// Publishes `menu.role_permissions_changed` v1 to the `menu` stream; returns the entry id.
     ///
-    /// The permissions of a role on menu items changed.
+    /// The permissions of a role on menu items were granted or revoked.
     fn menu_role_permissions_changed(
         &self,
         event: &MenuRolePermissionsChanged,
@@ -3776,23 +4158,23 @@ pub trait PublishEvents: Publish {
         self.publish(event, context)
     }
 
-    /// Publishes `menu.user_access_granted` v1 to the `menu` stream; returns the entry id.
+    /// Publishes `menu.item_access_granted` v1 to the `menu` stream; returns the entry id.
     ///
-    /// A user was given access to a menu item beyond their roles.
-    fn menu_user_access_granted(
+    /// A user was given access to a menu item beyond what their roles allow.
+    fn menu_item_access_granted(
         &self,
-        event: &MenuUserAccessGranted,
+        event: &MenuItemAccessGranted,
         context: &PublishContext,
     ) -> impl Future<Output = Result<String, PublishError>> + Send {
         self.publish(event, context)
     }
 
-    /// Publishes `menu.user_access_revoked` v1 to the `menu` stream; returns the entry id.
+    /// Publishes `menu.item_access_revoked` v1 to the `menu` stream; returns the entry id.
     ///
     /// A user's extra access to a menu item was withdrawn.
-    fn menu_user_access_revoked(
+    fn menu_item_access_revoked(
         &self,
-        event: &MenuUserAccessRevoked,
+        event: &MenuItemAccessRevoked,
         context: &PublishContext,
     ) -> impl Future<Output = Result<String, PublishError>> + Send {
         self.publish(event, context)
@@ -3800,7 +4182,7 @@ pub trait PublishEvents: Publish {
 
     /// Publishes `security.violation_detected` v1 to the `security` stream; returns the entry id.
     ///
-    /// A security violation was detected.
+    /// A detector found a security violation such as brute force or a permission breach.
     fn security_violation_detected(
         &self,
         event: &SecurityViolationDetected,
@@ -3809,9 +4191,20 @@ pub trait PublishEvents: Publish {
         self.publish(event, context)
     }
 
+    /// Publishes `security.ip_blocked` v1 to the `security` stream; returns the entry id.
+    ///
+    /// Requests from an IP address were blocked after a violation or by an admin.
+    fn security_ip_blocked(
+        &self,
+        event: &SecurityIpBlocked,
+        context: &PublishContext,
+    ) -> impl Future<Output = Result<String, PublishError>> + Send {
+        self.publish(event, context)
+    }
+
     /// Publishes `security.token_revoked` v1 to the `security` stream; returns the entry id.
     ///
-    /// An access token was revoked before it expired.
+    /// An access or refresh token was revoked before it expired.
     fn security_token_revoked(
         &self,
         event: &SecurityTokenRevoked,
@@ -3823,7 +4216,7 @@ pub trait PublishEvents: Publish {
 
 impl<P: Publish> PublishEvents for P {}
 
-/// Reads one company.
+/// Reads one company's master data.
 ///
 /// The request of `company.get` (served by `company-partner`, stream `<ns>:commands:company-partner`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -3834,6 +4227,7 @@ pub struct CompanyGetRequest {
 /// The response of `company.get`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompanyGetResponse {
+    /// The company; absent when there is none with that id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company: Option<Company>,
 }
@@ -3853,6 +4247,8 @@ impl Command for CompanyGetRequest {
 pub struct PartnerValidateVatRequest {
     /// ISO 3166-1 alpha-2 code.
     pub country: String,
+    /// The number to check; may identify a person.
+    ///
     /// Personal data (`pii`): redacted from audit trails and logs.
     pub vat_number: String,
 }
@@ -3879,20 +4275,28 @@ impl Command for PartnerValidateVatRequest {
     type Response = PartnerValidateVatResponse;
 }
 
-/// Converts an amount with the latest recorded rate.
+/// Converts an amount into another currency with the latest recorded rate.
 ///
 /// The request of `currency.convert` (served by `company-partner`, stream `<ns>:commands:company-partner`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurrencyConvertRequest {
+    /// The amount to convert.
     pub amount: Money,
+    /// Target currency (ISO 4217).
     pub to: String,
+    /// Use the rate valid on this day; the latest when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_date: Option<chrono::NaiveDate>,
 }
 
 /// The response of `currency.convert`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurrencyConvertResponse {
+    /// The converted amount, rounded to the currency's decimals.
     pub converted: Money,
+    /// The rate applied (units of `to` per unit of the source).
     pub rate: rust_decimal::Decimal,
+    /// The day the applied rate is valid for.
     pub valid_on: chrono::NaiveDate,
 }
 
@@ -3904,13 +4308,39 @@ impl Command for CurrencyConvertRequest {
     type Response = CurrencyConvertResponse;
 }
 
+/// Reads one user's profile.
+///
+/// The request of `user.get_profile` (served by `user-auth`, stream `<ns>:commands:user-auth`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserGetProfileRequest {
+    pub user_id: uuid::Uuid,
+}
+
+/// The response of `user.get_profile`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserGetProfileResponse {
+    /// The profile; absent when there is no such user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<UserProfile>,
+}
+
+impl Command for UserGetProfileRequest {
+    const NAME: &'static str = "user.get_profile";
+    const TARGET: &'static str = "user-auth";
+    const TIMEOUT: Duration = Duration::from_millis(2000);
+    const VERSION: u32 = 1;
+    type Response = UserGetProfileResponse;
+}
+
 /// Tells whether a user may use a menu item at an access level.
 ///
 /// The request of `user.check_permission` (served by `user-auth`, stream `<ns>:commands:user-auth`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserCheckPermissionRequest {
     pub user_id: uuid::Uuid,
+    /// The menu item's key, e.g. `sales.orders`.
     pub menu_item: String,
+    /// The level the caller needs.
     pub access: AccessLevel,
 }
 
@@ -3918,6 +4348,9 @@ pub struct UserCheckPermissionRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserCheckPermissionResponse {
     pub allowed: bool,
+    /// The highest level the user holds on the item.
+    pub granted: AccessLevel,
+    /// Why access is refused, when it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -3932,7 +4365,7 @@ impl Command for UserCheckPermissionRequest {
 
 /// A typed method per command of the catalog, on every [`CommandCaller`].
 pub trait CommandClient: CommandCaller {
-    /// Reads one company.
+    /// Reads one company's master data.
     ///
     /// Calls `company.get` on `company-partner` and waits for the reply, at most 5s (use [`CommandCaller::call`] for another timeout).
     fn company_get(
@@ -3952,13 +4385,23 @@ pub trait CommandClient: CommandCaller {
         self.call(request, None)
     }
 
-    /// Converts an amount with the latest recorded rate.
+    /// Converts an amount into another currency with the latest recorded rate.
     ///
     /// Calls `currency.convert` on `company-partner` and waits for the reply, at most 2s (use [`CommandCaller::call`] for another timeout).
     fn currency_convert(
         &self,
         request: &CurrencyConvertRequest,
     ) -> impl Future<Output = Result<CurrencyConvertResponse, CommandError>> + Send {
+        self.call(request, None)
+    }
+
+    /// Reads one user's profile.
+    ///
+    /// Calls `user.get_profile` on `user-auth` and waits for the reply, at most 2s (use [`CommandCaller::call`] for another timeout).
+    fn user_get_profile(
+        &self,
+        request: &UserGetProfileRequest,
+    ) -> impl Future<Output = Result<UserGetProfileResponse, CommandError>> + Send {
         self.call(request, None)
     }
 
@@ -3977,7 +4420,7 @@ impl<C: CommandCaller> CommandClient for C {}
 
 /// The commands served by `company-partner` (stream `<ns>:commands:company-partner`); serve them with [`CompanyPartnerCommandServer`].
 pub trait CompanyPartnerCommands: Send + Sync + 'static {
-    /// Reads one company.
+    /// Reads one company's master data.
     ///
     /// Serves `company.get`: an error is sent back to the caller as a failed reply.
     fn company_get(
@@ -3995,7 +4438,7 @@ pub trait CompanyPartnerCommands: Send + Sync + 'static {
         message: &Message,
     ) -> impl Future<Output = Result<PartnerValidateVatResponse, HandlerError>> + Send;
 
-    /// Converts an amount with the latest recorded rate.
+    /// Converts an amount into another currency with the latest recorded rate.
     ///
     /// Serves `currency.convert`: an error is sent back to the caller as a failed reply.
     fn currency_convert(
@@ -4035,6 +4478,15 @@ impl<H: CompanyPartnerCommands> ServeCommands for CompanyPartnerCommandServer<H>
 
 /// The commands served by `user-auth` (stream `<ns>:commands:user-auth`); serve them with [`UserAuthCommandServer`].
 pub trait UserAuthCommands: Send + Sync + 'static {
+    /// Reads one user's profile.
+    ///
+    /// Serves `user.get_profile`: an error is sent back to the caller as a failed reply.
+    fn user_get_profile(
+        &self,
+        request: UserGetProfileRequest,
+        message: &Message,
+    ) -> impl Future<Output = Result<UserGetProfileResponse, HandlerError>> + Send;
+
     /// Tells whether a user may use a menu item at an access level.
     ///
     /// Serves `user.check_permission`: an error is sent back to the caller as a failed reply.
@@ -4055,6 +4507,11 @@ impl<H: UserAuthCommands> ServeCommands for UserAuthCommandServer<H> {
 
     async fn serve(&self, message: &Message) -> Result<String, HandlerError> {
         match message.envelope.event_type.as_str() {
+            "user.get_profile" => {
+                encode_response(
+                    &self.0.user_get_profile(message.decode()?, message).await?,
+                )
+            }
             "user.check_permission" => {
                 encode_response(
                     &self.0.user_check_permission(message.decode()?, message).await?,
@@ -4065,7 +4522,7 @@ impl<H: UserAuthCommands> ServeCommands for UserAuthCommandServer<H> {
     }
 }
 
-/// Real-time messages shown to signed-in users.
+/// Real-time messages shown to signed-in users, sent to one user, a role or everyone.
 ///
 /// The notification types of the catalog.
 #[derive(
