@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! One pipeline, one module per stage, data flowing one way:
-//! - [`load`]: read and parse the YAML into raw structures ([`positions`] keeps where each node stands);
+//! - [`load`]: read and parse the YAML into raw structures ([`positions`] keeps where each node stands,
+//!   [`known_keys`] reports every misspelt key at once);
 //! - [`validate`]: check names, types, references and versions, and build the [`model`];
 //! - [`emit`]: turn the model into files (the Rust module; documents with the `docs` feature);
 //! - [`output`]: the set of generated files, written to disk or compared with it.
@@ -14,6 +15,7 @@
 pub mod build_script;
 pub mod diagnostic;
 pub mod emit;
+pub mod known_keys;
 pub mod load;
 pub mod model;
 pub mod names;

@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Position, did_you_mean};
+use crate::diagnostic::{Diagnostic, Diagnostics, Position};
 use crate::positions::Positions;
 
 /// A parsed catalog with the positions of its nodes.
@@ -73,13 +73,17 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, Diagnostics> {
         }
         fail(Some(position), "", format!("invalid YAML: {message}"), hint)
     })?;
+    let unknown = crate::known_keys::unknown_keys(file, text, &positions);
+    if !unknown.is_empty() {
+        return Err(Diagnostics(unknown));
+    }
     let catalog = serde_yaml::from_str::<RawCatalog>(text).map_err(|error| {
         let position = error.location().map(|l| Position {
             line: l.line(),
             column: l.column(),
         });
         let (path, message) = split_serde_message(&error.to_string());
-        let hint = unknown_key_hint(&message).or_else(|| wrong_type_hint(&message));
+        let hint = wrong_type_hint(&message);
         fail(position, &path, strip_location(&message), hint)
     })?;
     Ok(Loaded {
@@ -119,15 +123,6 @@ fn strip_location(message: &str) -> String {
         Some(at) => message[..at].to_owned(),
         None => message.to_owned(),
     }
-}
-
-/// For `unknown field `feilds`, expected one of `a`, `b``: the closest expected key.
-fn unknown_key_hint(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
-    let (wrong, expected) = rest.split_once('`')?;
-    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    did_you_mean(wrong, candidates.iter().copied())
-        .or_else(|| Some(format!("expected one of: {}", candidates.join(", "))))
 }
 
 /// For `invalid type: string "maybe", expected a boolean`: how to write the value.
@@ -312,10 +307,10 @@ pub struct RawField {
     pub deprecated: bool,
 }
 
-/// The long form of a field.
+/// The long form of a field (what [`RawField`] reads from a map).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DetailedField {
+pub(crate) struct DetailedField {
     #[serde(rename = "type")]
     ty: String,
     description: Option<String>,

@@ -327,8 +327,8 @@ categories:
         feilds:
           id: uuid
 "#;
-    let expected = r#"catalog.yaml:7:9: error: unknown field `feilds`, expected one of `description`, `version`, `subject`, `delivery`, `fields`
-  at: categories.user.events.created
+    let expected = r#"catalog.yaml:7:9: error: unknown key `feilds`
+  at: categories.user.events.created.feilds
   hint: did you mean `fields`?
 1 error"#;
     assert_eq!(diagnose(catalog), expected);
