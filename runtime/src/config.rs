@@ -166,29 +166,33 @@ impl Config {
     /// Reads the settings from `XERPIUM_*` environment variables (see the
     /// module docs for the list and defaults).
     pub fn from_env() -> Result<Config, ConfigError> {
-        Self::read(|variable| match std::env::var(variable) {
-            Ok(value) => Ok(Some(value)),
-            Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(value)) => Err(ConfigError::Invalid {
-                variable,
-                value: value.to_string_lossy().into_owned(),
-                reason: "not valid UTF-8".into(),
-            }),
-        })
+        Self::read(env_var, None)
     }
 
     /// Reads the settings from variables looked up with `lookup` (named as
     /// in the environment); what [`Config::from_env`] does with the process
     /// environment.
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        Self::read(|variable| Ok(lookup(variable)))
+        Self::read(|variable| Ok(lookup(variable)), None)
     }
 
-    fn read(lookup: impl Fn(&'static str) -> Result<Option<String>, ConfigError>) -> Result<Config, ConfigError> {
-        let service = lookup(var::SERVICE)?.ok_or(ConfigError::Missing {
-            variable: var::SERVICE,
-            hint: "set it to this service's name, e.g. `audit`",
-        })?;
+    /// Like [`Config::from_env`], for a tool that reads the services'
+    /// settings without being a service (the operator CLI): when
+    /// `XERPIUM_SERVICE` is not set, `tool` stands in for it.
+    pub fn from_env_for_tool(tool: &str) -> Result<Config, ConfigError> {
+        Self::read(env_var, Some(tool))
+    }
+
+    fn read(
+        lookup: impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
+        default_service: Option<&str>,
+    ) -> Result<Config, ConfigError> {
+        let service = lookup(var::SERVICE)?
+            .or_else(|| default_service.map(str::to_owned))
+            .ok_or(ConfigError::Missing {
+                variable: var::SERVICE,
+                hint: "set it to this service's name, e.g. `audit`",
+            })?;
         let mut builder = Config::builder(service);
         for (variable, apply) in VARIABLES {
             if let Some(value) = lookup(variable)? {
@@ -201,6 +205,10 @@ impl Config {
     /// The Redis URL.
     pub fn redis_url(&self) -> &str {
         &self.redis_url
+    }
+    /// The Redis URL with its password (if any) masked, for messages.
+    pub fn redis_url_redacted(&self) -> String {
+        mask_url(&self.redis_url)
     }
     /// The key namespace.
     pub fn namespace(&self) -> &str {
@@ -494,6 +502,19 @@ impl Setting {
     }
 }
 
+/// The value of environment variable `variable`, if set.
+fn env_var(variable: &'static str) -> Result<Option<String>, ConfigError> {
+    match std::env::var(variable) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(value)) => Err(ConfigError::Invalid {
+            variable,
+            value: value.to_string_lossy().into_owned(),
+            reason: "not valid UTF-8".into(),
+        }),
+    }
+}
+
 fn invalid(variable: &'static str, value: &str, reason: impl ToString) -> ConfigError {
     ConfigError::Invalid {
         variable,
@@ -653,6 +674,25 @@ mod tests {
             }
         ));
         assert!(error.to_string().contains("XERPIUM_SERVICE"));
+    }
+
+    #[test]
+    fn a_tool_needs_no_service() {
+        fn vars(service: Option<&'static str>) -> impl Fn(&'static str) -> Result<Option<String>, ConfigError> {
+            move |variable| {
+                Ok(match variable {
+                    var::SERVICE => service.map(str::to_owned),
+                    var::REDIS_URL => Some("redis://u:secret@h:1".to_owned()),
+                    _ => None,
+                })
+            }
+        }
+        let tool = Config::read(vars(None), Some("xerpium-mq")).expect("valid");
+        assert_eq!(tool.service(), "xerpium-mq");
+        assert_eq!(tool.redis_url_redacted(), "redis://u:***@h:1");
+        let service = Config::read(vars(Some("audit")), Some("xerpium-mq")).expect("valid");
+        assert_eq!(service.service(), "audit");
+        assert!(Config::read(vars(None), None).is_err());
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! | `<ns>:replies:<client>` | the reply stream of one command client |
 //! | `<ns>:notify:<channel>` | a notification Pub/Sub channel |
 //! | `<ns>:health:<service>` | health heartbeats of one service |
+//! | `<ns>:health:<service>:<instance>` | the latest heartbeat of one instance (expires when it stops beating) |
+//! | `<ns>:health` | the health stream: every heartbeat, for history |
 //! | `<ns>:handled:<group>:<event id>` | idempotency marker of one handled event |
 
 /// Builds the Redis keys of one namespace.
@@ -60,6 +62,18 @@ impl Keys {
         self.key(&["health", service])
     }
 
+    /// `<ns>:health:<service>:<instance>`: the latest heartbeat of one
+    /// instance of `service`, kept with a TTL so that it vanishes when the
+    /// instance stops beating.
+    pub fn health_instance(&self, service: &str, instance: &str) -> String {
+        self.key(&["health", service, instance])
+    }
+
+    /// `<ns>:health`: the health stream, every heartbeat of every instance.
+    pub fn health_stream(&self) -> String {
+        self.key(&["health"])
+    }
+
     /// `<ns>:handled:<group>:<event id>`: marks `event_id` as handled by `group`.
     pub fn handled(&self, group: &str, event_id: &str) -> String {
         self.key(&["handled", group, event_id])
@@ -90,6 +104,8 @@ mod tests {
         assert_eq!(keys.notify("user:42"), "prod:notify:user:42");
         assert_eq!(keys.health("audit"), "prod:health:audit");
         assert_eq!(keys.handled("audit", "0190"), "prod:handled:audit:0190");
+        assert_eq!(keys.health_instance("audit", "h-0"), "prod:health:audit:h-0");
+        assert_eq!(keys.health_stream(), "prod:health");
         assert_ne!(Keys::new("staging").events("user"), keys.events("user"));
     }
 }

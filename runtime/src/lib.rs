@@ -9,6 +9,7 @@
 //! - [`keys`]: Redis key names under a namespace ([`Keys`]).
 //! - [`event`]: the [`Event`] trait and its [`DeliveryPolicy`].
 //! - [`envelope`]: message metadata, as it travels in a stream entry.
+//! - [`entries`]: stream entries read from raw Redis replies.
 //! - [`message`]: a delivered [`Message`]: envelope plus where it came from.
 //! - [`handler`]: what a handler returns ([`HandlerError`]) and the [`Dispatch`] trait.
 //! - [`publish`]: the [`Publish`] trait and the [`PublishContext`] of a publish.
@@ -17,6 +18,8 @@
 //! - [`command`]: request/reply commands ([`Command`], [`CommandCaller`], [`ServeCommands`]).
 //! - [`notify`]: real-time notification targets and payloads.
 //! - [`error`]: the [`Error`] of setting up and running.
+//! - [`health`]: heartbeats ([`Heartbeat`]) and the [`HealthMonitor`]: instances, lag, pending, dead letters.
+//! - [`telemetry`]: metrics (through the `metrics` facade) and, with feature `prometheus`, their exporter.
 //! - `testing` (feature `testing`): a throw-away `redis-server` for tests.
 
 #![warn(missing_docs)]
@@ -25,26 +28,31 @@ pub mod command;
 pub mod config;
 mod connection;
 pub mod consumer;
+pub mod entries;
 pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod handler;
+pub mod health;
 pub mod keys;
 pub mod message;
 pub mod notify;
 pub mod publish;
 pub mod publisher;
 mod stream;
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use command::{Command, CommandCaller, CommandError, ServeCommands, encode_response};
 pub use config::{Config, ConfigBuilder, ConfigError, StartPosition};
 pub use consumer::{Consumer, ConsumerBuilder, DeadLetterReason};
+pub use consumer::{ConsumerProgress, ConsumerState};
 pub use envelope::Envelope;
 pub use error::Error;
 pub use event::{DecodeError, DeliveryPolicy, Event, UnknownName};
 pub use handler::{Dispatch, HandlerError, HandlerResult};
+pub use health::{HealthMonitor, HealthReport, Heartbeat};
 pub use keys::Keys;
 pub use message::Message;
 pub use notify::{Notification, NotificationTarget, Notify};

@@ -24,6 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{SubsecRound, Utc};
 use redis::Value;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -190,7 +191,45 @@ impl Batch<'_> {
     /// Sends every event in one round trip; returns their entry ids in the
     /// order they were added. On an error none, some or all may have been
     /// written: publish again (ids repeat, so consumers can tell).
+    ///
+    /// Runs in a `publish` span (type, stream, message and entry id,
+    /// correlation id, trace context; for a batch of several, the first
+    /// event's and the count) and counts what it published, or failed to,
+    /// per type (see [`telemetry`](crate::telemetry)).
     pub async fn send(self) -> Result<Vec<String>, PublishError> {
+        let Some((stream, first, _)) = self.items.first() else {
+            return Ok(Vec::new());
+        };
+        let span = tracing::info_span!(
+            "publish",
+            event_type = %first.event_type,
+            stream = %stream,
+            message_id = %first.id,
+            correlation_id = %first.correlation_id,
+            traceparent = first.traceparent.as_deref(),
+            count = self.items.len(),
+            entry_id = tracing::field::Empty,
+        );
+        let mut types: Vec<(String, u64)> = Vec::new();
+        for (_, envelope, _) in &self.items {
+            match types.iter_mut().find(|(name, _)| *name == envelope.event_type) {
+                Some((_, count)) => *count += 1,
+                None => types.push((envelope.event_type.clone(), 1)),
+            }
+        }
+        let sent = self.send_untraced().instrument(span.clone()).await;
+        if let Ok(ids) = &sent
+            && let Some(id) = ids.first()
+        {
+            span.record("entry_id", id.as_str());
+        }
+        for (event_type, count) in &types {
+            crate::telemetry::published(event_type, *count, sent.is_ok());
+        }
+        sent
+    }
+
+    async fn send_untraced(self) -> Result<Vec<String>, PublishError> {
         let Some((first_stream, _, _)) = self.items.first() else {
             return Ok(Vec::new());
         };

@@ -6,7 +6,7 @@ use redis::{ErrorKind, RedisError, Value};
 
 /// The fields of one stream entry, in the order they were written.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Fields {
+pub struct Fields {
     pairs: Vec<(String, String)>,
     /// The first field whose name or value is not UTF-8, if any.
     not_utf8: Option<String>,
@@ -14,7 +14,7 @@ pub(crate) struct Fields {
 
 impl Fields {
     /// The value of field `name`, the first one if repeated.
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(field, _)| field == name)
@@ -22,19 +22,19 @@ impl Fields {
     }
 
     /// Every field, in order.
-    pub(crate) fn pairs(&self) -> &[(String, String)] {
+    pub fn pairs(&self) -> &[(String, String)] {
         &self.pairs
     }
 
     /// The first field that is not UTF-8 (shown with replacement characters).
-    pub(crate) fn not_utf8(&self) -> Option<&str> {
+    pub fn not_utf8(&self) -> Option<&str> {
         self.not_utf8.as_deref()
     }
 }
 
 /// One entry as Redis returned it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Entry {
+pub struct Entry {
     /// The entry id, e.g. `1718000000000-0`.
     pub id: String,
     /// Its fields; `None` when the entry is still pending but was deleted
@@ -55,7 +55,7 @@ pub(crate) struct AutoClaimed {
 }
 
 /// The entries per stream of an `XREADGROUP` reply (empty when it timed out).
-pub(crate) fn read_reply(value: Value) -> Result<Vec<(String, Vec<Entry>)>, RedisError> {
+pub fn read_reply(value: Value) -> Result<Vec<(String, Vec<Entry>)>, RedisError> {
     let streams = match value {
         Value::Nil => return Ok(Vec::new()),
         Value::Array(streams) => streams
@@ -75,7 +75,7 @@ pub(crate) fn read_reply(value: Value) -> Result<Vec<(String, Vec<Entry>)>, Redi
 }
 
 /// The entries of an `XCLAIM` or `XRANGE` reply.
-pub(crate) fn entry_list(value: Value) -> Result<Vec<Entry>, RedisError> {
+pub fn entry_list(value: Value) -> Result<Vec<Entry>, RedisError> {
     match value {
         Value::Nil => Ok(Vec::new()),
         Value::Array(entries) => entries.into_iter().filter_map(entry).collect(),
@@ -201,7 +201,7 @@ fn two(pair: Vec<Value>, what: &'static str) -> Result<(Value, Value), RedisErro
     }
 }
 
-fn unexpected(what: &'static str, value: &Value) -> RedisError {
+pub(crate) fn unexpected(what: &'static str, value: &Value) -> RedisError {
     let mut shown = format!("{value:?}");
     shown.truncate(120);
     RedisError::from((

@@ -6,6 +6,8 @@ mod redis {
 
     mod consume;
     mod failures;
+    mod health;
     mod logs;
+    mod observe;
     mod publish;
 }

@@ -317,6 +317,8 @@ impl Fetcher {
                         self.release(room - deliveries.len());
                         if !deliveries.is_empty() {
                             tracing::info!(%stream, entries = deliveries.len(), "claimed entries of a stopped consumer");
+                            let category = stream.rsplit(':').next().unwrap_or_default();
+                            crate::telemetry::reclaimed(category, &self.group, deliveries.len());
                         }
                         self.send(deliveries);
                         if !lost.is_empty() {

@@ -48,6 +48,7 @@ pub mod dead_letter;
 mod fetch;
 mod idempotency;
 mod lanes;
+mod progress;
 mod run;
 mod worker;
 
@@ -62,6 +63,7 @@ use crate::handler::Dispatch;
 use crate::stream::Fields;
 
 pub use dead_letter::Reason as DeadLetterReason;
+pub use progress::{ConsumerProgress, ConsumerState};
 
 /// Reads a service's category streams in its consumer group; see the
 /// [module docs](self) for what it guarantees.
@@ -69,6 +71,7 @@ pub use dead_letter::Reason as DeadLetterReason;
 pub struct Consumer {
     config: Config,
     categories: Option<Vec<String>>,
+    progress: ConsumerProgress,
 }
 
 impl Consumer {
@@ -83,6 +86,13 @@ impl Consumer {
     /// The settings this consumer runs with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// A handle on this consumer's progress (entries held, last settled),
+    /// for a health check; take it before [`run`](Self::run). Clones of
+    /// this consumer share it.
+    pub fn progress(&self) -> ConsumerProgress {
+        self.progress.clone()
     }
 
     /// Consumes until `shutdown` completes, then drains and returns.
@@ -155,8 +165,10 @@ impl ConsumerBuilder {
         if self.categories.as_ref().is_some_and(Vec::is_empty) {
             return Err(Error::NoStreams);
         }
+        let config = self.config.build()?;
         Ok(Consumer {
-            config: self.config.build()?,
+            progress: ConsumerProgress::new(config.group(), config.consumer()),
+            config,
             categories: self.categories,
         })
     }

@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 use super::fetch::{self, Fetcher};
 use super::idempotency::Idempotency;
 use super::lanes::Lanes;
+use super::progress::ConsumerProgress;
 use super::worker::{self, Finished, Outcome, Shared};
 use super::{Consumer, Delivery};
 use crate::connection::{self, Connection, Outage, bounded};
@@ -41,6 +42,8 @@ pub(super) async fn run<D: Dispatch>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Error> {
     let config = consumer.config;
+    let progress = consumer.progress;
+    let _running = progress.running();
     let keys = config.keys();
     let categories: Vec<String> = consumer
         .categories
@@ -104,6 +107,7 @@ pub(super) async fn run<D: Dispatch>(
             .idempotency_ttl()
             .map(|ttl| Idempotency::new(ttl, config.claim_idle(), config.consumer())),
         limit,
+        metrics: crate::telemetry::ConsumerMetrics::new(config.group()),
     });
     tracing::info!(group = %shared.group, consumer = %shared.consumer, ?categories, "consumer started");
 
@@ -117,6 +121,7 @@ pub(super) async fn run<D: Dispatch>(
         background: JoinSet::new(),
         flushing: false,
         renewing: false,
+        progress,
     };
     let concurrency = config.concurrency();
     let mut renew = tokio::time::interval((config.claim_idle() / 3).max(Duration::from_millis(10)));
@@ -201,6 +206,7 @@ struct State<D> {
     background: JoinSet<Background>,
     flushing: bool,
     renewing: bool,
+    progress: ConsumerProgress,
 }
 
 /// What a background task did.
@@ -215,6 +221,7 @@ impl<D: Dispatch> State<D> {
     fn admit(&mut self, batch: Vec<Delivery>) {
         for delivery in batch {
             if self.held.insert((delivery.stream.clone(), delivery.id.clone())) {
+                self.progress.hold(1);
                 self.lanes.admit(delivery.lane(), delivery);
             } else {
                 self.capacity.add_permits(1);
@@ -229,6 +236,9 @@ impl<D: Dispatch> State<D> {
             id,
             outcome,
         } = finished;
+        if matches!(outcome, Outcome::Ack | Outcome::Settled) {
+            self.progress.settle();
+        }
         match outcome {
             Outcome::Ack => self.acks.entry(stream.clone()).or_default().push(id.clone()),
             Outcome::Settled | Outcome::Release => {}
@@ -245,6 +255,7 @@ impl<D: Dispatch> State<D> {
     /// Forgets a held entry and frees its place.
     fn release(&mut self, stream: Arc<str>, id: String) {
         if self.held.remove(&(stream, id)) {
+            self.progress.release();
             self.capacity.add_permits(1);
         }
     }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use redis::{RedisError, Value};
+use tracing::Instrument;
 
 use super::Delivery;
 use super::dead_letter::{DeadLetter, Reason};
@@ -21,6 +22,7 @@ use crate::handler::{Dispatch, HandlerError};
 use crate::keys::Keys;
 use crate::message::Message;
 use crate::stream;
+use crate::telemetry::{self, ConsumerMetrics};
 
 /// What a consumer's workers share.
 pub(super) struct Shared<D> {
@@ -35,6 +37,8 @@ pub(super) struct Shared<D> {
     pub idempotency: Option<Idempotency>,
     /// Bound on every call.
     pub limit: Duration,
+    /// Metric handles, by event type.
+    pub metrics: ConsumerMetrics,
 }
 
 /// How a delivery ended.
@@ -100,6 +104,9 @@ async fn settle<D: Dispatch>(shared: &Shared<D>, mut delivery: Delivery) -> Outc
         .dispatch
         .policy(&envelope.event_type)
         .unwrap_or(shared.default_policy);
+    let metrics = shared
+        .metrics
+        .handling(telemetry::type_label(&shared.dispatch, Some(&envelope.event_type)));
     if delivery.count > policy.max_attempts {
         let error = format!(
             "delivered {} times, more than the {} attempts allowed, without being settled: \
@@ -117,6 +124,7 @@ async fn settle<D: Dispatch>(shared: &Shared<D>, mut delivery: Delivery) -> Outc
             Claim::Acquired => {}
             Claim::AlreadyHandled => {
                 tracing::debug!(id = %envelope.id, entry = %delivery.id, "event already handled by this group; skipping");
+                metrics.acked();
                 return Outcome::Ack;
             }
             Claim::Busy => return retry(delivery, &policy),
@@ -128,7 +136,14 @@ async fn settle<D: Dispatch>(shared: &Shared<D>, mut delivery: Delivery) -> Outc
         entry_id: delivery.id.clone(),
         delivery_count: delivery.count,
     };
-    let result = AssertUnwindSafe(shared.dispatch.dispatch(&message))
+    let span = handle_span(&message, &shared.group);
+    metrics.consumed();
+    if message.delivery_count <= 1 {
+        let age = chrono::Utc::now() - message.envelope.time;
+        metrics.published_before(age.to_std().unwrap_or_default());
+    }
+    let started = Instant::now();
+    let result = AssertUnwindSafe(shared.dispatch.dispatch(&message).instrument(span.clone()))
         .catch_unwind()
         .await
         .unwrap_or_else(|panic| {
@@ -137,6 +152,8 @@ async fn settle<D: Dispatch>(shared: &Shared<D>, mut delivery: Delivery) -> Outc
                 panic_text(&*panic)
             )))
         });
+    metrics.handled_in(started.elapsed());
+    span.record("outcome", outcome_name(&result));
     if let Some((store, key)) = &marker {
         match &result {
             Ok(()) => persist(shared, |mut c| async move { store.done(&mut c, key).await }).await,
@@ -144,12 +161,16 @@ async fn settle<D: Dispatch>(shared: &Shared<D>, mut delivery: Delivery) -> Outc
         }
     }
     let error = match result {
-        Ok(()) => return Outcome::Ack,
+        Ok(()) => {
+            metrics.acked();
+            return Outcome::Ack;
+        }
         Err(error) => error,
     };
     let reason = match &error {
         HandlerError::Retryable(_) if delivery.count < policy.max_attempts => {
             tracing::debug!(entry = %delivery.id, attempt = delivery.count, %error, "handler failed; will retry");
+            metrics.retried();
             return retry(delivery, &policy);
         }
         HandlerError::Retryable(_) => Reason::RetriesExhausted,
@@ -218,7 +239,15 @@ async fn reclaim<D>(shared: &Shared<D>, delivery: &mut Delivery) -> Reclaimed {
 }
 
 /// Copies the entry to the dead-letter stream and acks it, in one transaction.
-async fn dead_letter<D>(shared: &Shared<D>, delivery: &Delivery, reason: Reason, error: String) -> Outcome {
+async fn dead_letter<D: Dispatch>(shared: &Shared<D>, delivery: &Delivery, reason: Reason, error: String) -> Outcome {
+    let event_type = delivery
+        .fields
+        .as_ref()
+        .and_then(|fields| fields.get(crate::envelope::field::TYPE));
+    let metrics = shared
+        .metrics
+        .handling(telemetry::type_label(&shared.dispatch, event_type));
+    metrics.dead_lettered(reason.as_str());
     tracing::warn!(
         stream = %delivery.stream,
         entry = %delivery.id,
@@ -270,6 +299,36 @@ where
                 tokio::time::sleep(outage.failed(&error)).await;
             }
         }
+    }
+}
+
+/// The span a handler runs in: what the entry is, where it came from, the
+/// correlation id and the W3C trace context it carries.
+fn handle_span(message: &Message, group: &str) -> tracing::Span {
+    let envelope = &message.envelope;
+    tracing::info_span!(
+        "handle",
+        event_type = %envelope.event_type,
+        stream = %message.stream,
+        entry_id = %message.entry_id,
+        group = %group,
+        message_id = %envelope.id,
+        correlation_id = %envelope.correlation_id,
+        causation_id = envelope.causation_id.as_deref(),
+        traceparent = envelope.traceparent.as_deref(),
+        delivery = message.delivery_count,
+        outcome = tracing::field::Empty,
+    )
+}
+
+/// The `outcome` recorded on a handler's span.
+fn outcome_name(result: &Result<(), HandlerError>) -> &'static str {
+    match result {
+        Ok(()) => "ok",
+        Err(HandlerError::Retryable(_)) => "retryable",
+        Err(HandlerError::Permanent(_)) => "permanent",
+        Err(HandlerError::Undecodable(_)) => "undecodable",
+        Err(HandlerError::UnknownType { .. }) => "unknown-type",
     }
 }
 
