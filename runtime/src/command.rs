@@ -25,6 +25,33 @@ pub trait Command: Serialize + DeserializeOwned + Send + Sync + 'static {
     type Response: Serialize + DeserializeOwned + Send + Sync + 'static;
 }
 
+/// The stream entry fields of a command request and of its reply, besides
+/// the envelope's (see [`envelope::field`](crate::envelope::field)).
+///
+/// A request is an envelope (`type` = the command's name, `subject` = the
+/// request id) on `<ns>:commands:<target>`, plus [`REPLY_TO`](field::REPLY_TO)
+/// and [`DEADLINE`](field::DEADLINE). Its reply is an envelope on the
+/// caller's reply stream with the same `type`, `version` and
+/// `correlationid`, `subject` and `causationid` = the request's id, plus
+/// [`STATUS`](field::STATUS) and, for an error, [`ERROR`](field::ERROR)
+/// (`data` is then `null`).
+pub mod field {
+    /// `replyto` (request): the caller's reply stream, `<ns>:replies:<client>`.
+    /// A request without it is served but not answered.
+    pub const REPLY_TO: &str = "replyto";
+    /// `deadline` (request): when the caller stops waiting, RFC 3339 UTC. A
+    /// server does not run a command after its deadline.
+    pub const DEADLINE: &str = "deadline";
+    /// `status` (reply): [`OK`] (`data` is the response) or [`FAILED`].
+    pub const STATUS: &str = "status";
+    /// `error` (reply): why the handler failed, e.g. `permanent: no such company`.
+    pub const ERROR: &str = "error";
+    /// The `status` of a reply that carries the response.
+    pub const OK: &str = "ok";
+    /// The `status` of a reply that carries the handler's error.
+    pub const FAILED: &str = "error";
+}
+
 /// Why a command call did not produce a response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
@@ -70,10 +97,18 @@ pub trait CommandCaller: Send + Sync {
 }
 
 /// Serves the commands of one target service; implemented by generated code
-/// over the service's handler trait.
+/// over the service's handler trait. Run it with a
+/// [`CommandServer`](crate::CommandServer).
 pub trait ServeCommands: Send + Sync + 'static {
     /// The service whose command stream this serves.
     fn target(&self) -> &'static str;
+
+    /// The names of the commands this serves (e.g. `company.get`), used to
+    /// label metrics by command; a name not listed is labelled `unknown`.
+    /// Empty by default.
+    fn commands(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// Decodes the request in `message` by its command name, calls the
     /// handler and returns the response as JSON.

@@ -36,6 +36,18 @@ pub enum Error {
         #[source]
         source: redis::RedisError,
     },
+    /// Redis could not be reached where the runtime does not wait for it:
+    /// a [`Subscriber`](crate::Subscriber)'s first subscription.
+    #[error("cannot reach Redis at `{url}` to {doing}: {source}")]
+    Unreachable {
+        /// The URL, password masked.
+        url: String,
+        /// What the runtime was doing.
+        doing: &'static str,
+        /// What the connection said.
+        #[source]
+        source: redis::RedisError,
+    },
     /// A consumer was asked to read no stream at all.
     #[error("the consumer reads no stream: its dispatcher names no category")]
     NoStreams,

@@ -6,6 +6,7 @@ use std::future::Future;
 
 use crate::event::DeliveryPolicy;
 use crate::message::Message;
+use crate::stream::Fields;
 
 /// The result of handling one message.
 pub type HandlerResult = Result<(), HandlerError>;
@@ -91,6 +92,15 @@ pub trait Dispatch: Send + Sync + 'static {
 
     /// Decodes `message` by its type and version and calls the handler.
     fn dispatch(&self, message: &Message) -> impl Future<Output = HandlerResult> + Send;
+
+    /// Like [`dispatch`](Self::dispatch), with the stream entry's raw
+    /// `fields` as well, for a dispatcher that reads fields beyond the
+    /// envelope (the command server reads a request's `replyto`). The
+    /// consumer calls this one; by default it calls `dispatch`.
+    fn dispatch_entry(&self, message: &Message, fields: &Fields) -> impl Future<Output = HandlerResult> + Send {
+        let _ = fields;
+        self.dispatch(message)
+    }
 
     /// The delivery policy of `event_type` (`<category>.<event>`), i.e. the
     /// type's [`Event::POLICY`](crate::Event::POLICY); `None` for a type this

@@ -16,7 +16,11 @@
 //! - [`publisher`]: the Redis [`Publisher`].
 //! - [`consumer`]: the Redis [`Consumer`]: groups, acks, retries, dead letters, reclaim, shutdown.
 //! - [`command`]: request/reply commands ([`Command`], [`CommandCaller`], [`ServeCommands`]).
+//! - [`caller`]: the Redis [`Caller`]: sends commands, waits for their replies.
+//! - [`command_server`]: the [`CommandServer`]: serves a target's commands through a consumer group.
 //! - [`notify`]: real-time notification targets and payloads.
+//! - [`notifier`]: the Redis [`Notifier`]: sends notifications (Pub/Sub, fire and forget).
+//! - [`subscriber`]: the [`Subscriber`]: a user's notifications as a `Stream`, resubscribing after reconnects.
 //! - [`error`]: the [`Error`] of setting up and running.
 //! - [`health`]: heartbeats ([`Heartbeat`]) and the [`HealthMonitor`]: instances, lag, pending, dead letters.
 //! - [`telemetry`]: metrics (through the `metrics` facade) and, with feature `prometheus`, their exporter.
@@ -24,7 +28,9 @@
 
 #![warn(missing_docs)]
 
+pub mod caller;
 pub mod command;
+pub mod command_server;
 pub mod config;
 mod connection;
 pub mod consumer;
@@ -36,15 +42,22 @@ pub mod handler;
 pub mod health;
 pub mod keys;
 pub mod message;
+pub mod notifier;
 pub mod notify;
 pub mod publish;
 pub mod publisher;
+mod reply;
+mod reply_reader;
 mod stream;
+pub mod subscriber;
+mod task;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use caller::{Caller, PendingReply};
 pub use command::{Command, CommandCaller, CommandError, ServeCommands, encode_response};
+pub use command_server::{CommandServer, CommandServerBuilder};
 pub use config::{Config, ConfigBuilder, ConfigError, StartPosition};
 pub use consumer::{Consumer, ConsumerBuilder, DeadLetterReason};
 pub use consumer::{ConsumerProgress, ConsumerState};
@@ -55,6 +68,8 @@ pub use handler::{Dispatch, HandlerError, HandlerResult};
 pub use health::{HealthMonitor, HealthReport, Heartbeat};
 pub use keys::Keys;
 pub use message::Message;
-pub use notify::{Notification, NotificationTarget, Notify};
+pub use notifier::Notifier;
+pub use notify::{Notification, NotificationMessage, NotificationTarget, Notify};
 pub use publish::{Publish, PublishContext, PublishError};
 pub use publisher::{Batch, Publisher};
+pub use subscriber::{NotificationStream, Subscriber};

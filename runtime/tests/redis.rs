@@ -4,10 +4,12 @@
 mod redis {
     mod support;
 
+    mod commands;
     mod consume;
     mod failures;
     mod health;
     mod logs;
+    mod notifications;
     mod observe;
     mod publish;
 }

@@ -71,6 +71,9 @@ pub use progress::{ConsumerProgress, ConsumerState};
 pub struct Consumer {
     config: Config,
     categories: Option<Vec<String>>,
+    /// Stream keys read instead of the categories' event streams (the
+    /// command server reads a command stream).
+    streams: Option<Vec<String>>,
     progress: ConsumerProgress,
 }
 
@@ -101,6 +104,13 @@ impl Consumer {
     /// a key of the wrong type); Redis being unreachable is waited out.
     pub async fn run<D: Dispatch>(self, dispatch: D, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
         run::run(self, dispatch, shutdown).await
+    }
+
+    /// This consumer, reading the streams `streams` (full keys) instead of
+    /// event streams.
+    pub(crate) fn reading(mut self, streams: Vec<String>) -> Self {
+        self.streams = Some(streams);
+        self
     }
 }
 
@@ -170,6 +180,7 @@ impl ConsumerBuilder {
             progress: ConsumerProgress::new(config.group(), config.consumer()),
             config,
             categories: self.categories,
+            streams: None,
         })
     }
 }

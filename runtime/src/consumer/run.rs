@@ -45,13 +45,18 @@ pub(super) async fn run<D: Dispatch>(
     let progress = consumer.progress;
     let _running = progress.running();
     let keys = config.keys();
-    let categories: Vec<String> = consumer
-        .categories
-        .unwrap_or_else(|| dispatch.categories().iter().map(|c| (*c).to_owned()).collect());
-    if categories.is_empty() {
+    let streams: Vec<Arc<str>> = match consumer.streams {
+        Some(streams) => streams.into_iter().map(Arc::from).collect(),
+        None => consumer
+            .categories
+            .unwrap_or_else(|| dispatch.categories().iter().map(|c| (*c).to_owned()).collect())
+            .iter()
+            .map(|c| Arc::from(keys.events(c)))
+            .collect(),
+    };
+    if streams.is_empty() {
         return Err(Error::NoStreams);
     }
-    let streams: Vec<Arc<str>> = categories.iter().map(|c| Arc::from(keys.events(c))).collect();
     let limit = config.publish_timeout();
     let mut connection = connection::open(&config, Some(limit))?;
     let mut shutdown = std::pin::pin!(shutdown);
@@ -109,7 +114,7 @@ pub(super) async fn run<D: Dispatch>(
         limit,
         metrics: crate::telemetry::ConsumerMetrics::new(config.group()),
     });
-    tracing::info!(group = %shared.group, consumer = %shared.consumer, ?categories, "consumer started");
+    tracing::info!(group = %shared.group, consumer = %shared.consumer, ?streams, "consumer started");
 
     let mut state = State {
         shared,

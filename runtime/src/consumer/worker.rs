@@ -143,7 +143,8 @@ async fn settle<D: Dispatch>(shared: &Shared<D>, mut delivery: Delivery) -> Outc
         metrics.published_before(age.to_std().unwrap_or_default());
     }
     let started = Instant::now();
-    let result = AssertUnwindSafe(shared.dispatch.dispatch(&message).instrument(span.clone()))
+    let handling = shared.dispatch.dispatch_entry(&message, fields);
+    let result = AssertUnwindSafe(handling.instrument(span.clone()))
         .catch_unwind()
         .await
         .unwrap_or_else(|panic| {

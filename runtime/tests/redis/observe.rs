@@ -156,7 +156,7 @@ type SpanFields = (&'static str, BTreeMap<String, String>);
 
 /// Every span opened, by id.
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<HashMap<u64, SpanFields>>>);
+pub(super) struct Spans(Arc<Mutex<HashMap<u64, SpanFields>>>);
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
@@ -184,7 +184,7 @@ impl<S: tracing::Subscriber> Layer<S> for Spans {
 }
 
 impl Spans {
-    fn named(&self, name: &str) -> Vec<BTreeMap<String, String>> {
+    pub(super) fn named(&self, name: &str) -> Vec<BTreeMap<String, String>> {
         let spans = self.0.lock().expect("spans");
         spans
             .values()
