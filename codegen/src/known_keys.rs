@@ -12,7 +12,8 @@ use serde_yaml::{Mapping, Value};
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::load::{
-    DetailedField, RawBackoff, RawCatalog, RawCategory, RawCommand, RawEvent, RawNotifications, RawPolicy, RawStruct,
+    DetailedField, RawBackoff, RawCatalog, RawCategory, RawCommand, RawEvent, RawNotifications, RawPolicy,
+    RawPreviousVersion, RawStruct,
 };
 use crate::positions::Positions;
 
@@ -25,6 +26,8 @@ enum Node {
     Struct,
     Category,
     Event,
+    /// An older version of an event, under `previous_versions`.
+    PreviousVersion,
     Command,
     Notifications,
     /// A map of field names to fields (short or long form).
@@ -43,6 +46,7 @@ impl Node {
             Node::Struct => struct_keys::<RawStruct>(),
             Node::Category => struct_keys::<RawCategory>(),
             Node::Event => struct_keys::<RawEvent>(),
+            Node::PreviousVersion => struct_keys::<RawPreviousVersion>(),
             Node::Command => struct_keys::<RawCommand>(),
             Node::Notifications => struct_keys::<RawNotifications>(),
             Node::Field => struct_keys::<DetailedField>(),
@@ -60,9 +64,9 @@ impl Node {
             (Node::Catalog, "notifications") => Child::One(Node::Notifications),
             (Node::Policy, "backoff") => Child::One(Node::Backoff),
             (Node::Category, "events") => Child::EachValue(Node::Event),
-            (Node::Struct | Node::Event, "fields") | (Node::Command, "request" | "response") => {
-                Child::One(Node::Fields)
-            }
+            (Node::Event, "previous_versions") => Child::EachValue(Node::PreviousVersion),
+            (Node::Struct | Node::Event | Node::PreviousVersion, "fields")
+            | (Node::Command, "request" | "response") => Child::One(Node::Fields),
             _ => return None,
         })
     }
@@ -118,7 +122,13 @@ fn walk(mapping: &Mapping, node: Node, path: &str, report: &mut impl FnMut(&str,
             (Some(Child::One(inner)), Value::Mapping(map)) => walk(map, inner, &here, report),
             (Some(Child::EachValue(inner)), Value::Mapping(map)) => {
                 for (name, item) in map {
-                    if let (Some(name), Value::Mapping(item)) = (name.as_str(), item) {
+                    // Names are strings, except the version numbers under `previous_versions`.
+                    let name = match name {
+                        Value::String(name) => name.clone(),
+                        Value::Number(number) => number.to_string(),
+                        _ => continue,
+                    };
+                    if let Value::Mapping(item) = item {
                         walk(item, inner, &format!("{here}.{name}"), report);
                     }
                 }

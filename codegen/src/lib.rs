@@ -9,9 +9,12 @@
 //! - [`emit`]: turn the model into files (the Rust module; documents with the `docs` feature);
 //! - [`output`]: the set of generated files, written to disk or compared with it.
 //!
+//! [`breaking`] compares two catalogs and names the changes that would break a deployed producer or consumer.
+//!
 //! [`build_script`] is what a `build.rs` calls; [`diagnostic`] is how problems are reported, [`names`] the naming rules
 //! and [`type_expr`] the syntax of field types.
 
+pub mod breaking;
 pub mod build_script;
 pub mod diagnostic;
 pub mod emit;

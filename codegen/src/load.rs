@@ -259,6 +259,26 @@ pub struct RawEvent {
     /// Its payload fields.
     #[serde(default)]
     pub fields: Ordered<RawField>,
+    /// Older versions kept beside this one (the newest), by version number.
+    #[serde(default)]
+    pub previous_versions: Ordered<RawPreviousVersion>,
+}
+
+/// An older version of an event as written: it shares the event's stream,
+/// type name and delivery policy, and has a payload of its own.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPreviousVersion {
+    /// What happened (default: the newest version's description).
+    pub description: Option<String>,
+    /// The field that is the entity key (default: the newest version's subject).
+    pub subject: Option<String>,
+    /// Whether it is on its way out: it may be removed in a later release.
+    #[serde(default)]
+    pub deprecated: bool,
+    /// Its payload fields.
+    #[serde(default)]
+    pub fields: Ordered<RawField>,
 }
 
 /// A command as written.

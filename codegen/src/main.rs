@@ -1,11 +1,11 @@
-//! The `xerpium-codegen` command line: `validate`, `generate` and `check`.
+//! The `xerpium-codegen` command line: `validate`, `generate`, `check` and `breaking`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use xerpium_codegen::output::{self, Status};
-use xerpium_codegen::{Catalog, Diagnostics};
+use xerpium_codegen::{Catalog, Diagnostics, breaking};
 
 /// Reads XERPIUM's message catalog, checks it and generates typed Rust and documents.
 #[derive(Debug, Parser)]
@@ -23,6 +23,19 @@ enum Action {
     Generate(OutputArgs),
     /// Exit 1, with a diff, when the output directory is not current.
     Check(OutputArgs),
+    /// List the changes since an older catalog that would break a deployed producer or consumer;
+    /// exit 1 when there is any, 2 when the catalogs cannot be compared.
+    Breaking(BreakingArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BreakingArgs {
+    #[command(flatten)]
+    catalog: CatalogArgs,
+    /// The older catalog: a file, or a git revision (`origin/main`, a merge base) whose version of the
+    /// catalog file is read with `git show`.
+    #[arg(long, value_name = "GIT-REF | FILE")]
+    against: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,6 +59,7 @@ fn main() -> ExitCode {
     let catalog_path = match &cli.command {
         Action::Validate(args) => &args.catalog,
         Action::Generate(args) | Action::Check(args) => &args.catalog.catalog,
+        Action::Breaking(args) => return breaking(args),
     };
     let catalog = match xerpium_codegen::check_catalog(catalog_path) {
         Ok(catalog) => catalog,
@@ -64,6 +78,7 @@ fn main() -> ExitCode {
         }
         Action::Generate(args) => generate(&catalog, &args.out),
         Action::Check(args) => check(&catalog, args),
+        Action::Breaking(_) => Ok(ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error}");
@@ -121,4 +136,90 @@ fn check(catalog: &Catalog, args: &OutputArgs) -> std::io::Result<ExitCode> {
         args.out.display()
     );
     Ok(ExitCode::FAILURE)
+}
+
+/// Exit status of `breaking` when the catalogs cannot be compared.
+const CANNOT_COMPARE: u8 = 2;
+
+fn breaking(args: &BreakingArgs) -> ExitCode {
+    let path = &args.catalog.catalog;
+    let (old_name, old_text) = match baseline(&args.against, path) {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            println!(
+                "{} does not exist at `{}`: nothing to compare, no breaking changes",
+                path.display(),
+                args.against
+            );
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(CANNOT_COMPARE);
+        }
+    };
+    let new_text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("error: cannot read {}: {error}", path.display());
+            return ExitCode::from(CANNOT_COMPARE);
+        }
+    };
+    let sides = breaking::Side::read(&old_name, &old_text)
+        .and_then(|old| breaking::Side::read(&path.display().to_string(), &new_text).map(|new| (old, new)));
+    let (old, new) = match sides {
+        Ok(sides) => sides,
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            eprintln!("error: the catalogs must both be valid to be compared");
+            return ExitCode::from(CANNOT_COMPARE);
+        }
+    };
+    let changes = breaking::compare(&old, &new);
+    for change in &changes {
+        println!("{change}");
+    }
+    if changes.is_empty() {
+        println!("no breaking changes against {old_name}");
+        ExitCode::SUCCESS
+    } else {
+        println!("\n{} breaking change(s) against {old_name}", changes.len());
+        ExitCode::FAILURE
+    }
+}
+
+/// The older catalog named by `against`: the file of that name, or else the
+/// catalog file as of git revision `against`. Returns its name for reports
+/// and its text; `None` when the revision has no such file.
+fn baseline(against: &str, catalog: &Path) -> Result<Option<(String, String)>, String> {
+    if Path::new(against).is_file() {
+        return std::fs::read_to_string(against)
+            .map(|text| Some((against.to_owned(), text)))
+            .map_err(|error| format!("cannot read {against}: {error}"));
+    }
+    let directory = match catalog.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let Some(file) = catalog.file_name().map(|name| name.to_string_lossy().into_owned()) else {
+        return Err(format!("{} names no file", catalog.display()));
+    };
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(directory)
+        .arg("show")
+        .arg(format!("{against}:./{file}"))
+        .output()
+        .map_err(|error| format!("cannot run git to read {file} at `{against}`: {error}"))?;
+    if output.status.success() {
+        let text = String::from_utf8(output.stdout).map_err(|_| format!("{file} at `{against}` is not UTF-8 text"))?;
+        return Ok(Some((format!("{against}:{}", catalog.display()), text)));
+    }
+    let reason = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    if reason.contains("does not exist in") || reason.contains("exists on disk, but not in") {
+        return Ok(None);
+    }
+    Err(format!(
+        "`{against}` is neither a file nor a git revision with {file}: {reason}"
+    ))
 }

@@ -27,9 +27,20 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Every event of every category, in catalog order.
+    /// Every event of every category, in catalog order; an event with
+    /// previous versions comes newest first, then the older ones.
     pub fn events(&self) -> impl Iterator<Item = &Event> {
         self.categories.iter().flat_map(|category| &category.events)
+    }
+
+    /// The shared struct named `name`.
+    pub fn find_struct(&self, name: &str) -> Option<&Struct> {
+        self.structs.iter().find(|item| item.name == name)
+    }
+
+    /// The shared enum named `name`.
+    pub fn find_enum(&self, name: &str) -> Option<&Enum> {
+        self.enums.iter().find(|item| item.name == name)
     }
 }
 
@@ -60,11 +71,16 @@ pub struct Category {
     pub name: String,
     /// What its events are about.
     pub description: Option<String>,
-    /// Its events, in catalog order.
+    /// Its events, in catalog order; each version of an event is one
+    /// [`Event`], the newest first.
     pub events: Vec<Event>,
 }
 
-/// An event (`user.created`).
+/// One version of an event (`user.created` v2).
+///
+/// An event whose older versions are kept beside the newest (its
+/// `previous_versions`) is one `Event` per version, sharing category, name
+/// and delivery policy; only the newest has `latest` set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// The category's name (`user`).
@@ -81,12 +97,26 @@ pub struct Event {
     pub policy: Policy,
     /// Its payload fields, in catalog order.
     pub fields: Vec<Field>,
+    /// Whether this is the newest version; older ones are kept for consumers that have not moved yet.
+    pub latest: bool,
+    /// Whether an older version is marked on its way out (never the newest).
+    pub deprecated: bool,
 }
 
 impl Event {
     /// The wire type name, `<category>.<event>`.
     pub fn type_name(&self) -> String {
         format!("{}.{}", self.category, self.name)
+    }
+
+    /// The catalog path of this version's node: the event's, or its entry under `previous_versions`.
+    pub fn path(&self) -> String {
+        let event = format!("categories.{}.events.{}", self.category, self.name);
+        if self.latest {
+            event
+        } else {
+            format!("{event}.previous_versions.{}", self.version)
+        }
     }
 }
 
@@ -174,6 +204,13 @@ pub struct Field {
     pub default: Option<Value>,
     /// Whether it is on its way out.
     pub deprecated: bool,
+}
+
+impl Field {
+    /// Whether every payload carries it: it is neither optional nor has a default.
+    pub fn is_required(&self) -> bool {
+        !self.ty.is_optional() && self.default.is_none()
+    }
 }
 
 /// A built-in scalar type.

@@ -2,6 +2,8 @@
 
 use heck::{ToKebabCase, ToPascalCase, ToSnakeCase};
 
+use crate::model::Event;
+
 /// The naming convention a catalog name must follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Case {
@@ -81,6 +83,86 @@ pub fn snake(name: &str) -> String {
 /// The Rust type name of an event: category and event in PascalCase (`UserCreated`).
 pub fn event_type_name(category: &str, event: &str) -> String {
     format!("{}{}", pascal(category), pascal(event))
+}
+
+/// Names of `xerpium-messaging` that the Rust module imports for events.
+pub const RUNTIME_EVENT_NAMES: [&str; 11] = [
+    "DecodeError",
+    "DeliveryPolicy",
+    "Dispatch",
+    "Event",
+    "HandlerError",
+    "HandlerResult",
+    "Message",
+    "Publish",
+    "PublishContext",
+    "PublishError",
+    "UnknownName",
+];
+
+/// Names of `xerpium-messaging` that the Rust module imports when the catalog has commands.
+pub const RUNTIME_COMMAND_NAMES: [&str; 5] = [
+    "Command",
+    "CommandCaller",
+    "CommandError",
+    "ServeCommands",
+    "encode_response",
+];
+
+/// Names of `xerpium-messaging` that the Rust module imports when the catalog has notifications.
+pub const RUNTIME_NOTIFICATION_NAMES: [&str; 3] = ["Notification", "NotificationTarget", "Notify"];
+
+/// Type names the generated code defines or brings into scope besides the
+/// catalog's and the runtime's: the Rust module's own and its `std`/`serde`
+/// imports; `Envelope` and `NotificationTargetKind` (the Python module and the AsyncAPI document).
+pub const GENERATED_NAMES: [&str; 16] = [
+    "Category",
+    "EventType",
+    "AnyEvent",
+    "EventHandler",
+    "EventDispatch",
+    "PublishEvents",
+    "CommandClient",
+    "NotificationType",
+    "SendNotifications",
+    "Envelope",
+    "NotificationTargetKind",
+    "Duration",
+    "Future",
+    "FromStr",
+    "Serialize",
+    "Deserialize",
+];
+
+/// Every type name a catalog must not take: it would clash in the generated code.
+pub fn reserved_names() -> impl Iterator<Item = &'static str> {
+    GENERATED_NAMES
+        .into_iter()
+        .chain(RUNTIME_EVENT_NAMES)
+        .chain(RUNTIME_COMMAND_NAMES)
+        .chain(RUNTIME_NOTIFICATION_NAMES)
+}
+
+/// The generated type name of one version of an event: `UserCreated` for
+/// the newest, `UserCreatedV1` for version 1 kept beside it. Every emitter
+/// names types this way (Rust, Python, AsyncAPI).
+pub fn event_version_type_name(event: &Event) -> String {
+    let base = event_type_name(&event.category, &event.name);
+    if event.latest {
+        base
+    } else {
+        format!("{base}V{}", event.version)
+    }
+}
+
+/// The snake_case handler method of one version of an event within its
+/// category: `created` for the newest, `created_v1` for version 1.
+pub fn event_method_name(event: &Event) -> String {
+    if event.latest {
+        event.name.clone()
+    } else {
+        format!("{}_v{}", event.name, event.version)
+    }
 }
 
 /// Rust keywords that cannot be raw identifiers (`r#self` is not allowed).

@@ -14,12 +14,33 @@ pub struct GeneratedFile {
     pub contents: String,
 }
 
-/// Every file generated from `catalog`, in a fixed order.
+/// Every file generated from `catalog`, in a fixed order: the Rust module
+/// and, with the `docs` feature, the documents.
 pub fn files(catalog: &Catalog) -> Vec<GeneratedFile> {
-    vec![GeneratedFile {
+    let mut files = vec![GeneratedFile {
         path: crate::RUST_MODULE.to_owned(),
         contents: crate::emit::rust::emit(catalog),
-    }]
+    }];
+    files.extend(documents(catalog));
+    files
+}
+
+/// The documents generated from `catalog`: the AsyncAPI document, the
+/// Markdown catalog, the Python models and the JSON Schemas.
+#[cfg(feature = "docs")]
+pub fn documents(catalog: &Catalog) -> Vec<GeneratedFile> {
+    use crate::emit::{asyncapi, json_schema, markdown, python};
+    let mut files = asyncapi::emit(catalog);
+    files.extend(markdown::emit(catalog));
+    files.extend(python::emit(catalog));
+    files.extend(json_schema::emit(catalog));
+    files
+}
+
+/// Without the `docs` feature (build scripts), no documents.
+#[cfg(not(feature = "docs"))]
+pub fn documents(_catalog: &Catalog) -> Vec<GeneratedFile> {
+    Vec::new()
 }
 
 /// How a generated file compares with the one on disk.

@@ -11,20 +11,8 @@ use crate::load::{Loaded, Ordered, RawCommand, RawEvent, RawField, RawPolicy};
 use crate::model::{
     Catalog, Category, Command, Enum, Event, Field, Notifications, Policy, Scalar, Struct, Target, TypeRef, Value,
 };
-use crate::names::{Case, event_type_name, pascal};
+use crate::names::{Case, event_version_type_name, pascal, reserved_names};
 use crate::type_expr::{self, TypeExpr};
-
-/// Type names the generator emits itself; catalog names must not take them.
-const GENERATED_NAMES: [&str; 8] = [
-    "Category",
-    "EventType",
-    "AnyEvent",
-    "EventHandler",
-    "EventDispatch",
-    "PublishEvents",
-    "CommandClient",
-    "NotificationType",
-];
 
 /// Checks a loaded catalog and returns its model, or every problem found.
 pub fn validate(loaded: &Loaded) -> Result<Catalog, Diagnostics> {
@@ -103,7 +91,9 @@ impl<'a> Checker<'a> {
             }
             let events = self
                 .named_entries(&format!("{path}.events"), &raw_category.events, Case::Snake, "event")
-                .map(|(event_path, event_name, raw_event)| self.event(&event_path, name, event_name, raw_event, policy))
+                .flat_map(|(event_path, event_name, raw_event)| {
+                    self.event(&event_path, name, event_name, raw_event, policy)
+                })
                 .collect();
             categories.push(Category {
                 name: name.to_owned(),
@@ -212,9 +202,11 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn event(&mut self, path: &str, category: &str, name: &str, raw: &RawEvent, inherited: Policy) -> Event {
+    /// The versions of one event: the newest, then those under `previous_versions`, highest first.
+    fn event(&mut self, path: &str, category: &str, name: &str, raw: &RawEvent, inherited: Policy) -> Vec<Event> {
         let fields = self.fields(&format!("{path}.fields"), &raw.fields);
         let version = self.version(&format!("{path}.version"), raw.version);
+        let type_name = format!("{category}.{name}");
         let subject = match &raw.subject {
             None => {
                 let hint = fields
@@ -223,47 +215,119 @@ impl<'a> Checker<'a> {
                     .map(|f| format!("add `subject: {}`", f.name));
                 self.error(
                     path,
-                    format!("event `{category}.{name}` has no `subject`"),
+                    format!("event `{type_name}` has no `subject`"),
                     hint.or_else(|| Some("add `subject: <field>` naming the field that identifies the entity".into())),
                 );
                 String::new()
             }
             Some(subject) => {
-                let subject_path = format!("{path}.subject");
-                match fields.iter().find(|f| &f.name == subject) {
-                    None => {
-                        let hint = did_you_mean(subject, fields.iter().map(|f| f.name.as_str()));
-                        self.error_at(
-                            self.loaded.positions.value_of(&subject_path),
-                            &subject_path,
-                            format!("subject `{subject}` names no field of `{category}.{name}`"),
-                            hint,
-                        );
-                    }
-                    Some(field) if !is_key_type(&field.ty) => {
-                        self.error_at(
-                            self.loaded.positions.value_of(&subject_path),
-                            &subject_path,
-                            format!(
-                                "subject `{subject}` is a `{}`; a subject must be a required string, uuid, integer or enum",
-                                field.ty
-                            ),
-                            None,
-                        );
-                    }
-                    Some(_) => {}
-                }
+                self.check_subject(&format!("{path}.subject"), subject, &format!("`{type_name}`"), &fields);
                 subject.clone()
             }
         };
-        Event {
+        let policy = self.policy(&format!("{path}.delivery"), raw.delivery.as_ref(), inherited);
+        let newest = Event {
             category: category.to_owned(),
             name: name.to_owned(),
             description: raw.description.clone(),
             version,
             subject,
-            policy: self.policy(&format!("{path}.delivery"), raw.delivery.as_ref(), inherited),
+            policy,
             fields,
+            latest: true,
+            deprecated: false,
+        };
+        let mut versions = self.previous_versions(path, raw, &newest);
+        versions.insert(0, newest);
+        versions
+    }
+
+    /// The older versions of `newest` kept under `previous_versions`, highest first. Each
+    /// must be a positive integer below the newest version; description and subject
+    /// default to the newest version's.
+    fn previous_versions(&mut self, path: &str, raw: &RawEvent, newest: &Event) -> Vec<Event> {
+        let mut versions: Vec<Event> = Vec::new();
+        let type_name = newest.type_name();
+        for (key, previous) in &raw.previous_versions.0 {
+            let version_path = format!("{path}.previous_versions.{key}");
+            let Some(version) = key.parse::<u32>().ok().filter(|v| (1..newest.version).contains(v)) else {
+                let (message, hint) = if key.parse::<u32>().is_ok_and(|v| v >= newest.version) {
+                    (
+                        format!(
+                            "previous version {key} of `{type_name}` is not below its version {}",
+                            newest.version
+                        ),
+                        format!(
+                            "`version` is the newest version: raise it above {key}, or list only older versions here"
+                        ),
+                    )
+                } else {
+                    (
+                        format!("previous version `{key}` of `{type_name}` is not a positive integer"),
+                        "list older versions by number: `previous_versions: { 1: { fields: … } }`".to_owned(),
+                    )
+                };
+                self.error(&version_path, message, Some(hint));
+                continue;
+            };
+            if versions.iter().any(|known| known.version == version) {
+                self.error(
+                    &version_path,
+                    format!("duplicate previous version {version} of `{type_name}`"),
+                    None,
+                );
+                continue;
+            }
+            let fields = self.fields(&format!("{version_path}.fields"), &previous.fields);
+            let subject = previous.subject.clone().unwrap_or_else(|| newest.subject.clone());
+            let subject_path = if previous.subject.is_some() {
+                format!("{version_path}.subject")
+            } else {
+                version_path.clone()
+            };
+            if !subject.is_empty() {
+                self.check_subject(&subject_path, &subject, &format!("`{type_name}` v{version}"), &fields);
+            }
+            versions.push(Event {
+                description: previous.description.clone().or_else(|| newest.description.clone()),
+                version,
+                subject,
+                fields,
+                latest: false,
+                deprecated: previous.deprecated,
+                ..newest.clone()
+            });
+        }
+        versions.sort_by_key(|event| std::cmp::Reverse(event.version));
+        versions
+    }
+
+    /// Reports a `subject` that names no field of `fields`, or a field that cannot be a key;
+    /// `owner` names the event (version) in messages.
+    fn check_subject(&mut self, subject_path: &str, subject: &str, owner: &str, fields: &[Field]) {
+        let at = self.loaded.positions.value_of(subject_path);
+        match fields.iter().find(|f| f.name == subject) {
+            None => {
+                let hint = did_you_mean(subject, fields.iter().map(|f| f.name.as_str()));
+                self.error_at(
+                    at,
+                    subject_path,
+                    format!("subject `{subject}` names no field of {owner}"),
+                    hint,
+                );
+            }
+            Some(field) if !is_key_type(&field.ty) => {
+                self.error_at(
+                    at,
+                    subject_path,
+                    format!(
+                        "subject `{subject}` is a `{}`; a subject must be a required string, uuid, integer or enum",
+                        field.ty
+                    ),
+                    None,
+                );
+            }
+            Some(_) => {}
         }
     }
 
@@ -659,9 +723,8 @@ impl<'a> Checker<'a> {
     /// (`UserCreated`), shared types, command request/response types and
     /// the generator's own names.
     fn check_rust_names(&mut self, catalog: &Catalog) {
-        let mut owners: HashMap<String, String> = GENERATED_NAMES
-            .iter()
-            .map(|name| ((*name).to_owned(), "a type the generator emits".to_owned()))
+        let mut owners: HashMap<String, String> = reserved_names()
+            .map(|name| (name.to_owned(), "a type the generator emits".to_owned()))
             .collect();
         let mut claim = |checker: &mut Self, rust: String, path: String, what: String| {
             if let Some(previous) = owners.get(&rust) {
@@ -691,13 +754,12 @@ impl<'a> Checker<'a> {
             );
         }
         for event in catalog.events() {
-            let path = format!("categories.{}.events.{}", event.category, event.name);
-            claim(
-                self,
-                event_type_name(&event.category, &event.name),
-                path,
-                format!("event `{}`", event.type_name()),
-            );
+            let what = if event.latest {
+                format!("event `{}`", event.type_name())
+            } else {
+                format!("version {} of event `{}`", event.version, event.type_name())
+            };
+            claim(self, event_version_type_name(event), event.path(), what);
         }
         for command in &catalog.commands {
             for part in ["Request", "Response"] {

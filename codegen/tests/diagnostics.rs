@@ -398,3 +398,58 @@ fn comma_in_an_unquoted_flow_value() {
 1 error";
     assert_eq!(diagnose(catalog), expected);
 }
+
+#[test]
+fn previous_versions() {
+    let catalog = r#"catalog: x
+categories:
+  user:
+    events:
+      created:
+        version: 2
+        subject: id
+        fields: { id: uuid }
+        previous_versions:
+          2: { fields: { id: uuid } }
+          zero: { fields: { id: uuid } }
+          1:
+            subject: id
+            fields: { user: uuid }
+      created_v1:
+        subject: id
+        fields: { id: uuid }
+"#;
+    let expected = r#"catalog.yaml:10:11: error: previous version 2 of `user.created` is not below its version 2
+  at: categories.user.events.created.previous_versions.2
+  hint: `version` is the newest version: raise it above 2, or list only older versions here
+catalog.yaml:11:11: error: previous version `zero` of `user.created` is not a positive integer
+  at: categories.user.events.created.previous_versions.zero
+  hint: list older versions by number: `previous_versions: { 1: { fields: … } }`
+catalog.yaml:13:22: error: subject `id` names no field of `user.created` v1
+  at: categories.user.events.created.previous_versions.1.subject
+catalog.yaml:15:7: error: event `user.created_v1` becomes the Rust type `UserCreatedV1`, which is already version 1 of event `user.created`
+  at: categories.user.events.created_v1
+  hint: rename one of them
+4 errors"#;
+    assert_eq!(diagnose(catalog), expected);
+}
+
+#[test]
+fn previous_version_keys() {
+    let catalog = r#"catalog: x
+categories:
+  user:
+    events:
+      created:
+        version: 2
+        subject: id
+        fields: { id: uuid }
+        previous_versions:
+          1: { subjekt: id, fields: { id: uuid } }
+"#;
+    let expected = r#"catalog.yaml:10:16: error: unknown key `subjekt`
+  at: categories.user.events.created.previous_versions.1.subjekt
+  hint: did you mean `subject`?
+1 error"#;
+    assert_eq!(diagnose(catalog), expected);
+}

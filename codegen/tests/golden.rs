@@ -6,14 +6,16 @@ use std::path::Path;
 
 use expect_test::expect_file;
 
-fn generate(fixture: &str) -> String {
+/// The checked fixture catalog `fixture`.
+fn catalog(fixture: &str) -> xerpium_codegen::Catalog {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(fixture);
-    match xerpium_codegen::generate_rust(&path) {
-        Ok(code) => code,
-        Err(diagnostics) => panic!("{diagnostics}"),
-    }
+    xerpium_codegen::check_catalog(&path).unwrap_or_else(|diagnostics| panic!("{diagnostics}"))
+}
+
+fn generate(fixture: &str) -> String {
+    xerpium_codegen::emit::rust::emit(&catalog(fixture))
 }
 
 #[test]
@@ -27,4 +29,53 @@ fn generation_is_deterministic() {
     for _ in 0..3 {
         assert_eq!(generate("everything.yaml"), first);
     }
+}
+
+/// The documents of the small catalog: AsyncAPI, Markdown, Python and JSON Schemas.
+#[cfg(feature = "docs")]
+#[test]
+fn small_catalog_generates_the_expected_documents() {
+    let documents = xerpium_codegen::output::documents(&catalog("small.yaml"));
+    let paths: Vec<&str> = documents.iter().map(|file| file.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "asyncapi.yaml",
+            "EVENTS.md",
+            "python/xerpium_events.py",
+            "schemas/account.opened.v1.json",
+            "schemas/account.get.request.v1.json",
+            "schemas/account.get.response.v1.json",
+            "schemas/notification.json",
+        ]
+    );
+    for file in &documents {
+        expect_file![format!("golden/small/{}", file.path)].assert_eq(&file.contents);
+    }
+}
+
+/// Every document of the catalog that uses every feature is well-formed, and generation is deterministic.
+#[cfg(feature = "docs")]
+#[test]
+fn documents_are_well_formed_and_deterministic() {
+    let catalog = catalog("everything.yaml");
+    let documents = xerpium_codegen::output::documents(&catalog);
+    assert_eq!(documents, xerpium_codegen::output::documents(&catalog));
+    for file in &documents {
+        if file.path.ends_with(".json") {
+            let parsed: Result<serde_json::Value, _> = serde_json::from_str(&file.contents);
+            assert!(parsed.is_ok(), "{}: {parsed:?}", file.path);
+        }
+        if file.path.ends_with(".yaml") {
+            let parsed: Result<serde_yaml::Value, _> = serde_yaml::from_str(&file.contents);
+            assert!(parsed.is_ok(), "{}: {parsed:?}", file.path);
+        }
+        assert!(!file.contents.contains("\n\n\n\n"), "{}: stray blank lines", file.path);
+    }
+    let schemas = documents
+        .iter()
+        .filter(|file| file.path.starts_with("schemas/"))
+        .count();
+    // 6 event versions, 2 commands × request and response, the notification payload.
+    assert_eq!(schemas, 6 + 4 + 1);
 }

@@ -2,6 +2,8 @@
 //! and defaults, event metadata, decoding, dispatch, publishing, commands
 //! and notifications, through the runtime's traits.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -9,50 +11,13 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 use serde_json::json;
+use support::{money, posted};
 use uuid::Uuid;
 use xerpium_codegen_compile_test::*;
 use xerpium_messaging::{
     Command, CommandCaller, CommandError, DecodeError, Dispatch, Envelope, Event, HandlerError, HandlerResult, Message,
     Notification, NotificationTarget, Notify, Publish, PublishContext, PublishError, ServeCommands,
 };
-
-fn money(amount: &str) -> Money {
-    Money {
-        amount: Decimal::from_str(amount).expect("valid decimal"),
-        currency: "EUR".into(),
-    }
-}
-
-#[allow(deprecated)]
-fn posted() -> LedgerPosted {
-    LedgerPosted {
-        entry_id: Uuid::from_u128(7),
-        amount: money("12.50"),
-        nested: vec![BTreeMap::from([
-            ("a".to_owned(), Some(money("1"))),
-            ("b".to_owned(), None),
-        ])],
-        maybe_money: None,
-        tags: BTreeMap::from([("k".to_owned(), "v".to_owned())]),
-        roles: vec![Role::Admin, Role::V2Api],
-        role: Role::A1,
-        flag: Some(Flag::Off),
-        raw: json!({"any": [1, "two", null]}),
-        ratio: 0.25,
-        big: u64::MAX,
-        small: -1,
-        count: 3,
-        total: -9_000_000_000,
-        posted_at: "2026-11-26T10:00:00.123456Z".parse().expect("valid time"),
-        value_date: "2026-11-30".parse().expect("valid date"),
-        note: Some("private".into()),
-        rate: Decimal::from_str("0.333").expect("valid decimal"),
-        enabled: false,
-        weight: 2.0,
-        labels: vec!["x".into()],
-        legacy_code: Some("L1".into()),
-    }
-}
 
 fn message(event_type: &str, version: u32, data: &str) -> Message {
     Message {
@@ -195,10 +160,16 @@ fn names_parse_and_print() {
     assert_eq!(Category::from_str("match"), Ok(Category::Match));
     assert_eq!(
         Category::Ledger.events(),
-        [EventType::LedgerPosted, EventType::LedgerVoided]
+        [
+            EventType::LedgerPosted,
+            EventType::LedgerVoided,
+            EventType::LedgerClosed,
+            EventType::LedgerClosedV2,
+            EventType::LedgerClosedV1
+        ]
     );
     assert!(Category::from_str("nope").is_err());
-    assert_eq!(EventType::ALL.len(), 3);
+    assert_eq!(EventType::ALL.len(), 6);
     assert_eq!(EventType::from_str("ledger.voided"), Ok(EventType::LedgerVoided));
     assert_eq!(EventType::LedgerVoided.version(), 2);
     assert_eq!(EventType::MatchType.category(), Category::Match);
@@ -525,4 +496,99 @@ fn dispatchers_report_the_policy_of_their_types() {
     assert_eq!(ledger.policy("ledger.nope"), None);
     let all = EventDispatch(Recorder::default());
     assert_eq!(all.policy("match.type"), Some(MatchType::POLICY));
+}
+
+/// Records which handler method each version of `ledger.closed` reached.
+#[derive(Default)]
+struct Versions {
+    seen: Mutex<Vec<String>>,
+}
+
+impl LedgerHandler for Versions {
+    async fn closed(&self, event: LedgerClosed, _message: &Message) -> HandlerResult {
+        let line = format!("v3 {} by {}", event.balance.amount, event.closed_by);
+        self.seen.lock().expect("not poisoned").push(line);
+        Ok(())
+    }
+
+    async fn closed_v2(&self, event: LedgerClosedV2, _message: &Message) -> HandlerResult {
+        let line = format!("v2 {}", event.balance.amount);
+        self.seen.lock().expect("not poisoned").push(line);
+        Ok(())
+    }
+
+    async fn closed_v1(&self, event: LedgerClosedV1, _message: &Message) -> HandlerResult {
+        let line = format!("v1 {}", event.balance);
+        self.seen.lock().expect("not poisoned").push(line);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn versions_side_by_side_get_a_type_and_a_handler_method_each() {
+    assert_eq!(
+        (
+            LedgerClosed::TYPE,
+            LedgerClosed::VERSION,
+            LedgerClosedV1::TYPE,
+            LedgerClosedV1::VERSION
+        ),
+        ("ledger.closed", 3, "ledger.closed", 1)
+    );
+    assert_eq!(LedgerClosedV2::VERSION, 2);
+    assert_eq!(LedgerClosedV1::POLICY, LedgerClosed::POLICY);
+    // The wire name alone means the newest version; lookup finds each one.
+    assert_eq!(EventType::from_str("ledger.closed"), Ok(EventType::LedgerClosed));
+    assert_eq!(EventType::lookup("ledger.closed", 1), Some(EventType::LedgerClosedV1));
+    assert_eq!(EventType::LedgerClosedV2.as_str(), "ledger.closed");
+
+    let period = Uuid::from_u128(3);
+    let v1 = json!({"period_id": period, "balance": 1.5}).to_string();
+    let v2 = json!({"period_id": period, "balance": {"amount": "2.50", "currency": "EUR"}}).to_string();
+    let v3 = serde_json::to_string(&LedgerClosed {
+        period_id: period,
+        closed_by: Uuid::from_u128(4),
+        balance: money("3.75"),
+    })
+    .expect("serializes");
+    let decoded = AnyEvent::decode("ledger.closed", 1, &v1).expect("v1 decodes");
+    assert_eq!(
+        decoded,
+        AnyEvent::LedgerClosedV1(LedgerClosedV1 {
+            period_id: period,
+            balance: 1.5
+        })
+    );
+    assert_eq!(decoded.subject(), period.to_string());
+    assert!(
+        AnyEvent::decode("ledger.closed", 3, &v1).is_err(),
+        "v1 payload is not v3"
+    );
+
+    let dispatch = LedgerDispatch(Versions::default());
+    for (version, data) in [(1, &v1), (3, &v3), (2, &v2)] {
+        let handled = dispatch.dispatch(&message("ledger.closed", version, data)).await;
+        assert_eq!(handled, Ok(()), "version {version}");
+    }
+    assert_eq!(
+        *dispatch.0.seen.lock().expect("not poisoned"),
+        [
+            "v1 1.5",
+            format!("v3 3.75 by {}", Uuid::from_u128(4)).as_str(),
+            "v2 2.50"
+        ]
+    );
+
+    let publisher = MemoryPublisher::default();
+    let old = LedgerClosedV1 {
+        period_id: period,
+        balance: 1.5,
+    };
+    publisher
+        .ledger_closed_v1(&old, &PublishContext::new())
+        .await
+        .expect("published");
+    let published = publisher.published.lock().expect("not poisoned");
+    assert_eq!(published[0].0, "ledger.closed");
+    assert_eq!(published[0].1, period.to_string());
 }

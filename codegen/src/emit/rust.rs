@@ -11,7 +11,10 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::model::{Catalog, Category, Command, Enum, Event, Field, Policy, Scalar, Target, TypeRef, Value};
-use crate::names::{event_type_name, pascal, rust_ident, snake};
+use crate::names::{
+    RUNTIME_COMMAND_NAMES, RUNTIME_EVENT_NAMES, RUNTIME_NOTIFICATION_NAMES, event_method_name, event_version_type_name,
+    pascal, rust_ident, snake,
+};
 
 /// The header of every generated Rust file.
 pub fn header(catalog: &Catalog) -> String {
@@ -103,30 +106,12 @@ fn module(catalog: &Catalog) -> TokenStream {
 }
 
 fn runtime_imports(catalog: &Catalog) -> Vec<Ident> {
-    let mut names = vec![
-        "DecodeError",
-        "DeliveryPolicy",
-        "Dispatch",
-        "Event",
-        "HandlerError",
-        "HandlerResult",
-        "Message",
-        "Publish",
-        "PublishContext",
-        "PublishError",
-        "UnknownName",
-    ];
+    let mut names = RUNTIME_EVENT_NAMES.to_vec();
     if !catalog.commands.is_empty() {
-        names.extend([
-            "Command",
-            "CommandCaller",
-            "CommandError",
-            "ServeCommands",
-            "encode_response",
-        ]);
+        names.extend(RUNTIME_COMMAND_NAMES);
     }
     if !catalog.notifications.types.is_empty() {
-        names.extend(["Notification", "NotificationTarget", "Notify"]);
+        names.extend(RUNTIME_NOTIFICATION_NAMES);
     }
     names.sort_unstable();
     names
@@ -381,7 +366,7 @@ fn policy_tokens(policy: &Policy) -> TokenStream {
 }
 
 fn event_ident(event: &Event) -> Ident {
-    ident(&event_type_name(&event.category, &event.name))
+    ident(&event_version_type_name(event))
 }
 
 /// The method name of an event in its category's handler trait (`created`).
@@ -405,9 +390,19 @@ fn event_item(event: &Event) -> TokenStream {
         "`{type_name}` v{version} · stream `<ns>:events:{category}` · subject `{}`",
         event.subject
     );
+    let older = (!event.latest).then(|| {
+        let fate = if event.deprecated {
+            " It is deprecated: it will be removed in a later release."
+        } else {
+            ""
+        };
+        format!(
+            "An older version of `{type_name}`, kept beside the newest for producers and consumers that have not moved yet.{fate}"
+        )
+    });
     let item = struct_item(
         &name.to_string(),
-        &[event.description.as_deref(), Some(&facts)],
+        &[event.description.as_deref(), older.as_deref(), Some(&facts)],
         &event.fields,
     );
     quote! {
@@ -433,7 +428,7 @@ fn category_items(category: &Category) -> TokenStream {
     let dispatch = format_ident!("{base}Dispatch");
     let name = &category.name;
     let methods = category.events.iter().map(|event| {
-        let method = method_ident(&event.name);
+        let method = method_ident(&event_method_name(event));
         let ty = event_ident(event);
         let summary = format!(
             "Handles `{}` v{}; by default acknowledges it and does nothing.",
@@ -449,7 +444,7 @@ fn category_items(category: &Category) -> TokenStream {
         }
     });
     let arms = category.events.iter().map(|event| {
-        let method = method_ident(&event.name);
+        let method = method_ident(&event_method_name(event));
         let (type_name, version) = (event.type_name(), Literal::u32_unsuffixed(event.version));
         quote!((#type_name, #version) => self.0.#method(message.decode()?, message).await,)
     });
@@ -656,7 +651,7 @@ fn any_event(catalog: &Catalog) -> TokenStream {
 
 /// The method name of an event in the all-events traits (`user_created`).
 fn qualified_method(event: &Event) -> Ident {
-    ident(&format!("{}_{}", event.category, event.name))
+    ident(&format!("{}_{}", event.category, event_method_name(event)))
 }
 
 fn all_events_handler(catalog: &Catalog) -> TokenStream {

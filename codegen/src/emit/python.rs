@@ -1,0 +1,395 @@
+//! The Python emitter: `python/xerpium_events.py`, pydantic v2 models of
+//! the catalog for Python services, with `publish` and `decode` helpers over
+//! redis-py that write and read exactly the wire format.
+//!
+//! Every model class is named like its Rust type (`UserCreated`,
+//! `UserCreatedV1`, `Money`, `CompanyGetRequest`). A field whose name is a
+//! Python keyword or a `BaseModel` attribute (`class`, `json`) gets a
+//! trailing underscore and keeps its wire name as alias. Module-level names
+//! of the module itself start with `_` or are upper case, so that catalog
+//! names (PascalCase types, snake_case fields) cannot shadow them.
+
+use serde::Serialize;
+
+use super::render::{PYTHON, Renderer};
+use super::schema;
+use crate::model::{Catalog, Field, Scalar, TypeRef, Value};
+use crate::names::{event_version_type_name, pascal};
+use crate::output::GeneratedFile;
+
+/// The path of the Python module.
+pub const PATH: &str = "python/xerpium_events.py";
+
+/// Python's keywords (3.12): not usable as attribute names.
+const KEYWORDS: [&str; 35] = [
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
+    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
+    "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+];
+
+/// Public attributes of pydantic's `BaseModel` (besides `model_*`) that a field must not shadow.
+const MODEL_ATTRIBUTES: [&str; 12] = [
+    "construct",
+    "copy",
+    "dict",
+    "from_orm",
+    "json",
+    "parse_file",
+    "parse_obj",
+    "parse_raw",
+    "schema",
+    "schema_json",
+    "update_forward_refs",
+    "validate",
+];
+
+/// The Python module of `catalog`.
+pub fn emit(catalog: &Catalog) -> Vec<GeneratedFile> {
+    let renderer = Renderer::new(&[PYTHON]);
+    vec![GeneratedFile {
+        path: PATH.to_owned(),
+        contents: renderer.render(&PYTHON, &Module::new(catalog)),
+    }]
+}
+
+/// The attribute name of a field: its wire name, or with a trailing `_` when
+/// that is a keyword or a `BaseModel` attribute.
+pub fn attribute(name: &str) -> String {
+    if KEYWORDS.contains(&name) || MODEL_ATTRIBUTES.contains(&name) || name.starts_with("model_") {
+        format!("{name}_")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// The annotation of a value of `ty`.
+fn annotation(ty: &TypeRef) -> String {
+    match ty {
+        TypeRef::Scalar(scalar) => match scalar {
+            Scalar::String => "_str",
+            Scalar::Bool => "_bool",
+            Scalar::I32 => "_I32",
+            Scalar::I64 => "_I64",
+            Scalar::U32 => "_U32",
+            Scalar::U64 => "_U64",
+            Scalar::F64 => "_float",
+            Scalar::Decimal => "_Decimal",
+            Scalar::Uuid => "_uuid.UUID",
+            Scalar::DateTime => "_pd.AwareDatetime",
+            Scalar::Date => "_dt.date",
+            Scalar::Json => "_t.Any",
+        }
+        .to_owned(),
+        TypeRef::Struct(name) | TypeRef::Enum(name) => name.clone(),
+        TypeRef::List(item) => format!("_t.List[{}]", annotation(item)),
+        TypeRef::Map(value) => format!("_t.Dict[_str, {}]", annotation(value)),
+        TypeRef::Optional(inner) => format!("_t.Optional[{}]", annotation(inner)),
+    }
+}
+
+/// The Python member name of an enum value: `read_only` → `READ_ONLY`.
+fn member(value: &str) -> String {
+    value.to_uppercase()
+}
+
+/// A default as a Python expression (`None` when there is no way to write it).
+fn default_expression(value: &Value, ty: &TypeRef) -> String {
+    let inner = match ty {
+        TypeRef::Optional(inner) => inner,
+        other => other,
+    };
+    match value {
+        Value::String(text) => schema::quote(text),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::Integer(number) => number.to_string(),
+        Value::Float(number) if number.is_finite() => format!("{number:?}"),
+        Value::Float(number) => format!("float({})", schema::quote(&number.to_string())),
+        Value::Decimal(decimal) => format!("_decimal.Decimal({})", schema::quote(&decimal.to_string())),
+        Value::EnumValue(text) => match inner {
+            TypeRef::Enum(name) => format!("{name}.{}", member(text)),
+            _ => schema::quote(text),
+        },
+        Value::Empty => "None".to_owned(),
+    }
+}
+
+/// One field's declaration line, e.g. `invited_by: _t.Optional[_uuid.UUID] = None`.
+fn declaration(field: &Field) -> String {
+    let name = attribute(&field.name);
+    let ty = annotation(&field.ty);
+    let mut arguments: Vec<String> = Vec::new();
+    match (&field.default, &field.ty) {
+        (Some(Value::Empty), TypeRef::List(_)) => arguments.push("default_factory=list".to_owned()),
+        (Some(Value::Empty), TypeRef::Map(_)) => arguments.push("default_factory=dict".to_owned()),
+        (Some(value), _) => arguments.push(format!("default={}", default_expression(value, &field.ty))),
+        (None, TypeRef::Optional(_)) => arguments.push("default=None".to_owned()),
+        (None, _) => {}
+    }
+    if name != field.name {
+        arguments.push(format!("alias={}", schema::quote(&field.name)));
+    }
+    if let Some(description) = &field.description {
+        arguments.push(format!("description={}", schema::quote(description.trim())));
+    }
+    if field.deprecated {
+        arguments.push("deprecated=True".to_owned());
+    }
+    let pii = if field.pii { "  # pii: personal data" } else { "" };
+    let value = match arguments.as_slice() {
+        [] => String::new(),
+        [only] if only.starts_with("default=") => format!(" = {}", &only["default=".len()..]),
+        all => format!(" = _pd.Field({})", all.join(", ")),
+    };
+    format!("{name}: {ty}{value}{pii}")
+}
+
+#[derive(Debug, Serialize)]
+struct Module {
+    source: String,
+    title: String,
+    enums: Vec<EnumClass>,
+    structs: Vec<ModelClass>,
+    events: Vec<ModelClass>,
+    commands: Vec<ModelClass>,
+    notifications: Option<Notifications>,
+}
+
+#[derive(Debug, Serialize)]
+struct EnumClass {
+    name: String,
+    doc: String,
+    members: Vec<Member>,
+}
+
+#[derive(Debug, Serialize)]
+struct Member {
+    name: String,
+    value: String,
+}
+
+/// A model class: constants (`TYPE = "user.created"`), field declarations
+/// and the wire and attribute names of its optional fields.
+#[derive(Debug, Serialize)]
+struct ModelClass {
+    name: String,
+    base: &'static str,
+    doc: String,
+    constants: Vec<String>,
+    fields: Vec<String>,
+    optional: Vec<String>,
+    /// Whether anything follows the docstring.
+    has_body: bool,
+    /// Whether a blank line separates constants from fields.
+    has_separator: bool,
+}
+
+/// The notification message: its enums, its target and itself.
+#[derive(Debug, Serialize)]
+struct Notifications {
+    enums: Vec<EnumClass>,
+    structs: Vec<ModelClass>,
+    model: ModelClass,
+}
+
+fn enum_class(name: &str, doc: String, values: &[String]) -> EnumClass {
+    EnumClass {
+        name: name.to_owned(),
+        doc,
+        members: values
+            .iter()
+            .map(|value| Member {
+                name: member(value),
+                value: schema::quote(value),
+            })
+            .collect(),
+    }
+}
+
+fn model_class(name: &str, base: &'static str, doc: String, constants: Vec<String>, fields: &[Field]) -> ModelClass {
+    let mut optional = Vec::new();
+    for field in fields.iter().filter(|field| field.ty.is_optional()) {
+        optional.push(schema::quote(&field.name));
+        let name = attribute(&field.name);
+        if name != field.name {
+            optional.push(schema::quote(&name));
+        }
+    }
+    let heading = !constants.is_empty() || !optional.is_empty();
+    ModelClass {
+        name: name.to_owned(),
+        base,
+        doc,
+        has_body: heading || !fields.is_empty(),
+        has_separator: heading && !fields.is_empty(),
+        constants,
+        fields: fields.iter().map(declaration).collect(),
+        optional,
+    }
+}
+
+impl Module {
+    fn new(catalog: &Catalog) -> Self {
+        let text = |description: &Option<String>, fallback: String| {
+            schema::quote(description.as_deref().map_or(fallback.as_str(), str::trim))
+        };
+        let events = catalog
+            .events()
+            .map(|event| {
+                let type_name = event.type_name();
+                let mut doc = event
+                    .description
+                    .as_deref()
+                    .map_or_else(|| format!("The event `{type_name}`."), |d| d.trim().to_owned());
+                doc.push_str(&format!(
+                    "\n\n`{type_name}` v{} on stream `<ns>:events:{}`; subject `{}`.",
+                    event.version, event.category, event.subject
+                ));
+                if !event.latest {
+                    doc.push_str(" An older version, kept beside the newest.");
+                }
+                let millis = u64::try_from(event.policy.retention.as_millis()).unwrap_or(u64::MAX);
+                let constants = vec![
+                    format!("TYPE: _t.ClassVar[_str] = {}", schema::quote(&type_name)),
+                    format!("VERSION: _t.ClassVar[_int] = {}", event.version),
+                    format!("CATEGORY: _t.ClassVar[_str] = {}", schema::quote(&event.category)),
+                    format!(
+                        "SUBJECT: _t.ClassVar[_str] = {}",
+                        schema::quote(&attribute(&event.subject))
+                    ),
+                    format!("RETENTION_MS: _t.ClassVar[_int] = {millis}"),
+                    format!("MAX_LEN: _t.ClassVar[_int] = {}", event.policy.max_len),
+                ];
+                model_class(
+                    &event_version_type_name(event),
+                    "_Event",
+                    schema::quote(&doc),
+                    constants,
+                    &event.fields,
+                )
+            })
+            .collect();
+        let mut commands = Vec::new();
+        for command in &catalog.commands {
+            let base = pascal(&command.name);
+            let millis = u64::try_from(command.timeout.as_millis()).unwrap_or(u64::MAX);
+            let constants = vec![
+                format!("NAME: _t.ClassVar[_str] = {}", schema::quote(&command.name)),
+                format!("TARGET: _t.ClassVar[_str] = {}", schema::quote(&command.target)),
+                format!("VERSION: _t.ClassVar[_int] = {}", command.version),
+                format!("TIMEOUT_MS: _t.ClassVar[_int] = {millis}"),
+            ];
+            let doc = text(&command.description, format!("The request of `{}`.", command.name));
+            commands.push(model_class(
+                &format!("{base}Request"),
+                "_Model",
+                doc,
+                constants,
+                &command.request,
+            ));
+            let doc = schema::quote(&format!("The response of `{}`.", command.name));
+            commands.push(model_class(
+                &format!("{base}Response"),
+                "_Model",
+                doc,
+                Vec::new(),
+                &command.response,
+            ));
+        }
+        let notifications = (!catalog.notifications.types.is_empty()).then(|| {
+            let payload = schema::notification_payload(catalog);
+            Notifications {
+                enums: payload
+                    .enums
+                    .iter()
+                    .map(|item| {
+                        let doc = schema::quote(&format!("The `{}` values.", item.name));
+                        enum_class(&item.name, doc, &item.values)
+                    })
+                    .collect(),
+                structs: payload
+                    .structs
+                    .iter()
+                    .map(|item| {
+                        let doc = text(&item.description, String::new());
+                        model_class(&item.name, "_Model", doc, Vec::new(), &item.fields)
+                    })
+                    .collect(),
+                model: model_class(
+                    "Notification",
+                    "_Model",
+                    text(
+                        &catalog.notifications.description,
+                        "A real-time notification, sent on a Pub/Sub channel.".to_owned(),
+                    ),
+                    Vec::new(),
+                    &payload.fields,
+                ),
+            }
+        });
+        Module {
+            source: catalog.source.clone(),
+            title: catalog.name.clone(),
+            enums: catalog
+                .enums
+                .iter()
+                .map(|item| {
+                    enum_class(
+                        &item.name,
+                        schema::quote(&format!("The `{}` values of the catalog.", item.name)),
+                        &item.values,
+                    )
+                })
+                .collect(),
+            structs: catalog
+                .structs
+                .iter()
+                .map(|item| {
+                    let doc = text(&item.description, format!("The shared type `{}`.", item.name));
+                    model_class(&item.name, "_Model", doc, Vec::new(), &item.fields)
+                })
+                .collect(),
+            events,
+            commands,
+            notifications,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declares_fields_with_aliases_and_defaults() {
+        let field = |name: &str, ty: TypeRef, default: Option<Value>| Field {
+            name: name.to_owned(),
+            description: None,
+            ty,
+            pii: false,
+            default,
+            deprecated: false,
+        };
+        let optional_date = TypeRef::Optional(Box::new(TypeRef::Scalar(Scalar::Date)));
+        assert_eq!(
+            declaration(&field("from", optional_date, None)),
+            r#"from_: _t.Optional[_dt.date] = _pd.Field(default=None, alias="from")"#
+        );
+        let list = TypeRef::List(Box::new(TypeRef::Enum("Role".into())));
+        assert_eq!(
+            declaration(&field("roles", list, Some(Value::Empty))),
+            "roles: _t.List[Role] = _pd.Field(default_factory=list)"
+        );
+        let role = TypeRef::Enum("Role".into());
+        assert_eq!(
+            declaration(&field("role", role, Some(Value::EnumValue("read_only".into())))),
+            "role: Role = Role.READ_ONLY"
+        );
+        assert_eq!(
+            declaration(&field("rate", TypeRef::Scalar(Scalar::F64), Some(Value::Float(0.5)))),
+            "rate: _float = 0.5"
+        );
+        assert_eq!(attribute("json"), "json_");
+        assert_eq!(attribute("match"), "match");
+    }
+}

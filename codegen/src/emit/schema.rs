@@ -1,0 +1,479 @@
+//! JSON Schema of catalog types, shared by the JSON Schema and AsyncAPI
+//! emitters: one compact fragment per field type, objects as views for the
+//! templates, and the shared types a set of fields reaches.
+//!
+//! Fragments keep their keys in a fixed, readable order (`type` first), so
+//! they are written here rather than through `serde_json::Value`, whose maps
+//! sort their keys.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::model::{Catalog, Enum, Field, Scalar, Struct, TypeRef, Value};
+
+/// The pattern of a decimal on the wire: a JSON string of digits with an optional sign and fraction.
+pub const DECIMAL_PATTERN: &str = r"^-?[0-9]+(\.[0-9]+)?$";
+
+/// A JSON value whose objects keep their keys in the order written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    /// JSON text written as is (a string, number, `true` …).
+    Raw(String),
+    /// An object, keys in order.
+    Object(Vec<(String, Json)>),
+    /// An array.
+    Array(Vec<Json>),
+}
+
+impl Json {
+    /// A JSON string.
+    pub fn string(text: &str) -> Json {
+        Json::Raw(quote(text))
+    }
+
+    /// An object of `pairs`.
+    pub fn object<'a>(pairs: impl IntoIterator<Item = (&'a str, Json)>) -> Json {
+        Json::Object(pairs.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
+    }
+}
+
+impl fmt::Display for Json {
+    /// Compact, on one line, with a space after `:` and `,`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Json::Raw(text) => f.write_str(text),
+            Json::Object(pairs) => {
+                f.write_str("{")?;
+                for (index, (key, value)) in pairs.iter().enumerate() {
+                    let separator = if index == 0 { "" } else { ", " };
+                    write!(f, "{separator}{}: {value}", quote(key))?;
+                }
+                f.write_str("}")
+            }
+            Json::Array(items) => {
+                f.write_str("[")?;
+                for (index, item) in items.iter().enumerate() {
+                    let separator = if index == 0 { "" } else { ", " };
+                    write!(f, "{separator}{item}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+/// `text` as a JSON string literal (also a valid YAML double-quoted scalar).
+pub fn quote(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""))
+}
+
+/// The schema of a value of `ty`; references to shared types start with `refs`
+/// (`#/$defs/` or `#/components/schemas/`).
+pub fn type_schema(ty: &TypeRef, refs: &str) -> Vec<(String, Json)> {
+    let pairs = |items: &[(&str, Json)]| -> Vec<(String, Json)> {
+        items
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), value.clone()))
+            .collect()
+    };
+    let text = |value: &str| Json::string(value);
+    let integer = |min: i128, max: i128| {
+        pairs(&[
+            ("type", text("integer")),
+            ("minimum", Json::Raw(min.to_string())),
+            ("maximum", Json::Raw(max.to_string())),
+        ])
+    };
+    match ty {
+        TypeRef::Scalar(scalar) => match scalar {
+            Scalar::String => pairs(&[("type", text("string"))]),
+            Scalar::Bool => pairs(&[("type", text("boolean"))]),
+            Scalar::I32 => integer(i32::MIN.into(), i32::MAX.into()),
+            Scalar::I64 => integer(i64::MIN.into(), i64::MAX.into()),
+            Scalar::U32 => integer(0, u32::MAX.into()),
+            Scalar::U64 => integer(0, u64::MAX.into()),
+            Scalar::F64 => pairs(&[("type", text("number"))]),
+            Scalar::Decimal => pairs(&[("type", text("string")), ("pattern", text(DECIMAL_PATTERN))]),
+            Scalar::Uuid => pairs(&[("type", text("string")), ("format", text("uuid"))]),
+            Scalar::DateTime => pairs(&[("type", text("string")), ("format", text("date-time"))]),
+            Scalar::Date => pairs(&[("type", text("string")), ("format", text("date"))]),
+            Scalar::Json => Vec::new(),
+        },
+        TypeRef::Struct(name) | TypeRef::Enum(name) => pairs(&[("$ref", text(&format!("{refs}{name}")))]),
+        TypeRef::List(item) => pairs(&[
+            ("type", text("array")),
+            ("items", Json::Object(type_schema(item, refs))),
+        ]),
+        TypeRef::Map(value) => pairs(&[
+            ("type", text("object")),
+            ("additionalProperties", Json::Object(type_schema(value, refs))),
+        ]),
+        TypeRef::Optional(inner) => nullable(type_schema(inner, refs)),
+    }
+}
+
+/// `schema` that also accepts `null`: `"type": [T, "null"]` where it has one
+/// type, else `anyOf`. Any value (`{}`) accepts `null` already.
+fn nullable(mut schema: Vec<(String, Json)>) -> Vec<(String, Json)> {
+    if schema.is_empty() {
+        return schema;
+    }
+    if let Some((_, Json::Raw(ty))) = schema.iter_mut().find(|(key, _)| key == "type") {
+        *ty = format!("[{ty}, \"null\"]");
+        return schema;
+    }
+    let null = Json::object([("type", Json::string("null"))]);
+    vec![("anyOf".to_owned(), Json::Array(vec![Json::Object(schema), null]))]
+}
+
+/// The schema of `field`: its type's, with its description, default,
+/// `deprecated` and `x-pii` as annotations.
+pub fn field_schema(field: &Field, refs: &str) -> Json {
+    let mut pairs = type_schema(&field.ty, refs);
+    if let Some(description) = &field.description {
+        pairs.push(("description".to_owned(), Json::string(description.trim())));
+    }
+    if let Some(default) = field.default.as_ref().and_then(|value| default_json(value, &field.ty)) {
+        pairs.push(("default".to_owned(), default));
+    }
+    if field.deprecated {
+        pairs.push(("deprecated".to_owned(), Json::Raw("true".to_owned())));
+    }
+    if field.pii {
+        pairs.push(("x-pii".to_owned(), Json::Raw("true".to_owned())));
+    }
+    Json::Object(pairs)
+}
+
+/// A default value as JSON, as the Rust types write it (decimals as strings).
+pub fn default_json(value: &Value, ty: &TypeRef) -> Option<Json> {
+    Some(match value {
+        Value::String(text) | Value::EnumValue(text) => Json::string(text),
+        Value::Bool(flag) => Json::Raw(flag.to_string()),
+        Value::Integer(number) => Json::Raw(number.to_string()),
+        Value::Float(number) => Json::Raw(serde_json::Number::from_f64(*number)?.to_string()),
+        Value::Decimal(decimal) => Json::string(&decimal.to_string()),
+        Value::Empty => Json::Raw(
+            match ty {
+                TypeRef::Optional(_) => "null",
+                TypeRef::Map(_) => "{}",
+                _ => "[]",
+            }
+            .to_owned(),
+        ),
+    })
+}
+
+/// An object schema for a template: its properties and the names it requires.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectView {
+    /// The properties in catalog order.
+    pub properties: Vec<PropertyView>,
+    /// The wire names of the required properties, in catalog order.
+    pub required: Vec<String>,
+}
+
+/// One property of an [`ObjectView`].
+#[derive(Debug, Clone, Serialize)]
+pub struct PropertyView {
+    /// The wire name.
+    pub name: String,
+    /// Its schema, one line of JSON (also valid YAML).
+    pub schema: String,
+}
+
+impl ObjectView {
+    /// The object of `fields`, with references starting with `refs`.
+    pub fn new(fields: &[Field], refs: &str) -> Self {
+        ObjectView {
+            properties: fields
+                .iter()
+                .map(|field| PropertyView {
+                    name: field.name.clone(),
+                    schema: field_schema(field, refs).to_string(),
+                })
+                .collect(),
+            required: fields
+                .iter()
+                .filter(|field| field.is_required())
+                .map(|field| field.name.clone())
+                .collect(),
+        }
+    }
+}
+
+/// A shared type for a template: an object (struct) or a string enum.
+#[derive(Debug, Clone, Serialize)]
+pub struct DefinitionView {
+    /// The shared type's name.
+    pub name: String,
+    /// What it is.
+    pub description: Option<String>,
+    /// Its properties, for a struct.
+    pub object: Option<ObjectView>,
+    /// Its values, for an enum.
+    pub values: Option<Vec<String>>,
+}
+
+impl DefinitionView {
+    /// The definition of a shared struct.
+    pub fn of_struct(item: &Struct, refs: &str) -> Self {
+        Self::of_fields(&item.name, item.description.as_deref(), &item.fields, refs)
+    }
+
+    /// The definition of an object named `name` with `fields`.
+    pub fn of_fields(name: &str, description: Option<&str>, fields: &[Field], refs: &str) -> Self {
+        DefinitionView {
+            name: name.to_owned(),
+            description: description.map(|d| d.trim().to_owned()),
+            object: Some(ObjectView::new(fields, refs)),
+            values: None,
+        }
+    }
+
+    /// The definition of a shared enum.
+    pub fn of_enum(item: &Enum) -> Self {
+        DefinitionView {
+            name: item.name.clone(),
+            description: Some(format!("The `{}` values of the catalog.", item.name)),
+            object: None,
+            values: Some(item.values.clone()),
+        }
+    }
+}
+
+/// The shared structs and enums that `fields` reach, directly or through
+/// other shared structs, each once, in catalog order (structs, then enums).
+pub fn reached_types<'c>(catalog: &'c Catalog, fields: &[Field]) -> (Vec<&'c Struct>, Vec<&'c Enum>) {
+    let mut names: Vec<&str> = Vec::new();
+    let mut pending: Vec<&TypeRef> = fields.iter().map(|field| &field.ty).collect();
+    while let Some(ty) = pending.pop() {
+        match ty {
+            TypeRef::Scalar(_) => {}
+            TypeRef::List(inner) | TypeRef::Map(inner) | TypeRef::Optional(inner) => pending.push(inner),
+            TypeRef::Enum(name) => {
+                if !names.contains(&name.as_str()) {
+                    names.push(name);
+                }
+            }
+            TypeRef::Struct(name) => {
+                if !names.contains(&name.as_str()) {
+                    names.push(name);
+                    if let Some(item) = catalog.find_struct(name) {
+                        pending.extend(item.fields.iter().map(|field| &field.ty));
+                    }
+                }
+            }
+        }
+    }
+    let structs = catalog
+        .structs
+        .iter()
+        .filter(|item| names.contains(&item.name.as_str()))
+        .collect();
+    let enums = catalog
+        .enums
+        .iter()
+        .filter(|item| names.contains(&item.name.as_str()))
+        .collect();
+    (structs, enums)
+}
+
+/// The name of the notification types' enum in the documents.
+pub const NOTIFICATION_TYPE: &str = "NotificationType";
+
+/// The name of the notification's target in the documents (the runtime's `NotificationTarget`).
+pub const NOTIFICATION_TARGET: &str = "NotificationTarget";
+
+/// The name of the enum of target kinds in the documents.
+pub const NOTIFICATION_TARGET_KIND: &str = "NotificationTargetKind";
+
+/// What a notification message carries on its Pub/Sub channel (the
+/// runtime's `NotificationMessage`), with the types it needs beyond the catalog's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationPayload {
+    /// The catalog's notification types, then the kinds of target.
+    pub enums: Vec<Enum>,
+    /// The target: a kind, and the user id or role it names.
+    pub structs: Vec<Struct>,
+    /// The message's fields.
+    pub fields: Vec<Field>,
+}
+
+/// The notification message of `catalog`: `id`, `time`, `target` and the
+/// notification's `type`, `title`, `message` and `data`.
+pub fn notification_payload(catalog: &Catalog) -> NotificationPayload {
+    let field = |name: &str, ty: TypeRef, description: &str| Field {
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
+        ty,
+        pii: false,
+        default: None,
+        deprecated: false,
+    };
+    let scalar = TypeRef::Scalar;
+    let optional = |ty: TypeRef| TypeRef::Optional(Box::new(ty));
+    let enums = vec![
+        Enum {
+            name: NOTIFICATION_TYPE.to_owned(),
+            values: catalog.notifications.types.clone(),
+        },
+        Enum {
+            name: NOTIFICATION_TARGET_KIND.to_owned(),
+            values: ["user", "role", "all"].map(String::from).to_vec(),
+        },
+    ];
+    let target = Struct {
+        name: NOTIFICATION_TARGET.to_owned(),
+        description: Some("Who a notification was sent to.".to_owned()),
+        fields: vec![
+            field(
+                "kind",
+                TypeRef::Enum(NOTIFICATION_TARGET_KIND.to_owned()),
+                "One user, the holders of a role, or everyone.",
+            ),
+            field(
+                "id",
+                optional(scalar(Scalar::String)),
+                "The user's id or the role; absent for everyone.",
+            ),
+        ],
+    };
+    let fields = vec![
+        field("id", scalar(Scalar::Uuid), "UUIDv7 of the notification."),
+        field("time", scalar(Scalar::DateTime), "When it was sent (UTC)."),
+        field(
+            "target",
+            TypeRef::Struct(NOTIFICATION_TARGET.to_owned()),
+            "Who it was sent to: personal, for a role, or for everyone.",
+        ),
+        field(
+            "type",
+            TypeRef::Enum(NOTIFICATION_TYPE.to_owned()),
+            "The notification type, e.g. `success`.",
+        ),
+        field("title", scalar(Scalar::String), "A short title."),
+        field("message", scalar(Scalar::String), "The message shown to the user."),
+        field(
+            "data",
+            optional(scalar(Scalar::Json)),
+            "Optional structured data for the client.",
+        ),
+    ];
+    NotificationPayload {
+        enums,
+        structs: vec![target],
+        fields,
+    }
+}
+
+impl NotificationPayload {
+    /// Definitions of the types the payload needs: the target, then the enums.
+    pub fn definitions(&self, refs: &str) -> Vec<DefinitionView> {
+        self.structs
+            .iter()
+            .map(|item| DefinitionView::of_struct(item, refs))
+            .chain(self.enums.iter().map(DefinitionView::of_enum))
+            .collect()
+    }
+}
+
+/// One field of the envelope: the stream entry fields beside `data`.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvelopeField {
+    /// The stream entry field's name.
+    pub name: &'static str,
+    /// Its schema (every stream entry value is a string).
+    pub schema: &'static str,
+    /// Whether every entry has it.
+    pub required: bool,
+    /// What it holds.
+    pub description: &'static str,
+}
+
+/// An [`EnvelopeField`], for the table below.
+const fn envelope_field(
+    name: &'static str,
+    schema: &'static str,
+    required: bool,
+    description: &'static str,
+) -> EnvelopeField {
+    EnvelopeField {
+        name,
+        schema,
+        required,
+        description,
+    }
+}
+
+/// The envelope of a stream entry (the README's wire format), in wire order; `data` holds the payload.
+#[rustfmt::skip]
+pub const ENVELOPE: [EnvelopeField; 11] = [
+    envelope_field("specversion", r#"{"type": "string", "const": "1.0"}"#, true,
+        "CloudEvents spec version, always `1.0`."),
+    envelope_field("id", r#"{"type": "string", "format": "uuid"}"#, true,
+        "UUIDv7 of the message (time-ordered; the deduplication key)."),
+    envelope_field("type", r#"{"type": "string"}"#, true,
+        "`<category>.<event>`, e.g. `user.created`; for commands, the command's name."),
+    envelope_field("version", r#"{"type": "string", "pattern": "^[0-9]+$"}"#, true,
+        "Schema version of that type, an integer."),
+    envelope_field("source", r#"{"type": "string"}"#, true, "Name of the publishing service."),
+    envelope_field("time", r#"{"type": "string", "format": "date-time"}"#, true,
+        "When it was published: RFC 3339 UTC, microseconds."),
+    envelope_field("subject", r#"{"type": "string"}"#, true, "The entity key named by the catalog (e.g. the user id)."),
+    envelope_field("correlationid", r#"{"type": "string"}"#, true, "Carried from the request that caused it."),
+    envelope_field("causationid", r#"{"type": "string"}"#, false,
+        "Id of the message that caused this one (absent when none)."),
+    envelope_field("traceparent", r#"{"type": "string"}"#, false, "W3C trace context (absent when none)."),
+    envelope_field("datacontenttype", r#"{"type": "string", "const": "application/json"}"#, true,
+        "Always `application/json`."),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(name: &str, ty: TypeRef) -> Field {
+        Field {
+            name: name.to_owned(),
+            description: None,
+            ty,
+            pii: false,
+            default: None,
+            deprecated: false,
+        }
+    }
+
+    #[test]
+    fn writes_types_as_compact_schemas() {
+        let optional_money = TypeRef::Optional(Box::new(TypeRef::Struct("Money".into())));
+        let schema = |ty: &TypeRef| Json::Object(type_schema(ty, "#/$defs/")).to_string();
+        assert_eq!(
+            schema(&TypeRef::List(Box::new(optional_money.clone()))),
+            r##"{"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/Money"}, {"type": "null"}]}}"##
+        );
+        assert_eq!(
+            schema(&TypeRef::Optional(Box::new(TypeRef::Scalar(Scalar::Uuid)))),
+            r#"{"type": ["string", "null"], "format": "uuid"}"#
+        );
+        assert_eq!(
+            schema(&TypeRef::Scalar(Scalar::Decimal)),
+            r#"{"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?$"}"#
+        );
+        assert_eq!(
+            schema(&TypeRef::Optional(Box::new(TypeRef::Scalar(Scalar::Json)))),
+            "{}"
+        );
+        let mut email = field("email", TypeRef::Scalar(Scalar::String));
+        email.pii = true;
+        email.description = Some("Login e-mail. ".into());
+        email.default = Some(Value::String("a\"b".into()));
+        assert_eq!(
+            field_schema(&email, "#/$defs/").to_string(),
+            r#"{"type": "string", "description": "Login e-mail.", "default": "a\"b", "x-pii": true}"#
+        );
+        assert!(!email.is_required());
+        assert!(field("id", TypeRef::Scalar(Scalar::Uuid)).is_required());
+    }
+}
