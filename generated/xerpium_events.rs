@@ -4456,6 +4456,10 @@ impl<H: CompanyPartnerCommands> ServeCommands for CompanyPartnerCommandServer<H>
         "company-partner"
     }
 
+    fn commands(&self) -> &'static [&'static str] {
+        &["company.get", "partner.validate_vat", "currency.convert"]
+    }
+
     async fn serve(&self, message: &Message) -> Result<String, HandlerError> {
         match message.envelope.event_type.as_str() {
             "company.get" => {
@@ -4503,6 +4507,10 @@ pub struct UserAuthCommandServer<H>(pub H);
 impl<H: UserAuthCommands> ServeCommands for UserAuthCommandServer<H> {
     fn target(&self) -> &'static str {
         "user-auth"
+    }
+
+    fn commands(&self) -> &'static [&'static str] {
+        &["user.get_profile", "user.check_permission"]
     }
 
     async fn serve(&self, message: &Message) -> Result<String, HandlerError> {

@@ -408,6 +408,7 @@ async fn commands_round_trip_through_client_and_server() {
     );
     let client = Loopback(LedgerServiceCommandServer(Ledger));
     assert_eq!(client.0.target(), "ledger-service");
+    assert_eq!(client.0.commands(), ["ledger.get_entry", "ledger.ping"]);
     let response = client
         .ledger_get_entry(&LedgerGetEntryRequest {
             entry_id: Uuid::from_u128(1),

@@ -836,6 +836,7 @@ fn command_server(catalog: &Catalog, target: &str) -> TokenStream {
         let name = &command.name;
         quote!(#name => encode_response(&self.0.#method(message.decode()?, message).await?),)
     });
+    let names = commands.iter().map(|command| command.name.as_str());
     let handler_doc =
         format!(" The commands served by `{target}` (stream `<ns>:commands:{target}`); serve them with [`{server}`].");
     let server_doc = format!(" Serves the commands of `{target}` through a [`{handler}`].");
@@ -852,6 +853,10 @@ fn command_server(catalog: &Catalog, target: &str) -> TokenStream {
         impl<H: #handler> ServeCommands for #server<H> {
             fn target(&self) -> &'static str {
                 #target
+            }
+
+            fn commands(&self) -> &'static [&'static str] {
+                &[#(#names),*]
             }
 
             async fn serve(&self, message: &Message) -> Result<String, HandlerError> {

@@ -462,6 +462,10 @@ impl<H: AccountsCommands> ServeCommands for AccountsCommandServer<H> {
         "accounts"
     }
 
+    fn commands(&self) -> &'static [&'static str] {
+        &["account.get"]
+    }
+
     async fn serve(&self, message: &Message) -> Result<String, HandlerError> {
         match message.envelope.event_type.as_str() {
             "account.get" => {
