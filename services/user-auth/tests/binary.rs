@@ -1,0 +1,30 @@
+//! The `user-auth` binary: configured from the environment, serves its API
+//! and its page, and stops cleanly (exit code 0) on SIGTERM.
+
+use xerpium_events::messaging::testing::RedisServer;
+use xerpium_service::testing::ServiceProcess;
+
+#[test]
+fn it_serves_until_sigterm_and_exits_cleanly() {
+    let redis = RedisServer::start().expect("redis-server starts");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let database = dir.path().join("user-auth.sqlite3");
+    let env = [
+        ("XERPIUM_REDIS_URL", redis.url()),
+        ("XERPIUM_NAMESPACE", "binary".to_owned()),
+        ("USER_AUTH_DATABASE", database.display().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let log = dir.path().join("stderr.log");
+    let service = ServiceProcess::start(env!("CARGO_BIN_EXE_user-auth"), &[], "USER_AUTH_ADDR", &env, &log)
+        .expect("user-auth starts");
+    let (status, page) = service.get("/").expect("the page");
+    assert_eq!(status, 200);
+    assert!(page.contains("<title>XERPIUM</title>"));
+    assert_eq!(service.get("/users/me").expect("an answer").0, 401);
+    let exit = service.terminate().expect("it stops");
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(exit.success(), "{exit}: {log}");
+    assert!(log.contains("SIGTERM") && log.contains("user-auth stopped"), "{log}");
+    assert!(database.exists());
+}
