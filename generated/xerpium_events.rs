@@ -4332,37 +4332,6 @@ impl Command for UserGetProfileRequest {
     type Response = UserGetProfileResponse;
 }
 
-/// Tells whether a user may use a menu item at an access level.
-///
-/// The request of `user.check_permission` (served by `user-auth`, stream `<ns>:commands:user-auth`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UserCheckPermissionRequest {
-    pub user_id: uuid::Uuid,
-    /// The menu item's key, e.g. `sales.orders`.
-    pub menu_item: String,
-    /// The level the caller needs.
-    pub access: AccessLevel,
-}
-
-/// The response of `user.check_permission`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UserCheckPermissionResponse {
-    pub allowed: bool,
-    /// The highest level the user holds on the item.
-    pub granted: AccessLevel,
-    /// Why access is refused, when it is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-impl Command for UserCheckPermissionRequest {
-    const NAME: &'static str = "user.check_permission";
-    const TARGET: &'static str = "user-auth";
-    const TIMEOUT: Duration = Duration::from_millis(2000);
-    const VERSION: u32 = 1;
-    type Response = UserCheckPermissionResponse;
-}
-
 /// A typed method per command of the catalog, on every [`CommandCaller`].
 pub trait CommandClient: CommandCaller {
     /// Reads one company's master data.
@@ -4402,16 +4371,6 @@ pub trait CommandClient: CommandCaller {
         &self,
         request: &UserGetProfileRequest,
     ) -> impl Future<Output = Result<UserGetProfileResponse, CommandError>> + Send {
-        self.call(request, None)
-    }
-
-    /// Tells whether a user may use a menu item at an access level.
-    ///
-    /// Calls `user.check_permission` on `user-auth` and waits for the reply, at most 2s (use [`CommandCaller::call`] for another timeout).
-    fn user_check_permission(
-        &self,
-        request: &UserCheckPermissionRequest,
-    ) -> impl Future<Output = Result<UserCheckPermissionResponse, CommandError>> + Send {
         self.call(request, None)
     }
 }
@@ -4490,15 +4449,6 @@ pub trait UserAuthCommands: Send + Sync + 'static {
         request: UserGetProfileRequest,
         message: &Message,
     ) -> impl Future<Output = Result<UserGetProfileResponse, HandlerError>> + Send;
-
-    /// Tells whether a user may use a menu item at an access level.
-    ///
-    /// Serves `user.check_permission`: an error is sent back to the caller as a failed reply.
-    fn user_check_permission(
-        &self,
-        request: UserCheckPermissionRequest,
-        message: &Message,
-    ) -> impl Future<Output = Result<UserCheckPermissionResponse, HandlerError>> + Send;
 }
 
 /// Serves the commands of `user-auth` through a [`UserAuthCommands`].
@@ -4510,7 +4460,7 @@ impl<H: UserAuthCommands> ServeCommands for UserAuthCommandServer<H> {
     }
 
     fn commands(&self) -> &'static [&'static str] {
-        &["user.get_profile", "user.check_permission"]
+        &["user.get_profile"]
     }
 
     async fn serve(&self, message: &Message) -> Result<String, HandlerError> {
@@ -4518,11 +4468,6 @@ impl<H: UserAuthCommands> ServeCommands for UserAuthCommandServer<H> {
             "user.get_profile" => {
                 encode_response(
                     &self.0.user_get_profile(message.decode()?, message).await?,
-                )
-            }
-            "user.check_permission" => {
-                encode_response(
-                    &self.0.user_check_permission(message.decode()?, message).await?,
                 )
             }
             _ => Err(HandlerError::unknown_type(message)),

@@ -968,29 +968,6 @@ class UserGetProfileResponse(_Model):
     profile: _t.Optional[UserProfile] = _pd.Field(default=None, description="The profile; absent when there is no such user.")
 
 
-class UserCheckPermissionRequest(_Model):
-    "Tells whether a user may use a menu item at an access level."
-
-    NAME: _t.ClassVar[_str] = "user.check_permission"
-    TARGET: _t.ClassVar[_str] = "user-auth"
-    VERSION: _t.ClassVar[_int] = 1
-    TIMEOUT_MS: _t.ClassVar[_int] = 2000
-
-    user_id: _uuid.UUID
-    menu_item: _str = _pd.Field(description="The menu item's key, e.g. `sales.orders`.")
-    access: AccessLevel = _pd.Field(description="The level the caller needs.")
-
-
-class UserCheckPermissionResponse(_Model):
-    "The response of `user.check_permission`."
-
-    OPTIONAL_FIELDS: _t.ClassVar[_t.FrozenSet[_str]] = frozenset({"reason"})
-
-    allowed: _bool
-    granted: AccessLevel = _pd.Field(description="The highest level the user holds on the item.")
-    reason: _t.Optional[_str] = _pd.Field(default=None, description="Why access is refused, when it is.")
-
-
 class NotificationType(_str, _enum.Enum):
     "The `NotificationType` values."
 
@@ -1115,8 +1092,6 @@ for _model in (
     CurrencyConvertResponse,
     UserGetProfileRequest,
     UserGetProfileResponse,
-    UserCheckPermissionRequest,
-    UserCheckPermissionResponse,
     NotificationTarget,
     Notification,
 ):
