@@ -8,6 +8,7 @@
 //! - [`db`]: one SQLite connection shared by a service's tasks, used off the async threads.
 //! - [`outbox`]: events stored in the same SQLite transaction as the change ([`outbox::Outbox`]),
 //!   published later in order by the [`outbox::Relay`].
+//! - [`commands`]: the catalog's commands a service serves, run next to its HTTP API.
 //! - [`http`]: request ids (`X-Request-ID` as correlation id), JSON errors, serving with graceful shutdown.
 //! - [`changes`]: what changed between two versions of a record, as `FieldChange`s.
 //! - [`input`]: checks of free text callers send (names, notes, reasons).
@@ -17,6 +18,7 @@
 //! - [`error`]: why a service could not start or run; [`main_loop`]: what every `main` does around its service.
 
 pub mod changes;
+pub mod commands;
 pub mod db;
 pub mod decimal;
 pub mod error;

@@ -24,7 +24,8 @@ pub mod vat;
 
 use tokio::net::TcpListener;
 use xerpium_events::CompanyPartnerCommandServer;
-use xerpium_events::messaging::{CommandServer, Config, Heartbeat, Publisher};
+use xerpium_events::messaging::{Config, Heartbeat, Publisher};
+use xerpium_service::commands::Serving;
 use xerpium_service::{Database, Error, Outbox, Shutdown, http, outbox};
 
 pub use settings::Settings;
@@ -46,28 +47,23 @@ pub struct AppState {
 pub async fn run(settings: Settings, config: Config, listener: TcpListener, shutdown: Shutdown) -> Result<(), Error> {
     let db = Database::open(&settings.database, &[store::SCHEMA, outbox::SCHEMA].concat())?;
     let outbox = Outbox::new(db.clone(), Publisher::connect(&config).await?);
-    let commands = CommandServer::builder(&config).build()?;
+    let commands = commands::Commands::new(db.clone());
+    let serving = Serving::start(&config, CompanyPartnerCommandServer(commands), &shutdown)?;
     let heartbeat = Heartbeat::builder(&config)
         .version(env!("CARGO_PKG_VERSION"))
-        .watch(commands.progress())
+        .watch(serving.progress())
         .start()?;
     let relay = tokio::spawn(outbox.relay().run(shutdown.clone()));
-    let serving = tokio::spawn(commands.run(
-        CompanyPartnerCommandServer(commands::Commands::new(db.clone())),
-        shutdown.wait(),
-    ));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "company-partner listening");
     }
     let served = http::serve(listener, api::router(AppState { db, outbox }), shutdown.clone()).await;
     shutdown.trigger();
-    let commands = serving
-        .await
-        .map_err(|error| Error::Other(format!("the command server failed: {error}")))?;
+    let commands = serving.stop().await;
     if let Err(error) = relay.await {
         tracing::error!(%error, "the outbox relay failed");
     }
     heartbeat.stop().await;
     served?;
-    Ok(commands?)
+    commands
 }

@@ -1,7 +1,7 @@
 //! The scripted scenario: two users register, one of them fails to sign in
 //! five times and is locked, an admin unlocks them, the admin creates a
 //! company and a partner, records a currency rate, and calls the catalog's
-//! commands. Every step sends its own `X-Request-ID`, so each event it
+//! commands (`user.get_profile` of user-auth, company-partner's). Every step sends its own `X-Request-ID`, so each event it
 //! causes can be found in the audit trail by correlation id.
 //!
 //! [`run`] plays it against running services and returns a [`Report`]
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use xerpium_events::{
     CommandClient, CommandError, CompanyGetRequest, CurrencyConvertRequest, CurrencyConvertResponse, Money,
-    PartnerValidateVatRequest, PartnerValidateVatResponse,
+    PartnerValidateVatRequest, PartnerValidateVatResponse, UserGetProfileRequest, UserProfile,
 };
 
 use crate::http::{Call, Events, Http, HttpError, Reply};
@@ -104,6 +104,8 @@ pub struct Report {
     pub partner: Uuid,
     /// The steps taken: name, request id, status.
     pub steps: Vec<(String, String, StatusCode)>,
+    /// What `user.get_profile` answered for Alice.
+    pub alice_profile: Option<UserProfile>,
     /// What `company.get` answered: the company's name.
     pub company_name: Option<String>,
     /// What `partner.validate_vat` answered.
@@ -226,6 +228,15 @@ pub async fn run<C: CommandClient>(
     play.expect_subject("currency.rate_updated", Some("EUR/USD".to_owned()));
 
     let command = |command, source| ScenarioError::Command { command, source };
+    let alice_profile = commands
+        .user_get_profile(&UserGetProfileRequest { user_id: alice })
+        .await
+        .map_err(|e| command("user.get_profile", e))?
+        .profile;
+    say(&format!(
+        "command user.get_profile → {:?}",
+        alice_profile.as_ref().map(|profile| &profile.roles)
+    ));
     let company_name = commands
         .company_get(&CompanyGetRequest { company_id: company })
         .await
@@ -267,6 +278,7 @@ pub async fn run<C: CommandClient>(
         company,
         partner,
         steps: play.steps,
+        alice_profile,
         company_name,
         vat,
         converted,

@@ -2,6 +2,8 @@
 //!
 //! - the scripted scenario leaves exactly the expected audit rows (personal
 //!   data redacted) and the expected events in each stream;
+//! - user-auth answers `user.get_profile` from its store: a registered
+//!   user's profile, nothing for an unknown or a deleted user;
 //! - Redis stopped in the middle of the work and started again: the
 //!   services keep answering, and every event reaches the trail once, in
 //!   order per subject;
@@ -16,6 +18,7 @@ use serde_json::{Value, json};
 use support::{PATIENCE, Stack};
 use uuid::Uuid;
 use xerpium_demo::scenario::{self, Expected};
+use xerpium_events::{CommandClient, UserGetProfileRequest, UserRole};
 
 const REDACTED: &str = "[redacted]";
 
@@ -160,7 +163,11 @@ async fn the_scenario_leaves_the_expected_trail_and_streams() {
         ["company", "currency", "partner", "security", "user"]
     );
 
-    // The commands answered from company-partner's data.
+    // The commands answered from user-auth's and company-partner's data.
+    let profile = report.alice_profile.as_ref().expect("user.get_profile finds Alice");
+    assert_eq!(profile.user_id, report.alice);
+    assert_eq!(profile.display_name, "Alice Admin");
+    assert_eq!(profile.roles, [UserRole::Admin]);
     assert_eq!(report.company_name.as_deref(), Some("Acme"));
     assert!(report.vat.valid);
     assert_eq!(report.vat.normalized.as_deref(), Some("DE136695976"));
@@ -177,6 +184,37 @@ async fn the_scenario_leaves_the_expected_trail_and_streams() {
     assert_eq!(titles(alice_got), ["Welcome!", "Account locked"]);
     let bob_got = report.bob_notifications.wait_for(2, PATIENCE).await;
     assert_eq!(titles(bob_got), ["Welcome!", "Account unlocked"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_auth_serves_user_get_profile_from_its_store() {
+    let stack = Stack::start().await;
+    let services = stack.services();
+    let caller = stack.caller().await;
+    let mut work = Work::new(&services);
+    let dave = work.register("dave").await;
+    let token = work.login("dave").await;
+    let profile = async |user_id| caller.user_get_profile(&UserGetProfileRequest { user_id }).await;
+
+    let found = profile(dave).await.expect("user-auth answers").profile;
+    let found = found.expect("a registered user is found");
+    assert_eq!(found.user_id, dave);
+    assert_eq!(found.email, "dave@example.com");
+    assert_eq!(found.display_name, "dave");
+    assert_eq!(found.roles, [UserRole::Admin], "the company's first user");
+    assert!(!found.locked);
+    assert!(found.last_login_at.is_some(), "dave signed in");
+
+    let unknown = profile(Uuid::now_v7()).await.expect("user-auth answers");
+    assert_eq!(unknown.profile, None, "an unknown user is not found");
+
+    let delete = services
+        .user_auth
+        .call(hyper::Method::DELETE, format!("/users/{dave}"))
+        .header("authorization", &token);
+    work.send(delete, 204).await;
+    let deleted = profile(dave).await.expect("user-auth answers");
+    assert_eq!(deleted.profile, None, "a deleted user is not found");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

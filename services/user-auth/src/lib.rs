@@ -5,7 +5,8 @@
 //! published through the generated methods into a transactional outbox
 //! (so the service keeps answering while Redis is down, and loses nothing),
 //! and the user's real-time notifications forwarded to the browser
-//! ([`gateway`], [`page`]).
+//! ([`gateway`], [`page`]); and the catalog's `user.get_profile` command
+//! served through the generated handler trait ([`commands`]).
 //!
 //! # Layout
 //! - [`settings`]: `USER_AUTH_*` settings.
@@ -13,12 +14,14 @@
 //! - [`password`]: argon2 hashing; [`auth`]: session tokens and the signed-in user.
 //! - [`validate`]: checks of what callers send; [`client`]: where a request came from.
 //! - [`api`]: the HTTP API, one module per resource.
+//! - [`commands`]: the catalog's commands this service serves.
 //! - [`notices`]: the notifications this service sends (e.g. "Welcome!").
 //! - [`gateway`]: notifications to the browser as Server-Sent Events; [`page`]: the page showing them.
 
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod commands;
 pub mod gateway;
 pub mod notices;
 pub mod page;
@@ -30,12 +33,14 @@ pub mod validate;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use xerpium_events::UserAuthCommandServer;
 use xerpium_events::messaging::{Config, Heartbeat, Publisher};
+use xerpium_service::commands::Serving;
 use xerpium_service::{Database, Error, Outbox, Shutdown, http, outbox};
 
 pub use settings::Settings;
 
-/// The service's name: the `source` of its events.
+/// The service's name: the `source` of its events, and the target of its commands.
 pub const SERVICE: &str = "user-auth";
 
 /// What every request handler shares.
@@ -56,11 +61,19 @@ pub struct AppState {
 }
 
 /// Runs user-auth on `listener` until `shutdown`: the HTTP API, the outbox
-/// relay, the notification gateway and a heartbeat.
+/// relay, the command server, the notification gateway and a heartbeat.
 pub async fn run(settings: Settings, config: Config, listener: TcpListener, shutdown: Shutdown) -> Result<(), Error> {
     let db = Database::open(&settings.database, &[store::SCHEMA, outbox::SCHEMA].concat())?;
     let outbox = Outbox::new(db.clone(), Publisher::connect(&config).await?);
-    let heartbeat = Heartbeat::builder(&config).version(env!("CARGO_PKG_VERSION")).start()?;
+    let serving = Serving::start(
+        &config,
+        UserAuthCommandServer(commands::Commands::new(db.clone())),
+        &shutdown,
+    )?;
+    let heartbeat = Heartbeat::builder(&config)
+        .version(env!("CARGO_PKG_VERSION"))
+        .watch(serving.progress())
+        .start()?;
     let relay = tokio::spawn(outbox.relay().run(shutdown.clone()));
     let app = AppState {
         notices: notices::Notices::new(&config)?,
@@ -75,9 +88,11 @@ pub async fn run(settings: Settings, config: Config, listener: TcpListener, shut
     }
     let served = http::serve(listener, api::router(app), shutdown.clone()).await;
     shutdown.trigger();
+    let commands = serving.stop().await;
     if let Err(error) = relay.await {
         tracing::error!(%error, "the outbox relay failed");
     }
     heartbeat.stop().await;
-    Ok(served?)
+    served?;
+    commands
 }
