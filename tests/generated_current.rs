@@ -10,7 +10,13 @@ fn committed_generated_files_are_current() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let catalog = xerpium_codegen::check_catalog(&root.join("events.yaml")).unwrap_or_else(|d| panic!("{d}"));
     let out = root.join("generated");
-    for file in output::files(&catalog) {
+    let files = output::files(&catalog);
+    let leftovers = output::leftovers(&out, &files).unwrap_or_else(|e| panic!("cannot list generated/: {e}"));
+    assert!(
+        leftovers.is_empty(),
+        "no longer generated: {leftovers:?}: run `cargo run -p xerpium-codegen -- generate`"
+    );
+    for file in files {
         let status = output::status(&out, &file).unwrap_or_else(|e| panic!("cannot read generated/{}: {e}", file.path));
         assert!(
             status == Status::Current,

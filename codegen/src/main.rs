@@ -97,6 +97,10 @@ fn generate(catalog: &Catalog, out: &Path) -> std::io::Result<ExitCode> {
     for path in &written {
         println!("wrote {}", path.display());
     }
+    for path in output::leftovers(out, &files)? {
+        std::fs::remove_file(&path)?;
+        println!("removed {} (no longer generated)", path.display());
+    }
     println!(
         "{} of {} files changed in {}",
         written.len(),
@@ -107,8 +111,13 @@ fn generate(catalog: &Catalog, out: &Path) -> std::io::Result<ExitCode> {
 }
 
 fn check(catalog: &Catalog, args: &OutputArgs) -> std::io::Result<ExitCode> {
-    let mut stale = 0;
-    for file in output::files(catalog) {
+    let files = output::files(catalog);
+    let leftovers = output::leftovers(&args.out, &files)?;
+    for path in &leftovers {
+        println!("no longer generated: {}", path.display());
+    }
+    let mut stale = leftovers.len();
+    for file in files {
         let shown = args.out.join(&file.path);
         match output::status(&args.out, &file)? {
             Status::Current => {}

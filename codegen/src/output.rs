@@ -80,3 +80,71 @@ pub fn write(out: &Path, files: &[GeneratedFile]) -> io::Result<Vec<PathBuf>> {
     }
     Ok(written)
 }
+
+/// The endings of the files the generator writes.
+const GENERATED_ENDINGS: [&str; 5] = [".rs", ".json", ".md", ".yaml", ".py"];
+
+/// Files under `out` with a generated file's ending that `files` no longer
+/// holds: left over from events, commands or versions since removed, in
+/// path order. Empty when `out` does not hold the generated Rust module, so
+/// that a mistaken `--out` never puts other files at risk.
+pub fn leftovers(out: &Path, files: &[GeneratedFile]) -> io::Result<Vec<PathBuf>> {
+    if !out.join(crate::RUST_MODULE).is_file() {
+        return Ok(Vec::new());
+    }
+    let expected: std::collections::HashSet<PathBuf> = files.iter().map(|file| out.join(&file.path)).collect();
+    let mut found = Vec::new();
+    let mut directories = vec![out.to_path_buf()];
+    while let Some(directory) = directories.pop() {
+        for entry in std::fs::read_dir(&directory)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                directories.push(path);
+            } else if !expected.contains(&path)
+                && GENERATED_ENDINGS
+                    .iter()
+                    .any(|ending| path.to_string_lossy().ends_with(ending))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_files_no_longer_generated_only_in_a_generated_directory() {
+        let out = std::env::temp_dir().join(format!("xerpium-leftovers-{}", std::process::id()));
+        let file = |path: &str| GeneratedFile {
+            path: path.to_owned(),
+            contents: String::new(),
+        };
+        let files = [file(crate::RUST_MODULE), file("schemas/a.v1.json")];
+        std::fs::create_dir_all(out.join("schemas/nested")).expect("temp dir");
+        for path in [
+            "schemas/a.v1.json",
+            "schemas/gone.v1.json",
+            "schemas/nested/old.md",
+            "notes.txt",
+        ] {
+            std::fs::write(out.join(path), "").expect("written");
+        }
+        let before_module = leftovers(&out, &files).expect("readable");
+        std::fs::write(out.join(crate::RUST_MODULE), "").expect("written");
+        let found = leftovers(&out, &files).expect("readable");
+        std::fs::remove_dir_all(&out).expect("removed");
+        assert!(
+            before_module.is_empty(),
+            "not a generated directory: nothing is a leftover"
+        );
+        assert_eq!(
+            found,
+            [out.join("schemas/gone.v1.json"), out.join("schemas/nested/old.md")]
+        );
+    }
+}
