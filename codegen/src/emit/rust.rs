@@ -421,33 +421,45 @@ fn event_item(event: &Event) -> TokenStream {
     }
 }
 
+/// A handler trait's method for `event`, named `method`, whose default
+/// acknowledges the event and does nothing.
+fn handler_method(event: &Event, method: &Ident) -> TokenStream {
+    let ty = event_ident(event);
+    let summary = format!(
+        "Handles `{}` v{}; by default acknowledges it and does nothing.",
+        event.type_name(),
+        event.version
+    );
+    let doc = docs([event.description.as_deref(), Some(&summary)]);
+    quote! {
+        #doc
+        fn #method(&self, _event: #ty, _message: &Message) -> impl Future<Output = HandlerResult> + Send {
+            async { Ok(()) }
+        }
+    }
+}
+
+/// The dispatch arm that decodes `event` by its wire type and version and
+/// calls the handler's `method`.
+fn dispatch_arm(event: &Event, method: &Ident) -> TokenStream {
+    let (type_name, version) = (event.type_name(), Literal::u32_unsuffixed(event.version));
+    quote!((#type_name, #version) => self.0.#method(message.decode()?, message).await,)
+}
+
 fn category_items(category: &Category) -> TokenStream {
     let events = category.events.iter().map(event_item);
     let base = pascal(&category.name);
     let handler = format_ident!("{base}Handler");
     let dispatch = format_ident!("{base}Dispatch");
     let name = &category.name;
-    let methods = category.events.iter().map(|event| {
-        let method = method_ident(&event_method_name(event));
-        let ty = event_ident(event);
-        let summary = format!(
-            "Handles `{}` v{}; by default acknowledges it and does nothing.",
-            event.type_name(),
-            event.version
-        );
-        let doc = docs([event.description.as_deref(), Some(&summary)]);
-        quote! {
-            #doc
-            fn #method(&self, _event: #ty, _message: &Message) -> impl Future<Output = HandlerResult> + Send {
-                async { Ok(()) }
-            }
-        }
-    });
-    let arms = category.events.iter().map(|event| {
-        let method = method_ident(&event_method_name(event));
-        let (type_name, version) = (event.type_name(), Literal::u32_unsuffixed(event.version));
-        quote!((#type_name, #version) => self.0.#method(message.decode()?, message).await,)
-    });
+    let methods = category
+        .events
+        .iter()
+        .map(|event| handler_method(event, &method_ident(&event_method_name(event))));
+    let arms = category
+        .events
+        .iter()
+        .map(|event| dispatch_arm(event, &method_ident(&event_method_name(event))));
     let handler_doc = docs([
         category.description.as_deref(),
         Some(&format!(
@@ -656,27 +668,10 @@ fn qualified_method(event: &Event) -> Ident {
 
 fn all_events_handler(catalog: &Catalog) -> TokenStream {
     let events: Vec<&Event> = catalog.events().collect();
-    let methods = events.iter().map(|event| {
-        let method = qualified_method(event);
-        let ty = event_ident(event);
-        let summary = format!(
-            "Handles `{}` v{}; by default acknowledges it and does nothing.",
-            event.type_name(),
-            event.version
-        );
-        let doc = docs([event.description.as_deref(), Some(&summary)]);
-        quote! {
-            #doc
-            fn #method(&self, _event: #ty, _message: &Message) -> impl Future<Output = HandlerResult> + Send {
-                async { Ok(()) }
-            }
-        }
-    });
-    let arms = events.iter().map(|event| {
-        let method = qualified_method(event);
-        let (name, version) = (event.type_name(), Literal::u32_unsuffixed(event.version));
-        quote!((#name, #version) => self.0.#method(message.decode()?, message).await,)
-    });
+    let methods = events
+        .iter()
+        .map(|event| handler_method(event, &qualified_method(event)));
+    let arms = events.iter().map(|event| dispatch_arm(event, &qualified_method(event)));
     let names = catalog.categories.iter().map(|c| c.name.as_str());
     quote! {
         /// Handles every event of the catalog, from every category's stream.
