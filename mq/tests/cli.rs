@@ -66,7 +66,7 @@ impl Seed {
         envelope.id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 + n);
         envelope.time = at(n as i64);
         self.publisher
-            .publish_envelope(E::CATEGORY, &envelope, &E::POLICY)
+            .publish_envelope(E::CATEGORY, &envelope, &E::STREAM)
             .await
             .expect("published")
     }

@@ -28,6 +28,7 @@
 //! | `XERPIUM_IDEMPOTENCY_TTL` | *(off)* | when set, the group records handled event ids for this long and runs a handler once per event id |
 //! | `XERPIUM_PUBLISH_TIMEOUT` | `5s` | a publish not answered within this fails with a timeout; also bounds each Redis call of a consumer |
 //! | `XERPIUM_SHUTDOWN_TIMEOUT` | `30s` | how long shutdown waits for running handlers |
+//! | `XERPIUM_PARTITION_LEASE` | `10s` | an instance's lease on a partition of an ordered category, renewed every third of it; after a crash its partitions move to the other instances within this |
 //!
 //! The delivery-policy settings (`XERPIUM_RETENTION`, `XERPIUM_MAX_LEN`,
 //! `XERPIUM_MAX_ATTEMPTS`, `XERPIUM_BACKOFF_FIRST`, `XERPIUM_BACKOFF_MAX`)
@@ -84,6 +85,10 @@ pub mod var {
     pub const PUBLISH_TIMEOUT: &str = "XERPIUM_PUBLISH_TIMEOUT";
     /// Shutdown timeout.
     pub const SHUTDOWN_TIMEOUT: &str = "XERPIUM_SHUTDOWN_TIMEOUT";
+    /// How long an instance's lease on a partition of an ordered category
+    /// lasts unless renewed (renewed every third of it); a crashed
+    /// instance's partitions move to the others after it.
+    pub const PARTITION_LEASE: &str = "XERPIUM_PARTITION_LEASE";
 }
 
 /// Why a configuration was refused. Each variant names the variable (the
@@ -155,6 +160,7 @@ pub struct Config {
     idempotency_ttl: Option<Duration>,
     publish_timeout: Duration,
     shutdown_timeout: Duration,
+    partition_lease: Duration,
 }
 
 impl Config {
@@ -275,6 +281,10 @@ impl Config {
     pub fn shutdown_timeout(&self) -> Duration {
         self.shutdown_timeout
     }
+    /// How long a lease on a partition lasts unless renewed.
+    pub fn partition_lease(&self) -> Duration {
+        self.partition_lease
+    }
 
     /// A builder holding these settings, to change some of them.
     pub fn into_builder(self) -> ConfigBuilder {
@@ -337,6 +347,7 @@ impl ConfigBuilder {
                 idempotency_ttl: None,
                 publish_timeout: Duration::from_secs(5),
                 shutdown_timeout: Duration::from_secs(30),
+                partition_lease: Duration::from_secs(10),
             },
             group: None,
             instance_id: "0".to_owned(),
@@ -387,6 +398,8 @@ impl ConfigBuilder {
         publish_timeout(timeout: Duration) => config.publish_timeout = timeout;
         /// Sets `XERPIUM_SHUTDOWN_TIMEOUT`.
         shutdown_timeout(timeout: Duration) => config.shutdown_timeout = timeout;
+        /// Sets `XERPIUM_PARTITION_LEASE`.
+        partition_lease(lease: Duration) => config.partition_lease = lease;
     }
 
     /// Checks every setting and returns the configuration.
@@ -431,6 +444,13 @@ impl ConfigBuilder {
         positive(var::CLAIM_IDLE, config.claim_idle)?;
         positive(var::CONSUMER_EXPIRY, config.consumer_expiry)?;
         positive(var::PUBLISH_TIMEOUT, config.publish_timeout)?;
+        if config.partition_lease < Duration::from_millis(30) {
+            return Err(invalid(
+                var::PARTITION_LEASE,
+                &humantime::format_duration(config.partition_lease).to_string(),
+                "must be at least 30ms (it is renewed every third of it)",
+            ));
+        }
         if let Some(ttl) = config.idempotency_ttl {
             positive(var::IDEMPOTENCY_TTL, ttl)?;
         }
@@ -442,7 +462,7 @@ impl ConfigBuilder {
 /// sets the builder.
 type Apply = fn(ConfigBuilder, &Setting) -> Result<ConfigBuilder, ConfigError>;
 
-const VARIABLES: [(&str, Apply); 20] = [
+const VARIABLES: [(&str, Apply); 21] = [
     (var::REDIS_URL, |b, s| Ok(b.redis_url(&s.value))),
     (var::NAMESPACE, |b, s| Ok(b.namespace(&s.value))),
     (var::GROUP, |b, s| Ok(b.group(&s.value))),
@@ -463,6 +483,7 @@ const VARIABLES: [(&str, Apply); 20] = [
     (var::IDEMPOTENCY_TTL, |b, s| Ok(b.idempotency_ttl(Some(s.duration()?)))),
     (var::PUBLISH_TIMEOUT, |b, s| Ok(b.publish_timeout(s.duration()?))),
     (var::SHUTDOWN_TIMEOUT, |b, s| Ok(b.shutdown_timeout(s.duration()?))),
+    (var::PARTITION_LEASE, |b, s| Ok(b.partition_lease(s.duration()?))),
 ];
 
 /// One variable's raw value, read into a typed one.

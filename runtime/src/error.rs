@@ -51,4 +51,9 @@ pub enum Error {
     /// A consumer was asked to read no stream at all.
     #[error("the consumer reads no stream: its dispatcher names no category")]
     NoStreams,
+    /// A task of the consumer kept failing (it panicked again and again
+    /// after being restarted): the consumer stopped rather than look alive
+    /// while doing nothing.
+    #[error("the consumer stopped: {0}")]
+    Failed(String),
 }

@@ -52,6 +52,74 @@ impl Default for DeliveryPolicy {
     }
 }
 
+/// How a category's events are laid out in Redis streams and trimmed;
+/// shared by every type of the category (the generator derives it from the
+/// catalog).
+///
+/// - `partitions == 1`: one stream, `<ns>:events:<category>`, read by every
+///   instance of a group (load shared entry by entry; order per subject
+///   holds within one consumer).
+/// - `partitions > 1` (an *ordered* category): `partitions` streams,
+///   `<ns>:events:<category>:<p>` for `p` in `0..partitions`; an entry goes
+///   to partition [`partition_of`](Self::partition_of) its subject, and
+///   each partition is read by one instance of a group at a time, so order
+///   per subject holds across all the instances.
+///
+/// A stream is trimmed by the longest retention and the largest cap of the
+/// types it carries, so no type loses entries it still keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StreamLayout {
+    /// Streams of the category (at least 1).
+    pub partitions: u32,
+    /// Entries older than this are trimmed on write: the longest retention
+    /// of the category's types.
+    pub retention: Duration,
+    /// Approximate cap on each stream's length: the largest of the types'.
+    pub max_len: u64,
+}
+
+impl StreamLayout {
+    /// One stream, trimmed by [`DeliveryPolicy::DEFAULT`]'s retention and cap.
+    pub const DEFAULT: StreamLayout = StreamLayout {
+        partitions: 1,
+        retention: DeliveryPolicy::DEFAULT.retention,
+        max_len: DeliveryPolicy::DEFAULT.max_len,
+    };
+
+    /// Whether the category is partitioned (ordered across instances).
+    pub const fn is_partitioned(&self) -> bool {
+        self.partitions > 1
+    }
+
+    /// The partition of an entry with subject `subject`: the 32-bit FNV-1a
+    /// hash of the subject's UTF-8 bytes, modulo the number of partitions.
+    /// Stable and simple to write in any language:
+    ///
+    /// ```text
+    /// h = 0x811c9dc5
+    /// for each byte b of subject: h = ((h ^ b) * 0x01000193) mod 2^32
+    /// partition = h mod partitions
+    /// ```
+    pub fn partition_of(&self, subject: &str) -> u32 {
+        fnv1a_32(subject.as_bytes()) % self.partitions.max(1)
+    }
+}
+
+impl Default for StreamLayout {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The 32-bit FNV-1a hash of `bytes`.
+fn fnv1a_32(bytes: &[u8]) -> u32 {
+    const OFFSET_BASIS: u32 = 0x811c_9dc5;
+    const PRIME: u32 = 0x0100_0193;
+    bytes
+        .iter()
+        .fold(OFFSET_BASIS, |hash, byte| (hash ^ u32::from(*byte)).wrapping_mul(PRIME))
+}
+
 /// A typed event of the catalog, e.g. `user.created`.
 ///
 /// Implemented by generated code; services never implement it by hand.
@@ -64,6 +132,9 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     const VERSION: u32;
     /// How the runtime delivers this type.
     const POLICY: DeliveryPolicy;
+    /// How the category's streams are laid out and trimmed (the same for
+    /// every type of the category).
+    const STREAM: StreamLayout = StreamLayout::DEFAULT;
 
     /// The entity key named by the catalog's `subject` (e.g. the user id):
     /// entries with the same subject are handled in order.
@@ -84,6 +155,21 @@ mod tests {
         let delays: Vec<u128> = (1..=6).map(|n| policy.backoff(n).as_millis()).collect();
         assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
         assert_eq!(policy.backoff(u32::MAX), Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn partitions_follow_the_documented_fnv1a_hash() {
+        // Reference values of 32-bit FNV-1a.
+        assert_eq!(fnv1a_32(b""), 0x811c_9dc5);
+        assert_eq!(fnv1a_32(b"a"), 0xe40c_292c);
+        assert_eq!(fnv1a_32(b"foobar"), 0xbf9c_f968);
+        let layout = StreamLayout {
+            partitions: 8,
+            ..StreamLayout::DEFAULT
+        };
+        assert_eq!(layout.partition_of("foobar"), 0xbf9c_f968 % 8);
+        assert!((0..1000).all(|n| layout.partition_of(&n.to_string()) < 8));
+        assert_eq!(StreamLayout::DEFAULT.partition_of("anything"), 0);
     }
 }
 

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::future::Future;
 
-use crate::event::DeliveryPolicy;
+use crate::event::{DeliveryPolicy, StreamLayout};
 use crate::message::Message;
 use crate::stream::Fields;
 
@@ -110,6 +110,15 @@ pub trait Dispatch: Send + Sync + 'static {
     fn policy(&self, event_type: &str) -> Option<DeliveryPolicy> {
         let _ = event_type;
         None
+    }
+
+    /// How the streams of `category` are laid out (partitions, trimming),
+    /// i.e. the [`Event::STREAM`](crate::Event::STREAM) of its types; the
+    /// consumer reads every partition of a partitioned category, each owned
+    /// by one instance of the group at a time. Generated code overrides it.
+    fn layout(&self, category: &str) -> StreamLayout {
+        let _ = category;
+        StreamLayout::DEFAULT
     }
 }
 

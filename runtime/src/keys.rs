@@ -4,6 +4,9 @@
 //! | key | what |
 //! |---|---|
 //! | `<ns>:events:<category>` | the event stream of one category |
+//! | `<ns>:events:<category>:<p>` | partition `p` of a partitioned (ordered) category |
+//! | `<ns>:partition:<group>:<stream>` | the lease of the group's instance that reads one partition |
+//! | `<ns>:members:<group>` | the live instances of a group reading partitions (sorted set, expiry as score) |
 //! | `<ns>:dlq:<group>` | dead letters of one consumer group |
 //! | `<ns>:commands:<service>` | the command stream served by one service |
 //! | `<ns>:replies:<client>` | the reply stream of one command client |
@@ -12,6 +15,8 @@
 //! | `<ns>:health:<service>:<instance>` | the latest heartbeat of one instance (expires when it stops beating) |
 //! | `<ns>:health` | the health stream: every heartbeat, for history |
 //! | `<ns>:handled:<group>:<event id>` | idempotency marker of one handled event |
+
+use crate::event::StreamLayout;
 
 /// Builds the Redis keys of one namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -35,6 +40,43 @@ impl Keys {
     /// `<ns>:events:<category>`: the event stream of `category`.
     pub fn events(&self, category: &str) -> String {
         self.key(&["events", category])
+    }
+
+    /// The streams of `category` laid out as `layout`: `<ns>:events:<category>`
+    /// when it has one partition, else `<ns>:events:<category>:<p>` for each
+    /// partition `p`, in order.
+    pub fn event_streams(&self, category: &str, layout: &StreamLayout) -> Vec<String> {
+        if layout.is_partitioned() {
+            (0..layout.partitions)
+                .map(|p| self.key(&["events", category, &p.to_string()]))
+                .collect()
+        } else {
+            vec![self.events(category)]
+        }
+    }
+
+    /// The stream an event of `category` with subject `subject` is written
+    /// to: its partition's stream in a partitioned category (see
+    /// [`StreamLayout::partition_of`]), else the category's stream.
+    pub fn event_stream(&self, category: &str, layout: &StreamLayout, subject: &str) -> String {
+        if layout.is_partitioned() {
+            let partition = layout.partition_of(subject).to_string();
+            self.key(&["events", category, &partition])
+        } else {
+            self.events(category)
+        }
+    }
+
+    /// `<ns>:partition:<group>:<stream>`: the lease held by the instance of
+    /// `group` that reads the partition stream `stream` (a full key).
+    pub fn partition_lease(&self, group: &str, stream: &str) -> String {
+        self.key(&["partition", group, stream])
+    }
+
+    /// `<ns>:members:<group>`: the live instances of `group` that share
+    /// partitions.
+    pub fn members(&self, group: &str) -> String {
+        self.key(&["members", group])
     }
 
     /// `<ns>:dlq:<group>`: the dead-letter stream of consumer group `group`.
@@ -107,5 +149,24 @@ mod tests {
         assert_eq!(keys.health_instance("audit", "h-0"), "prod:health:audit:h-0");
         assert_eq!(keys.health_stream(), "prod:health");
         assert_ne!(Keys::new("staging").events("user"), keys.events("user"));
+        let ordered = StreamLayout {
+            partitions: 4,
+            ..StreamLayout::DEFAULT
+        };
+        assert_eq!(keys.event_streams("user", &StreamLayout::DEFAULT), ["prod:events:user"]);
+        assert_eq!(keys.event_streams("user", &ordered)[3], "prod:events:user:3");
+        let p = ordered.partition_of("u-1");
+        assert_eq!(
+            keys.event_stream("user", &ordered, "u-1"),
+            format!("prod:events:user:{p}")
+        );
+        assert_eq!(
+            keys.event_stream("user", &StreamLayout::DEFAULT, "u-1"),
+            "prod:events:user"
+        );
+        assert_eq!(
+            keys.partition_lease("audit", "prod:events:user:3"),
+            "prod:partition:audit:prod:events:user:3"
+        );
     }
 }

@@ -63,7 +63,7 @@ pub use consumer::{Consumer, ConsumerBuilder, DeadLetterReason};
 pub use consumer::{ConsumerProgress, ConsumerState};
 pub use envelope::Envelope;
 pub use error::Error;
-pub use event::{DecodeError, DeliveryPolicy, Event, UnknownName};
+pub use event::{DecodeError, DeliveryPolicy, Event, StreamLayout, UnknownName};
 pub use handler::{Dispatch, HandlerError, HandlerResult};
 pub use health::{HealthMonitor, HealthReport, Heartbeat};
 pub use keys::Keys;

@@ -31,7 +31,7 @@ use crate::config::Config;
 use crate::connection::{self, Connection};
 use crate::envelope::Envelope;
 use crate::error::Error;
-use crate::event::{DeliveryPolicy, Event};
+use crate::event::{Event, StreamLayout};
 use crate::keys::Keys;
 use crate::publish::{Publish, PublishContext, PublishError};
 
@@ -98,17 +98,19 @@ impl Publisher {
     }
 
     /// Publishes an envelope built earlier (e.g. kept in an outbox) to the
-    /// stream of `category`, trimmed by `policy`; returns the entry id.
+    /// stream of `category` laid out as `layout` (its partition's stream,
+    /// chosen from the envelope's subject, when partitioned), trimmed by
+    /// `layout`; returns the entry id.
     /// Publishing the same envelope twice yields two entries with the same
     /// `id`, which consumers with an idempotency store handle once.
     pub async fn publish_envelope(
         &self,
         category: &str,
         envelope: &Envelope,
-        policy: &DeliveryPolicy,
+        layout: &StreamLayout,
     ) -> Result<String, PublishError> {
         let mut batch = self.batch();
-        batch.add_envelope(category, envelope.clone(), policy);
+        batch.add_envelope(category, envelope.clone(), layout);
         let mut ids = batch.send().await?;
         ids.pop().ok_or_else(|| PublishError::Redis {
             stream: self.keys.events(category),
@@ -152,7 +154,7 @@ impl Publisher {
 impl Publish for Publisher {
     async fn publish<E: Event>(&self, event: &E, context: &PublishContext) -> Result<String, PublishError> {
         let envelope = self.envelope(event, context)?;
-        self.publish_envelope(E::CATEGORY, &envelope, &E::POLICY).await
+        self.publish_envelope(E::CATEGORY, &envelope, &E::STREAM).await
     }
 }
 
@@ -161,20 +163,21 @@ impl Publish for Publisher {
 #[must_use = "a batch publishes nothing until it is sent"]
 pub struct Batch<'p> {
     publisher: &'p Publisher,
-    items: Vec<(String, Envelope, DeliveryPolicy)>,
+    items: Vec<(String, Envelope, StreamLayout)>,
 }
 
 impl Batch<'_> {
     /// Adds `event` with `context`.
     pub fn add<E: Event>(&mut self, event: &E, context: &PublishContext) -> Result<&mut Self, PublishError> {
         let envelope = self.publisher.envelope(event, context)?;
-        Ok(self.add_envelope(E::CATEGORY, envelope, &E::POLICY))
+        Ok(self.add_envelope(E::CATEGORY, envelope, &E::STREAM))
     }
 
-    /// Adds an envelope built earlier, for the stream of `category`.
-    pub fn add_envelope(&mut self, category: &str, envelope: Envelope, policy: &DeliveryPolicy) -> &mut Self {
-        let stream = self.publisher.keys.events(category);
-        self.items.push((stream, envelope, *policy));
+    /// Adds an envelope built earlier, for the stream of `category` laid
+    /// out as `layout` (its subject's partition when partitioned).
+    pub fn add_envelope(&mut self, category: &str, envelope: Envelope, layout: &StreamLayout) -> &mut Self {
+        let stream = self.publisher.keys.event_stream(category, layout, &envelope.subject);
+        self.items.push((stream, envelope, *layout));
         self
     }
 
@@ -237,8 +240,8 @@ impl Batch<'_> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let mut pipe = redis::pipe();
         let mut caps: HashMap<&str, u64> = HashMap::new();
-        for (stream, envelope, policy) in &self.items {
-            let min_id = now.saturating_sub(policy.retention).as_millis();
+        for (stream, envelope, layout) in &self.items {
+            let min_id = now.saturating_sub(layout.retention).as_millis();
             let add = pipe
                 .cmd("XADD")
                 .arg(stream)
@@ -250,14 +253,26 @@ impl Batch<'_> {
                 add.arg(name).arg(value);
             });
             let cap = caps.entry(stream).or_default();
-            *cap = (*cap).max(policy.max_len);
+            *cap = (*cap).max(layout.max_len);
         }
         for (stream, cap) in &caps {
             pipe.cmd("XTRIM").arg(*stream).arg("MAXLEN").arg("~").arg(*cap).ignore();
         }
         let mut connection = self.publisher.connection.clone();
         let timeout = self.publisher.timeout;
-        let reply: Vec<Value> = tokio::time::timeout(timeout, pipe.query_async(&mut connection))
+        // A connection Redis dropped (it restarted, say) is noticed on
+        // first use: send once more on the new one, within the same timeout.
+        // Ids repeat if the first write had landed, so consumers can tell.
+        let send = async {
+            match pipe.query_async::<Vec<Value>>(&mut connection).await {
+                Err(error) if error.is_connection_dropped() || error.is_connection_refusal() => {
+                    tracing::debug!(%error, "connection to Redis dropped; publishing again on a new one");
+                    pipe.query_async(&mut connection).await
+                }
+                sent => sent,
+            }
+        };
+        let reply: Vec<Value> = tokio::time::timeout(timeout, send)
             .await
             .map_err(|_| PublishError::Timeout {
                 stream: first_stream.clone(),

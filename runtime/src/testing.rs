@@ -72,6 +72,16 @@ impl RedisServer {
     }
 
     /// A configuration for `service` on this server, in a namespace of its
+    /// own, with every other setting at its production default (block 5 s,
+    /// claim idle 60 s, publish timeout 5 s, …): for tests of behaviour that
+    /// depends on timing, which must hold as deployed.
+    pub fn config_with_defaults(&self, service: &str) -> ConfigBuilder {
+        Config::builder(service)
+            .redis_url(self.url())
+            .namespace(format!("test{}", self.port))
+    }
+
+    /// A configuration for `service` on this server, in a namespace of its
     /// own, with timings short enough for tests (block 100 ms, claim idle
     /// 1 s, backoff 50 ms to 200 ms, publish timeout 2 s).
     pub fn config(&self, service: &str) -> ConfigBuilder {

@@ -4,8 +4,10 @@
 mod redis {
     mod support;
 
+    mod child;
     mod commands;
     mod consume;
+    mod engine;
     mod failures;
     mod health;
     mod logs;

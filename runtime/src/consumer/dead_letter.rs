@@ -1,5 +1,6 @@
 //! Dead letters: entries the consumer gives up on, copied to
-//! `<ns>:dlq:<group>` with why, and acked in the same transaction.
+//! `<ns>:dlq:<group>` with why, then acked (dead letter first, so a crash
+//! in between leaves a duplicate dead letter, never a loss).
 //!
 //! A dead letter holds the original entry's fields unchanged (so it can be
 //! inspected or re-published as it was) followed by the fields below.
@@ -99,12 +100,11 @@ pub(crate) struct DeadLetter<'a> {
 }
 
 impl DeadLetter<'_> {
-    /// The transaction that writes the dead letter to `dlq` (capped near
-    /// `max_len`) and acks the entry in `group`: both or neither.
-    pub(crate) fn transaction(&self, dlq: &str, max_len: u64, group: &str, consumer: &str) -> redis::Pipeline {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        let add = pipe.cmd("XADD").arg(dlq).arg("MAXLEN").arg("~").arg(max_len).arg("*");
+    /// The `XADD` that writes the dead letter to `dlq` (capped near
+    /// `max_len`); the consumer acks the entry in `group` after it.
+    pub(crate) fn add(&self, dlq: &str, max_len: u64, group: &str, consumer: &str) -> redis::Cmd {
+        let mut add = redis::cmd("XADD");
+        add.arg(dlq).arg("MAXLEN").arg("~").arg(max_len).arg("*");
         for (name, value) in self.fields.map(Fields::pairs).unwrap_or_default() {
             add.arg(name).arg(value);
         }
@@ -124,9 +124,7 @@ impl DeadLetter<'_> {
             .arg(&self.error)
             .arg(field::TIME)
             .arg(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
-        add.ignore();
-        pipe.cmd("XACK").arg(self.stream).arg(group).arg(self.entry_id).ignore();
-        pipe
+        add
     }
 }
 

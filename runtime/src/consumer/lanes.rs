@@ -90,6 +90,51 @@ impl<T> Lanes<T> {
         }
     }
 
+    /// How many entries wait behind lane `key`'s head; `None` when the lane
+    /// is idle (an entry admitted to it would be ready at once).
+    pub(crate) fn queued(&self, key: &str) -> Option<usize> {
+        self.waiting.get(key).map(VecDeque::len)
+    }
+
+    /// Takes every entry not running for which `matches` holds, closing the
+    /// lanes whose ready or delayed head it takes. Every entry of a lane
+    /// must answer `matches` alike (a lane belongs to one stream).
+    pub(crate) fn drain_matching(&mut self, mut matches: impl FnMut(&T) -> bool) -> Vec<T> {
+        let mut taken = Vec::new();
+        let mut closed = Vec::new();
+        let mut kept = VecDeque::new();
+        for (key, item) in self.ready.drain(..) {
+            if matches(&item) {
+                closed.push(key);
+                taken.push(item);
+            } else {
+                kept.push_back((key, item));
+            }
+        }
+        self.ready = kept;
+        let parked: Vec<u64> = self
+            .parked
+            .iter()
+            .filter(|(_, (_, item))| matches(item))
+            .map(|(seq, _)| *seq)
+            .collect();
+        for seq in parked {
+            if let Some((key, item)) = self.parked.remove(&seq) {
+                closed.push(key);
+                taken.push(item);
+            }
+        }
+        for queue in self.waiting.values_mut() {
+            let (out, keep): (VecDeque<T>, VecDeque<T>) = queue.drain(..).partition(|item| matches(item));
+            taken.extend(out);
+            *queue = keep;
+        }
+        for key in closed {
+            self.waiting.remove(&key);
+        }
+        taken
+    }
+
     /// Takes every entry not running (ready, queued, delayed), closing all
     /// lanes; used at shutdown.
     pub(crate) fn drain(&mut self) -> Vec<T> {
@@ -143,6 +188,31 @@ mod tests {
         assert_eq!(take_all(&mut lanes), [1]);
         lanes.finished("a".into());
         assert_eq!(take_all(&mut lanes), [2]);
+    }
+
+    #[test]
+    fn drain_matching_takes_one_stream_and_keeps_running_lanes_blocked() {
+        let mut lanes = Lanes::default();
+        lanes.admit("a".into(), 10);
+        lanes.admit("a".into(), 11);
+        lanes.admit("b".into(), 20);
+        lanes.admit("b".into(), 21);
+        lanes.admit("c".into(), 30);
+        let (running, _) = lanes.next_ready().expect("a's head");
+        assert_eq!(lanes.queued("a"), Some(1));
+        assert_eq!(lanes.queued("z"), None);
+        let mut taken = lanes.drain_matching(|item| *item < 30);
+        taken.sort();
+        assert_eq!(taken, [11, 20, 21]);
+        assert_eq!(take_all(&mut lanes), [30]);
+        // `a`'s head still runs: its lane stays open until it finishes.
+        lanes.admit(running.clone(), 12);
+        assert_eq!(take_all(&mut lanes), Vec::<u32>::new());
+        lanes.finished(running);
+        assert_eq!(take_all(&mut lanes), [12]);
+        // `b` was closed with its head: a new entry is ready at once.
+        lanes.admit("b".into(), 22);
+        assert_eq!(take_all(&mut lanes), [22]);
     }
 
     #[test]

@@ -45,11 +45,17 @@
 //!   resumes where it was.
 
 pub mod dead_letter;
-mod fetch;
+mod groups;
 mod idempotency;
 mod lanes;
+mod lease;
+mod ownership;
+mod pending;
 mod progress;
+mod reader;
+mod reclaim;
 mod run;
+mod window;
 mod worker;
 
 use std::future::Future;
@@ -193,21 +199,50 @@ pub(crate) struct Delivery {
     pub stream: Arc<str>,
     /// The entry id.
     pub id: String,
-    /// Its fields; `None` when it was trimmed from the stream while pending.
+    /// Its fields; `None` when it was trimmed from the stream while pending,
+    /// or when it is a [`stub`](Self::stub).
     pub fields: Option<Fields>,
     /// Deliveries so far, this one included (0 if unknown).
     pub count: u32,
     /// Whether it must be claimed again before handling (a due retry).
     pub reclaim: bool,
+    /// Whether only its id is held: an entry queued far behind its
+    /// subject's head gives its fields and its place in the window back, so
+    /// one busy subject cannot fill the window; its fields are read again
+    /// (`XRANGE`) when its turn comes.
+    pub stub: bool,
 }
 
 impl Delivery {
-    /// The ordering lane: the entry's subject, or its id when it has none
-    /// (an entry without subject is ordered with nothing).
+    /// A delivery of `entry` from `stream`, delivered `count` times.
+    pub(crate) fn new(stream: &Arc<str>, entry: crate::stream::Entry, count: u32) -> Self {
+        Delivery {
+            stream: stream.clone(),
+            id: entry.id,
+            fields: entry.fields,
+            count,
+            reclaim: false,
+            stub: false,
+        }
+    }
+
+    /// A pending entry that is gone from `stream` (trimmed while pending).
+    pub(crate) fn lost(stream: &Arc<str>, id: String, count: u32) -> Self {
+        Delivery::new(stream, crate::stream::Entry { id, fields: None }, count)
+    }
+
+    /// The ordering lane: the stream and the entry's subject, or its id when
+    /// it has none (an entry without subject is ordered with nothing).
+    /// Order per subject is order within one stream: entries of different
+    /// streams have no order to keep.
     pub(crate) fn lane(&self) -> String {
-        self.fields
+        match self
+            .fields
             .as_ref()
-            .and_then(|fields| fields.get(crate::envelope::field::SUBJECT))
-            .map_or_else(|| format!("\0{}", self.id), str::to_owned)
+            .and_then(|f| f.get(crate::envelope::field::SUBJECT))
+        {
+            Some(subject) => format!("{}\0{subject}", self.stream),
+            None => format!("{}\0\0{}", self.stream, self.id),
+        }
     }
 }

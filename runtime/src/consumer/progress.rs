@@ -43,6 +43,14 @@ struct Inner {
     busy_since: AtomicU64,
     /// When the consumer last settled an entry (0: never).
     last_settled: AtomicU64,
+    /// When a read of the consumer last came back from Redis (0: never):
+    /// with entries, or empty after its block time.
+    last_read: AtomicU64,
+    /// Readers waiting for room in the window (it is full: not a reading fault).
+    waiting_for_room: AtomicUsize,
+    /// How long a running consumer may go without a read coming back, in
+    /// milliseconds (set when it starts: block time plus call timeout, twice).
+    read_patience: AtomicU64,
 }
 
 const NOT_STARTED: u8 = 0;
@@ -62,6 +70,9 @@ impl ConsumerProgress {
                 settled: AtomicU64::new(0),
                 busy_since: AtomicU64::new(0),
                 last_settled: AtomicU64::new(0),
+                last_read: AtomicU64::new(0),
+                waiting_for_room: AtomicUsize::new(0),
+                read_patience: AtomicU64::new(u64::MAX),
             }),
         }
     }
@@ -119,6 +130,23 @@ impl ConsumerProgress {
         Some(self.elapsed().saturating_sub(Duration::from_millis(since)))
     }
 
+    /// How long the consumer has gone without a read coming back from
+    /// Redis, when that is longer than a healthy consumer ever waits (its
+    /// block time plus its call timeout, twice) and it is not merely waiting
+    /// for room (a full window is reported by [`stalled_for`](Self::stalled_for)).
+    /// `Some` means it is not reading: Redis is unreachable, or a reader
+    /// failed. `None` while it reads, and when it is not running.
+    pub fn not_reading_for(&self) -> Option<Duration> {
+        let inner = &self.inner;
+        if self.state() != ConsumerState::Running || inner.waiting_for_room.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let patience = Duration::from_millis(inner.read_patience.load(Ordering::Relaxed));
+        let since = Duration::from_millis(inner.last_read.load(Ordering::Relaxed));
+        let silent = self.elapsed().saturating_sub(since);
+        (silent > patience).then_some(silent)
+    }
+
     fn elapsed(&self) -> Duration {
         self.inner.base.elapsed()
     }
@@ -128,8 +156,12 @@ impl ConsumerProgress {
         u64::try_from(self.elapsed().as_millis()).unwrap_or(u64::MAX).max(1)
     }
 
-    /// Marks the consumer running until the returned guard is dropped.
-    pub(crate) fn running(&self) -> RunningGuard {
+    /// Marks the consumer running until the returned guard is dropped; a
+    /// read must come back at least every `read_patience` while it runs.
+    pub(crate) fn running(&self, read_patience: Duration) -> RunningGuard {
+        let patience = u64::try_from(read_patience.as_millis()).unwrap_or(u64::MAX);
+        self.inner.read_patience.store(patience, Ordering::Relaxed);
+        self.read_done();
         self.inner.state.store(RUNNING, Ordering::Relaxed);
         RunningGuard(self.clone())
     }
@@ -149,10 +181,33 @@ impl ConsumerProgress {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| held.checked_sub(1));
     }
 
+    /// A read came back from Redis (or the consumer learnt it has nothing
+    /// to read: it owns no partition).
+    pub(crate) fn read_done(&self) {
+        self.inner.last_read.store(self.now(), Ordering::Relaxed);
+    }
+
+    /// Marks a reader as waiting for room until the guard is dropped.
+    pub(crate) fn waiting_for_room(&self) -> WaitingGuard {
+        self.inner.waiting_for_room.fetch_add(1, Ordering::Relaxed);
+        WaitingGuard(self.clone())
+    }
+
     /// The consumer settled one entry.
     pub(crate) fn settle(&self) {
         self.inner.settled.fetch_add(1, Ordering::Relaxed);
         self.inner.last_settled.store(self.now(), Ordering::Relaxed);
+    }
+}
+
+/// Counts a reader as waiting for room while it lives.
+pub(crate) struct WaitingGuard(ConsumerProgress);
+
+impl Drop for WaitingGuard {
+    fn drop(&mut self) {
+        self.0.inner.waiting_for_room.fetch_sub(1, Ordering::Relaxed);
+        // Room was found (or the reader stopped): time to read starts now.
+        self.0.read_done();
     }
 }
 
@@ -175,7 +230,7 @@ mod tests {
         let progress = ConsumerProgress::new("audit", "a");
         assert_eq!(progress.state(), ConsumerState::NotStarted);
         assert_eq!(progress.stalled_for(), None);
-        let running = progress.running();
+        let running = progress.running(Duration::from_secs(60));
         assert_eq!(progress.state(), ConsumerState::Running);
         progress.hold(2);
         std::thread::sleep(Duration::from_millis(20));
@@ -193,5 +248,23 @@ mod tests {
         progress.hold(1);
         drop(running);
         assert_eq!((progress.state(), progress.held()), (ConsumerState::Stopped, 0));
+    }
+
+    #[test]
+    fn a_running_consumer_whose_reads_do_not_come_back_is_not_reading() {
+        let progress = ConsumerProgress::new("audit", "a");
+        let running = progress.running(Duration::from_millis(10));
+        assert_eq!(progress.not_reading_for(), None);
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(progress.not_reading_for().expect("silent") >= Duration::from_millis(20));
+        progress.read_done();
+        assert_eq!(progress.not_reading_for(), None);
+        std::thread::sleep(Duration::from_millis(30));
+        let waiting = progress.waiting_for_room();
+        assert_eq!(progress.not_reading_for(), None, "a full window is no reading fault");
+        drop(waiting);
+        assert_eq!(progress.not_reading_for(), None);
+        drop(running);
+        assert_eq!(progress.not_reading_for(), None);
     }
 }

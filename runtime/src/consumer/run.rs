@@ -1,8 +1,9 @@
-//! The consumer's main loop: sets up connections and groups, starts the
-//! fetcher, schedules deliveries into lanes and workers, batches acks,
-//! renews claims, and drains on shutdown.
+//! The consumer's main loop: sets up connections and groups, starts and
+//! supervises its tasks (a reader per stream it reads, the reclaimer, the
+//! partition owner), schedules deliveries into lanes and workers, batches
+//! acks, renews claims, hands partitions over, and drains on shutdown.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,30 +12,46 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use redis::RedisError;
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{AbortHandle, JoinSet};
 
-use super::fetch::{self, Fetcher};
 use super::idempotency::Idempotency;
 use super::lanes::Lanes;
+use super::ownership::{Change, Owner};
+use super::pending::Whose;
 use super::progress::ConsumerProgress;
+use super::reader::Reader;
+use super::reclaim::Reclaimer;
+use super::window::Window;
 use super::worker::{self, Finished, Outcome, Shared};
-use super::{Consumer, Delivery};
+use super::{Consumer, Delivery, groups};
+use crate::config::Config;
 use crate::connection::{self, Connection, Outage, bounded};
 use crate::error::Error;
 use crate::handler::Dispatch;
 
-/// Redis error codes that waiting may fix; any other server error while
-/// setting up is a fatal misconfiguration.
-const PASSING: [&str; 7] = [
-    "LOADING",
-    "BUSY",
-    "TRYAGAIN",
-    "CLUSTERDOWN",
-    "MASTERDOWN",
-    "READONLY",
-    "MOVED",
-];
+/// Entries of one subject kept with their fields behind its running head;
+/// later ones are held as stubs (see [`Delivery::stub`]).
+const KEPT_PER_LANE: usize = 4;
+
+/// Stubs held at most, per place in the window: ids only, a few dozen
+/// bytes each.
+const STUBS_PER_PLACE: usize = 64;
+
+/// Task failures within [`FAILURE_WINDOW`] after which the consumer stops
+/// with an error rather than restart the task again.
+const MAX_FAILURES: usize = 5;
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// One stream the consumer reads.
+#[derive(Debug, Clone)]
+struct Plan {
+    stream: Arc<str>,
+    /// The category (for metrics), or the stream's last segment.
+    category: Arc<str>,
+    /// Read only while this instance owns it.
+    partitioned: bool,
+}
 
 pub(super) async fn run<D: Dispatch>(
     consumer: Consumer,
@@ -43,31 +60,48 @@ pub(super) async fn run<D: Dispatch>(
 ) -> Result<(), Error> {
     let config = consumer.config;
     let progress = consumer.progress;
-    let _running = progress.running();
+    let limit = config.publish_timeout();
+    let _running = progress.running((config.block() + limit) * 2);
     let keys = config.keys();
-    let streams: Vec<Arc<str>> = match consumer.streams {
-        Some(streams) => streams.into_iter().map(Arc::from).collect(),
+    let plans: Vec<Plan> = match consumer.streams {
+        Some(streams) => streams
+            .into_iter()
+            .map(|stream| Plan {
+                category: Arc::from(stream.rsplit(':').next().unwrap_or_default()),
+                stream: Arc::from(stream),
+                partitioned: false,
+            })
+            .collect(),
         None => consumer
             .categories
             .unwrap_or_else(|| dispatch.categories().iter().map(|c| (*c).to_owned()).collect())
             .iter()
-            .map(|c| Arc::from(keys.events(c)))
+            .flat_map(|category| {
+                let layout = dispatch.layout(category);
+                let category: Arc<str> = Arc::from(category.as_str());
+                keys.event_streams(&category, &layout)
+                    .into_iter()
+                    .map(move |stream| Plan {
+                        stream: Arc::from(stream),
+                        category: category.clone(),
+                        partitioned: layout.is_partitioned(),
+                    })
+            })
             .collect(),
     };
-    if streams.is_empty() {
+    if plans.is_empty() {
         return Err(Error::NoStreams);
     }
-    let limit = config.publish_timeout();
+    let streams: Vec<Arc<str>> = plans.iter().map(|plan| plan.stream.clone()).collect();
     let mut connection = connection::open(&config, Some(limit))?;
     let mut shutdown = std::pin::pin!(shutdown);
 
     connection::warn_if_evicting(&mut connection, limit).await;
     let mut outage = Outage::new("creating consumer groups");
     loop {
-        let created = fetch::create_groups(&mut connection, &streams, config.group(), config.start(), limit).await;
-        match created {
+        match groups::create(&mut connection, &streams, config.group(), config.start(), limit).await {
             Ok(()) => break,
-            Err(error) if is_fatal(&error) => {
+            Err(error) if groups::is_fatal(&error) => {
                 return Err(Error::Redis {
                     context: format!("cannot create consumer group `{}`", config.group()),
                     source: error,
@@ -83,49 +117,85 @@ pub(super) async fn run<D: Dispatch>(
     }
     outage.recovered();
 
-    let capacity = Arc::new(Semaphore::new(config.max_in_flight()));
+    let window = Window::new(config.max_in_flight(), progress.clone());
     let (sender, mut fetched) = mpsc::unbounded_channel();
-    let fetcher = Fetcher {
-        connection: connection::open(&config, None)?,
-        streams: streams.clone(),
-        group: config.group().to_owned(),
-        consumer: config.consumer().to_owned(),
-        batch: config.batch_size(),
-        block: config.block(),
-        claim_idle: config.claim_idle(),
-        consumer_expiry: config.consumer_expiry(),
-        limit,
-        capacity: capacity.clone(),
-        out: sender,
-        outage: Outage::new("reading entries"),
-    };
-    let fetcher = AbortOnDrop(tokio::spawn(fetcher.run()));
+    let run_id = uuid::Uuid::now_v7();
     let shared = Arc::new(Shared {
         dispatch,
-        connection,
+        connection: connection.clone(),
         dead_letters: keys.dead_letters(config.group()),
-        keys,
+        keys: keys.clone(),
         group: config.group().to_owned(),
         consumer: config.consumer().to_owned(),
         default_policy: config.default_policy(),
         idempotency: config
             .idempotency_ttl()
-            .map(|ttl| Idempotency::new(ttl, config.claim_idle(), config.consumer())),
+            .map(|ttl| Idempotency::new(ttl, config.claim_idle(), config.consumer(), run_id)),
         limit,
         metrics: crate::telemetry::ConsumerMetrics::new(config.group()),
     });
+    let mut tasks = Tasks {
+        set: JoinSet::new(),
+        kinds: HashMap::new(),
+        readers: HashMap::new(),
+        failures: VecDeque::new(),
+        factory: TaskFactory {
+            config: config.clone(),
+            connection: connection.clone(),
+            window: window.clone(),
+            out: sender,
+            progress: progress.clone(),
+            plans: plans.clone(),
+        },
+    };
+    for plan in plans.iter().filter(|plan| !plan.partitioned) {
+        tasks.start(Task::Reader(plan.stream.clone(), Whose::Own))?;
+    }
+    tasks.start(Task::Reclaimer)?;
+    let partitions: Vec<Arc<str>> = plans
+        .iter()
+        .filter(|plan| plan.partitioned)
+        .map(|plan| plan.stream.clone())
+        .collect();
+    let (changes_sender, mut changes) = mpsc::unbounded_channel();
+    let (released, released_receiver) = mpsc::unbounded_channel();
+    let (stop_owner, owner_stopped) = oneshot::channel();
+    if !partitions.is_empty() {
+        let owner = Owner {
+            connection: connection.clone(),
+            members: keys.members(config.group()),
+            consumer: config.consumer().to_owned(),
+            token: format!("{}/{run_id}", config.consumer()),
+            streams: partitions
+                .iter()
+                .map(|stream| (stream.clone(), keys.partition_lease(config.group(), stream)))
+                .collect(),
+            lease: config.partition_lease(),
+            limit,
+            out: changes_sender,
+            released: released_receiver,
+            progress: progress.clone(),
+        };
+        let handle = tasks.set.spawn(owner.run(owner_stopped));
+        tasks.watch_owner(handle);
+    }
     tracing::info!(group = %shared.group, consumer = %shared.consumer, ?streams, "consumer started");
 
+    let max_stubs = config.max_in_flight().saturating_mul(STUBS_PER_PLACE);
     let mut state = State {
         shared,
-        capacity,
+        window,
         lanes: Lanes::default(),
-        held: HashSet::new(),
+        held: HashMap::new(),
+        stubs: 0,
+        max_stubs,
         workers: FuturesUnordered::new(),
         acks: HashMap::new(),
-        background: JoinSet::new(),
-        flushing: false,
-        renewing: false,
+        flushes: JoinSet::new(),
+        renewals: JoinSet::new(),
+        not_owned: partitions.iter().cloned().collect(),
+        releasing: HashSet::new(),
+        released,
         progress,
     };
     let concurrency = config.concurrency();
@@ -143,10 +213,11 @@ pub(super) async fn run<D: Dispatch>(
                 state.workers.push(Box::pin(handling));
             }
         }
-        if !state.flushing && !state.acks.is_empty() {
+        if state.flushes.is_empty() && !state.acks.is_empty() {
             state.flush_acks();
         }
-        if deadline.is_some() && state.workers.is_empty() && !state.flushing {
+        state.hand_over_drained();
+        if deadline.is_some() && state.workers.is_empty() && state.flushes.is_empty() && state.acks.is_empty() {
             break;
         }
         let next_due = state.lanes.next_due();
@@ -155,23 +226,48 @@ pub(super) async fn run<D: Dispatch>(
             Some(finished) = state.workers.next(), if !state.workers.is_empty() => {
                 state.finish(finished, deadline.is_some());
             }
-            Some(task) = state.background.join_next(), if !state.background.is_empty() => {
-                match task {
-                    Ok(Background::Flushed) => state.flushing = false,
-                    Ok(Background::Renewed) => state.renewing = false,
-                    Err(_) => {}
+            Some(flushed) = state.flushes.join_next(), if !state.flushes.is_empty() => {
+                if let Err(error) = flushed {
+                    tracing::error!(%error, "acking handled entries failed; they stay pending and will be delivered again");
+                }
+            }
+            Some(renewed) = state.renewals.join_next(), if !state.renewals.is_empty() => {
+                if let Err(error) = renewed {
+                    tracing::error!(%error, "renewing claims on held entries failed");
+                }
+            }
+            Some(ended) = tasks.set.join_next_with_id(), if !tasks.set.is_empty() && deadline.is_none() => {
+                tasks.ended(ended)?;
+            }
+            Some(change) = changes.recv(), if deadline.is_none() => {
+                match change {
+                    Change::Acquired(stream) => {
+                        state.not_owned.remove(&stream);
+                        if !tasks.reads(&stream) {
+                            tasks.start(Task::Reader(stream, Whose::Everyone))?;
+                        }
+                    }
+                    Change::Revoked(stream) => {
+                        tasks.stop_reader(&stream);
+                        state.let_go(&stream);
+                        state.releasing.insert(stream);
+                    }
+                    Change::Lost(stream) => {
+                        tasks.stop_reader(&stream);
+                        state.let_go(&stream);
+                    }
                 }
             }
             Some(batch) = fetched.recv(), if deadline.is_none() => state.admit(batch),
             () = sleep_until(next_due), if next_due.is_some() && deadline.is_none() => {
                 state.lanes.wake(Instant::now());
             }
-            _ = renew.tick(), if deadline.is_none() && !state.renewing && !state.held.is_empty() => {
+            _ = renew.tick(), if deadline.is_none() && state.renewals.is_empty() && !state.held.is_empty() => {
                 state.renew_claims();
             }
             () = &mut shutdown, if deadline.is_none() => {
                 tracing::info!(running = state.workers.len(), "consumer stopping: finishing running handlers");
-                fetcher.0.abort();
+                tasks.stop_all_but_owner();
                 fetched.close();
                 for delivery in state.lanes.drain() {
                     state.release(delivery.stream, delivery.id);
@@ -188,49 +284,237 @@ pub(super) async fn run<D: Dispatch>(
         }
     }
     state.workers.clear();
-    if !state.acks.is_empty() {
-        let last = Duration::from_secs(1).max(limit);
-        let _ = tokio::time::timeout(last, ack(state.shared.clone(), std::mem::take(&mut state.acks), false)).await;
+    if let Some(store) = &state.shared.idempotency {
+        store.release_abandoned(&state.shared.connection, limit).await;
     }
+    // An ack flush under way is finished, not dropped; then the rest.
+    let last = Duration::from_secs(1).max(limit);
+    let _ = tokio::time::timeout(last, async { while state.flushes.join_next().await.is_some() {} }).await;
+    if !state.acks.is_empty() {
+        let acks = std::mem::take(&mut state.acks);
+        let _ = tokio::time::timeout(last, ack(state.shared.clone(), acks, false)).await;
+    }
+    // Partitions are released only now, when nothing of theirs runs.
+    let _ = stop_owner.send(());
+    let _ = tokio::time::timeout(last * 2, async { while tasks.set.join_next().await.is_some() {} }).await;
     tracing::info!(group = %state.shared.group, consumer = %state.shared.consumer, "consumer stopped");
     Ok(())
+}
+
+/// A task the consumer runs and supervises.
+#[derive(Debug, Clone)]
+enum Task {
+    /// Reads one stream, first finishing whose pending entries.
+    Reader(Arc<str>, Whose),
+    /// Claims entries of stopped consumers and removes departed ones.
+    Reclaimer,
+    /// Shares the partitions with the group's other instances.
+    Owner,
+}
+
+/// Builds the consumer's tasks.
+struct TaskFactory {
+    config: Config,
+    connection: Connection,
+    window: Window,
+    out: mpsc::UnboundedSender<Vec<Delivery>>,
+    progress: ConsumerProgress,
+    plans: Vec<Plan>,
+}
+
+impl TaskFactory {
+    fn reader(&self, stream: Arc<str>, first: Whose) -> Result<Reader, Error> {
+        Ok(Reader {
+            reads: connection::open(&self.config, None)?,
+            calls: self.connection.clone(),
+            stream,
+            group: self.config.group().to_owned(),
+            consumer: self.config.consumer().to_owned(),
+            first,
+            batch: self.config.batch_size(),
+            block: self.config.block(),
+            limit: self.config.publish_timeout(),
+            window: self.window.clone(),
+            out: self.out.clone(),
+            progress: self.progress.clone(),
+        })
+    }
+
+    fn reclaimer(&self) -> Reclaimer {
+        Reclaimer {
+            connection: self.connection.clone(),
+            shared: self
+                .plans
+                .iter()
+                .filter(|plan| !plan.partitioned)
+                .map(|plan| (plan.stream.clone(), plan.category.clone()))
+                .collect(),
+            all: self.plans.iter().map(|plan| plan.stream.clone()).collect(),
+            group: self.config.group().to_owned(),
+            consumer: self.config.consumer().to_owned(),
+            batch: self.config.batch_size(),
+            claim_idle: self.config.claim_idle(),
+            consumer_expiry: self.config.consumer_expiry(),
+            limit: self.config.publish_timeout(),
+            window: self.window.clone(),
+            out: self.out.clone(),
+        }
+    }
+}
+
+/// The consumer's supervised tasks: a task that panics is restarted; one
+/// that keeps failing stops the consumer with an error.
+struct Tasks {
+    set: JoinSet<()>,
+    kinds: HashMap<tokio::task::Id, (Task, AbortHandle)>,
+    /// The running readers, by stream.
+    readers: HashMap<Arc<str>, AbortHandle>,
+    /// When tasks failed lately.
+    failures: VecDeque<Instant>,
+    factory: TaskFactory,
+}
+
+impl Tasks {
+    fn start(&mut self, task: Task) -> Result<(), Error> {
+        let handle = match &task {
+            Task::Reader(stream, first) => {
+                let handle = self.set.spawn(self.factory.reader(stream.clone(), *first)?.run());
+                self.readers.insert(stream.clone(), handle.clone());
+                handle
+            }
+            Task::Reclaimer => self.set.spawn(self.factory.reclaimer().run()),
+            Task::Owner => return Err(Error::Failed("the partition owner cannot be restarted".into())),
+        };
+        self.kinds.insert(handle.id(), (task, handle));
+        Ok(())
+    }
+
+    /// Watches the owner's task.
+    fn watch_owner(&mut self, handle: AbortHandle) {
+        self.kinds.insert(handle.id(), (Task::Owner, handle));
+    }
+
+    /// Whether the reader of `stream` runs.
+    fn reads(&self, stream: &Arc<str>) -> bool {
+        self.readers.contains_key(stream)
+    }
+
+    /// Stops the reader of `stream`, if one runs.
+    fn stop_reader(&mut self, stream: &Arc<str>) {
+        if let Some(handle) = self.readers.remove(stream) {
+            handle.abort();
+        }
+    }
+
+    /// Stops every task but the owner (which releases partitions last).
+    fn stop_all_but_owner(&mut self) {
+        self.readers.clear();
+        for (task, handle) in self.kinds.values() {
+            if !matches!(task, Task::Owner) {
+                handle.abort();
+            }
+        }
+    }
+
+    /// A task ended: restarts it if it failed (and is still wanted), or
+    /// stops the consumer when tasks keep failing.
+    fn ended(&mut self, ended: Result<(tokio::task::Id, ()), tokio::task::JoinError>) -> Result<(), Error> {
+        let (id, why) = match ended {
+            Ok((id, ())) => (id, "it returned".to_owned()),
+            Err(error) if error.is_cancelled() => {
+                self.kinds.remove(&error.id());
+                return Ok(());
+            }
+            Err(error) => (error.id(), error.to_string()),
+        };
+        let Some((task, _)) = self.kinds.remove(&id) else {
+            return Ok(());
+        };
+        tracing::error!(task = ?task, %why, "a task of the consumer ended unexpectedly; restarting it");
+        let now = Instant::now();
+        self.failures.push_back(now);
+        while self
+            .failures
+            .front()
+            .is_some_and(|at| now.duration_since(*at) > FAILURE_WINDOW)
+        {
+            self.failures.pop_front();
+        }
+        if self.failures.len() > MAX_FAILURES {
+            return Err(Error::Failed(format!(
+                "its tasks failed {} times within {FAILURE_WINDOW:?}; the last, {task:?}: {why}",
+                self.failures.len()
+            )));
+        }
+        match task {
+            Task::Reader(stream, first) => {
+                // Only if still wanted: a revoked partition stays stopped.
+                if self.readers.get(&stream).is_some_and(|handle| handle.id() == id) {
+                    self.start(Task::Reader(stream, first))?;
+                }
+                Ok(())
+            }
+            Task::Reclaimer => self.start(Task::Reclaimer),
+            Task::Owner => Err(Error::Failed(format!("the partition owner failed: {why}"))),
+        }
+    }
 }
 
 /// The consumer loop's state.
 struct State<D> {
     shared: Arc<Shared<D>>,
-    capacity: Arc<Semaphore>,
+    window: Window,
     lanes: Lanes<Delivery>,
-    /// Every entry held, by stream and id.
-    held: HashSet<(Arc<str>, String)>,
+    /// Every entry held, by stream and id; `true` when it holds a place in
+    /// the window (`false`: a stub).
+    held: HashMap<(Arc<str>, String), bool>,
+    stubs: usize,
+    max_stubs: usize,
     /// Running handlers, polled by the consumer's own task: no task per
     /// entry, no wake-up across threads.
     workers: FuturesUnordered<Pin<Box<dyn Future<Output = Finished> + Send>>>,
     /// Ids to ack, by stream.
     acks: HashMap<Arc<str>, Vec<String>>,
-    background: JoinSet<Background>,
-    flushing: bool,
-    renewing: bool,
+    /// The ack flush under way (one at a time).
+    flushes: JoinSet<()>,
+    /// The claim renewal under way (one at a time).
+    renewals: JoinSet<()>,
+    /// Partitions this instance does not read now (not acquired, revoked
+    /// or lost): what comes of them is let go.
+    not_owned: HashSet<Arc<str>>,
+    /// Partitions revoked, being finished before they are handed over.
+    releasing: HashSet<Arc<str>>,
+    /// Tells the owner a revoked partition is finished.
+    released: mpsc::UnboundedSender<Arc<str>>,
     progress: ConsumerProgress,
 }
 
-/// What a background task did.
-enum Background {
-    Flushed,
-    Renewed,
-}
-
 impl<D: Dispatch> State<D> {
-    /// Takes fetched deliveries into their lanes; a delivery of an entry
-    /// held already (claimed twice) is dropped.
+    /// Takes fetched deliveries into their lanes. Dropped: a delivery of an
+    /// entry held already (claimed twice), and one of a stream no longer
+    /// read (a partition given up while its reader's last batch was on the
+    /// way); both stay pending where they are.
     fn admit(&mut self, batch: Vec<Delivery>) {
-        for delivery in batch {
-            if self.held.insert((delivery.stream.clone(), delivery.id.clone())) {
-                self.progress.hold(1);
-                self.lanes.admit(delivery.lane(), delivery);
-            } else {
-                self.capacity.add_permits(1);
+        for mut delivery in batch {
+            let key = (delivery.stream.clone(), delivery.id.clone());
+            if self.not_owned.contains(&delivery.stream) || self.held.contains_key(&key) {
+                self.window.release(1);
+                continue;
             }
+            let lane = delivery.lane();
+            let far_behind = self.lanes.queued(&lane).is_some_and(|queued| queued >= KEPT_PER_LANE);
+            let place = if far_behind && self.stubs < self.max_stubs {
+                delivery.fields = None;
+                delivery.stub = true;
+                self.stubs += 1;
+                self.window.release(1);
+                false
+            } else {
+                true
+            };
+            self.held.insert(key, place);
+            self.progress.hold(1);
+            self.lanes.admit(lane, delivery);
         }
     }
 
@@ -247,7 +531,7 @@ impl<D: Dispatch> State<D> {
         match outcome {
             Outcome::Ack => self.acks.entry(stream.clone()).or_default().push(id.clone()),
             Outcome::Settled | Outcome::Release => {}
-            Outcome::Retry { delivery, due } if !closing => {
+            Outcome::Retry { delivery, due } if !closing && !self.not_owned.contains(&stream) => {
                 self.lanes.delay(lane, delivery, due);
                 return;
             }
@@ -259,29 +543,53 @@ impl<D: Dispatch> State<D> {
 
     /// Forgets a held entry and frees its place.
     fn release(&mut self, stream: Arc<str>, id: String) {
-        if self.held.remove(&(stream, id)) {
-            self.progress.release();
-            self.capacity.add_permits(1);
+        match self.held.remove(&(stream, id)) {
+            Some(true) => self.window.release(1),
+            Some(false) => self.stubs -= 1,
+            None => return,
+        }
+        self.progress.release();
+    }
+
+    /// Stops handling `stream`: lets go of every entry of it not running
+    /// (they stay pending, for the stream's next owner).
+    fn let_go(&mut self, stream: &Arc<str>) {
+        self.not_owned.insert(stream.clone());
+        for delivery in self.lanes.drain_matching(|delivery| delivery.stream == *stream) {
+            self.release(delivery.stream, delivery.id);
+        }
+    }
+
+    /// Tells the owner about revoked partitions that hold nothing anymore
+    /// (nothing running, nothing left to ack).
+    fn hand_over_drained(&mut self) {
+        if self.releasing.is_empty() || !self.flushes.is_empty() {
+            return;
+        }
+        let drained: Vec<Arc<str>> = self
+            .releasing
+            .iter()
+            .filter(|stream| !self.acks.contains_key(*stream) && !self.held.keys().any(|(s, _)| s == *stream))
+            .cloned()
+            .collect();
+        for stream in drained {
+            self.releasing.remove(&stream);
+            let _ = self.released.send(stream);
         }
     }
 
     fn flush_acks(&mut self) {
-        self.flushing = true;
         let acks = std::mem::take(&mut self.acks);
         let shared = self.shared.clone();
-        self.background.spawn(async move {
-            ack(shared, acks, true).await;
-            Background::Flushed
-        });
+        self.flushes.spawn(ack(shared, acks, true));
     }
 
     /// Renews this consumer's claim on every entry it holds, so that no
     /// other consumer takes them while they wait or run.
     fn renew_claims(&mut self) {
-        self.renewing = true;
         let mut pipe = redis::pipe();
         let mut by_stream: HashMap<&Arc<str>, Vec<&str>> = HashMap::new();
-        for (stream, id) in &self.held {
+        for (stream, id) in self.held.keys() {
             by_stream.entry(stream).or_default().push(id);
         }
         for (stream, ids) in by_stream {
@@ -299,13 +607,12 @@ impl<D: Dispatch> State<D> {
             }
         }
         let shared = self.shared.clone();
-        self.background.spawn(async move {
+        self.renewals.spawn(async move {
             let mut connection = shared.connection.clone();
             let renewed: Result<(), RedisError> = bounded(shared.limit, pipe.query_async(&mut connection)).await;
             if let Err(error) = renewed {
                 tracing::debug!(%error, "could not renew claims on held entries");
             }
-            Background::Renewed
         });
     }
 }
@@ -331,21 +638,8 @@ async fn ack<D>(shared: Arc<Shared<D>>, acks: HashMap<Arc<str>, Vec<String>>, pe
     }
 }
 
-fn is_fatal(error: &RedisError) -> bool {
-    error.code().is_some_and(|code| !PASSING.contains(&code))
-}
-
 async fn sleep_until(due: Option<Instant>) {
     if let Some(due) = due {
         tokio::time::sleep_until(due.into()).await;
-    }
-}
-
-/// Aborts a task when dropped, so no fetch outlives its consumer.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

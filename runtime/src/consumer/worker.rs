@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::Delivery;
 use super::dead_letter::{DeadLetter, Reason};
-use super::idempotency::{Claim, Idempotency};
+use super::idempotency::{Claim, Idempotency, Lease};
 use crate::connection::{Connection, Outage, bounded};
 use crate::envelope::Envelope;
 use crate::event::DeliveryPolicy;
@@ -48,7 +48,8 @@ pub(super) enum Outcome {
     Ack,
     /// Dead-lettered and acked already.
     Settled,
-    /// Leave it pending; run it again at `due`.
+    /// Leave it pending; run it again at `due` (claiming it again first
+    /// when [`Delivery::reclaim`] is set: a retry after a failure).
     Retry { delivery: Delivery, due: Instant },
     /// No longer this consumer's, or shutting down: let go, leave it pending.
     Release,
@@ -77,6 +78,13 @@ pub(super) async fn handle<D: Dispatch>(shared: Arc<Shared<D>>, lane: String, de
 }
 
 async fn settle<D: Dispatch>(shared: &Shared<D>, mut delivery: Delivery) -> Outcome {
+    if delivery.stub {
+        delivery.stub = false;
+        if !reread(shared, &mut delivery).await {
+            let error = "trimmed from the stream while queued behind its subject".to_owned();
+            return dead_letter(shared, &delivery, Reason::LostToRetention, error).await;
+        }
+    }
     if delivery.reclaim {
         delivery.reclaim = false;
         match reclaim(shared, &mut delivery).await {
@@ -115,19 +123,24 @@ async fn settle<D: Dispatch>(shared: &Shared<D>, mut delivery: Delivery) -> Outc
         );
         return dead_letter(shared, &delivery, Reason::TooManyDeliveries, error).await;
     }
-    let marker = shared
-        .idempotency
-        .as_ref()
-        .map(|store| (store, shared.keys.handled(&shared.group, &envelope.id.to_string())));
-    if let Some((store, key)) = &marker {
-        match persist(shared, |mut c| async move { store.claim(&mut c, key).await }).await {
+    let marker = shared.idempotency.as_ref().map(|store| {
+        let key = shared.keys.handled(&shared.group, &envelope.id.to_string());
+        (store, store.lease(key, &delivery.id))
+    });
+    if let Some((store, lease)) = &marker {
+        match persist(shared, |mut c| async move { store.claim(&mut c, lease).await }).await {
             Claim::Acquired => {}
             Claim::AlreadyHandled => {
                 tracing::debug!(id = %envelope.id, entry = %delivery.id, "event already handled by this group; skipping");
                 metrics.acked();
                 return Outcome::Ack;
             }
-            Claim::Busy => return retry(delivery, &policy),
+            Claim::Busy => {
+                // Not an attempt: the other delivery's outcome decides.
+                tracing::debug!(id = %envelope.id, entry = %delivery.id, "the same event is being handled by another delivery; waiting");
+                let due = Instant::now() + store.busy_wait();
+                return Outcome::Retry { delivery, due };
+            }
         }
     }
     let message = Message {
@@ -144,21 +157,26 @@ async fn settle<D: Dispatch>(shared: &Shared<D>, mut delivery: Delivery) -> Outc
     }
     let started = Instant::now();
     let handling = shared.dispatch.dispatch_entry(&message, fields);
-    let result = AssertUnwindSafe(handling.instrument(span.clone()))
+    let handling = AssertUnwindSafe(handling.instrument(span.clone()))
         .catch_unwind()
-        .await
-        .unwrap_or_else(|panic| {
-            Err(HandlerError::retry(format!(
-                "handler panicked: {}",
-                panic_text(&*panic)
-            )))
+        .map(|result| {
+            result.unwrap_or_else(|panic| {
+                Err(HandlerError::retry(format!(
+                    "handler panicked: {}",
+                    panic_text(&*panic)
+                )))
+            })
         });
+    let result = match &marker {
+        Some((store, lease)) => keeping_lease(shared, store, lease, handling).await,
+        None => handling.await,
+    };
     metrics.handled_in(started.elapsed());
     span.record("outcome", outcome_name(&result));
-    if let Some((store, key)) = &marker {
+    if let Some((store, lease)) = &marker {
         match &result {
-            Ok(()) => persist(shared, |mut c| async move { store.done(&mut c, key).await }).await,
-            Err(_) => persist(shared, |mut c| async move { store.release(&mut c, key).await }).await,
+            Ok(()) => persist(shared, |mut c| async move { store.done(&mut c, lease).await }).await,
+            Err(_) => persist(shared, |mut c| async move { store.release(&mut c, lease).await }).await,
         }
     }
     let error = match result {
@@ -191,6 +209,53 @@ fn retry(mut delivery: Delivery, policy: &DeliveryPolicy) -> Outcome {
     Outcome::Retry {
         delivery,
         due: Instant::now() + delay,
+    }
+}
+
+/// Runs `handling` while renewing `lease` every third of its length, so a
+/// handler slower than the lease keeps it.
+async fn keeping_lease<D, T>(
+    shared: &Shared<D>,
+    store: &Idempotency,
+    lease: &Lease,
+    handling: impl Future<Output = T>,
+) -> T {
+    let mut handling = std::pin::pin!(handling);
+    let mut renew = tokio::time::interval(store.renew_every());
+    renew.tick().await;
+    loop {
+        tokio::select! {
+            result = &mut handling => return result,
+            _ = renew.tick() => {
+                let mut connection = shared.connection.clone();
+                match bounded(shared.limit, store.renew(&mut connection, lease)).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(key = %lease.key, "the idempotency lease of a running handler expired and was taken: the event may be handled twice"),
+                    Err(error) => tracing::debug!(%error, key = %lease.key, "could not renew an idempotency lease"),
+                }
+            }
+        }
+    }
+}
+
+/// Reads a stub's fields again; `false` when it is gone from the stream.
+async fn reread<D>(shared: &Shared<D>, delivery: &mut Delivery) -> bool {
+    let range = redis::cmd("XRANGE")
+        .arg(&*delivery.stream)
+        .arg(&delivery.id)
+        .arg(&delivery.id)
+        .to_owned();
+    let found = persist(shared, |mut c| {
+        let range = &range;
+        async move { stream::entry_list(range.query_async::<Value>(&mut c).await?) }
+    })
+    .await;
+    match found.into_iter().next() {
+        Some(entry) if entry.fields.is_some() => {
+            delivery.fields = entry.fields;
+            true
+        }
+        _ => false,
     }
 }
 
@@ -239,7 +304,12 @@ async fn reclaim<D>(shared: &Shared<D>, delivery: &mut Delivery) -> Reclaimed {
     }
 }
 
-/// Copies the entry to the dead-letter stream and acks it, in one transaction.
+/// Copies the entry to the dead-letter stream, then acks it: two commands
+/// on two keys (a Redis Cluster refuses one spanning both), in that order,
+/// each retried until Redis takes it. A failure between them leaves the
+/// entry pending, to be dead-lettered again: a duplicate dead letter, never
+/// a loss. While Redis refuses the dead letter (a key of the wrong type,
+/// say) the entry stays pending and the error is logged.
 async fn dead_letter<D: Dispatch>(shared: &Shared<D>, delivery: &Delivery, reason: Reason, error: String) -> Outcome {
     let event_type = delivery
         .fields
@@ -266,15 +336,25 @@ async fn dead_letter<D: Dispatch>(shared: &Shared<D>, delivery: &Delivery, reaso
         reason,
         error,
     };
-    let transaction = letter.transaction(
+    let add = letter.add(
         &shared.dead_letters,
         shared.default_policy.max_len,
         &shared.group,
         &shared.consumer,
     );
     persist(shared, |mut c| {
-        let transaction = &transaction;
-        async move { transaction.query_async::<()>(&mut c).await }
+        let add = &add;
+        async move { add.query_async::<()>(&mut c).await }
+    })
+    .await;
+    let ack = redis::cmd("XACK")
+        .arg(&*delivery.stream)
+        .arg(&shared.group)
+        .arg(&delivery.id)
+        .to_owned();
+    persist(shared, |mut c| {
+        let ack = &ack;
+        async move { ack.query_async::<()>(&mut c).await }
     })
     .await;
     Outcome::Settled

@@ -319,6 +319,13 @@ fn consumer_check(progress: &ConsumerProgress, stall_after: Duration) -> Check {
     let (ok, detail) = match progress.state() {
         ConsumerState::NotStarted => (true, "not started yet".to_owned()),
         ConsumerState::Stopped => (false, "stopped".to_owned()),
+        ConsumerState::Running if progress.not_reading_for().is_some() => (
+            false,
+            format!(
+                "not reading: no read has come back from Redis for {} (Redis unreachable, or a reader failed)",
+                format_duration(progress.not_reading_for().unwrap_or_default())
+            ),
+        ),
         ConsumerState::Running => match progress.stalled_for() {
             Some(stalled) if stalled >= stall_after => (
                 false,
@@ -369,7 +376,7 @@ mod tests {
             (check.name.as_str(), check.ok, check.detail.as_str()),
             ("consumer audit/a-0", true, "not started yet")
         );
-        let running = progress.running();
+        let running = progress.running(Duration::from_secs(3600));
         progress.hold(2);
         assert_eq!(consumer_check(&progress, minute).detail, "holds 2, settled 0");
         assert!(!consumer_check(&progress, Duration::ZERO).ok);

@@ -290,7 +290,7 @@ async fn idempotency_runs_a_handler_once_per_event_id() {
         .expect("envelope");
     for _ in 0..3 {
         f.publisher
-            .publish_envelope("test", &envelope, &PING_POLICY)
+            .publish_envelope("test", &envelope, &<Ping as xerpium_messaging::Event>::STREAM)
             .await
             .expect("published");
     }

@@ -2,13 +2,12 @@
 //! entry that kills them, pending entries trimmed away, Redis restarting.
 
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
 use xerpium_messaging::consumer::dead_letter::field as dlq;
-use xerpium_messaging::{Config, Consumer, Dispatch, HandlerResult, Message, PublishContext, StartPosition};
+use xerpium_messaging::{PublishContext, StartPosition};
 
+use super::child::{ChildConsumer, Mode};
 use super::support::*;
 
 const CLAIM_IDLE: Duration = Duration::from_millis(300);
@@ -140,7 +139,7 @@ async fn nothing_is_lost_when_redis_restarts_mid_stream() {
                 .expect("envelope");
             // A service's outbox: publish the same envelope until Redis takes it.
             while publisher
-                .publish_envelope("test", &envelope, &PING_POLICY)
+                .publish_envelope("test", &envelope, &<Ping as xerpium_messaging::Event>::STREAM)
                 .await
                 .is_err()
             {
@@ -165,99 +164,16 @@ async fn nothing_is_lost_when_redis_restarts_mid_stream() {
     assert!(f.dead_letters().await.is_empty());
 }
 
-/// Records handled events in a Redis set (the process may be killed at any
-/// moment), slowly, so that a kill lands mid-batch.
-struct SlowSetRecorder {
-    redis: MultiplexedConnection,
-    set: String,
-}
-
-impl Dispatch for SlowSetRecorder {
-    fn categories(&self) -> &'static [&'static str] {
-        &["test"]
-    }
-
-    async fn dispatch(&self, message: &Message) -> HandlerResult {
-        let ping: Ping = message.decode()?;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let mut redis = self.redis.clone();
-        let _: i64 = redis::cmd("SADD")
-            .arg(&self.set)
-            .arg(ping.n)
-            .query_async(&mut redis)
-            .await?;
-        Ok(())
-    }
-}
-
-const CHILD_URL: &str = "XERPIUM_TEST_CHILD_URL";
-const CHILD_NAMESPACE: &str = "XERPIUM_TEST_CHILD_NAMESPACE";
-
-/// The child process of `nothing_is_lost_when_a_consumer_is_killed`; does
-/// nothing (and passes) when run as an ordinary test.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn child_consumer() {
-    let (Ok(url), Ok(namespace)) = (std::env::var(CHILD_URL), std::env::var(CHILD_NAMESPACE)) else {
-        return;
-    };
-    let config = Config::builder("svc")
-        .redis_url(url.clone())
-        .namespace(namespace.clone())
-        .consumer("child")
-        .concurrency(4)
-        .build()
-        .expect("config");
-    let redis = redis::Client::open(url)
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connects");
-    let dispatch = SlowSetRecorder {
-        redis,
-        set: format!("{namespace}:handled-by-child"),
-    };
-    let consumer = Consumer::builder(&config)
-        .start(StartPosition::Beginning)
-        .build()
-        .expect("consumer");
-    consumer
-        .run(dispatch, std::future::pending())
-        .await
-        .expect("runs until killed");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_lost_when_a_consumer_is_killed() {
     let f = fixture().await;
     const TOTAL: u64 = 200;
     f.send_many(TOTAL, 20).await;
-    let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--exact",
-            "redis::failures::child_consumer",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_URL, f.server.url())
-        .env(CHILD_NAMESPACE, f.config.namespace())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("child starts");
-    let set = format!("{}:handled-by-child", f.config.namespace());
-    let by_child = || async {
-        let members: HashSet<u64> = redis::cmd("SMEMBERS")
-            .arg(&set)
-            .query_async(&mut f.redis.clone())
-            .await
-            .expect("SMEMBERS");
-        members
-    };
-    eventually("the child is mid-batch", || async { by_child().await.len() >= 20 }).await;
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
+    let child = ChildConsumer::start(&f, Mode::Slow, false);
+    child.recorded_at_least(&f, 20).await;
+    let by_child = child.kill(&f).await;
     assert!(
-        (by_child().await.len() as u64) < TOTAL,
+        (by_child.len() as u64) < TOTAL,
         "the child finished before it was killed"
     );
     assert!(f.pending().await > 0, "the child held entries when killed");
@@ -267,7 +183,7 @@ async fn nothing_is_lost_when_a_consumer_is_killed() {
     let survivor = spawn(&f.config, recorder, |b| b.consumer("survivor").claim_idle(CLAIM_IDLE));
     eventually("everything is handled", || async {
         let mut all: HashSet<u64> = log.done().iter().map(|c| c.n).collect();
-        all.extend(by_child().await);
+        all.extend(by_child.iter().copied());
         all.len() as u64 == TOTAL
     })
     .await;

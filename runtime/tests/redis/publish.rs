@@ -80,9 +80,9 @@ async fn a_batch_is_published_in_order() {
 async fn streams_are_trimmed_by_length() {
     let f = fixture().await;
     let (config, publisher, mut redis) = (&f.config, &f.publisher, f.redis.clone());
-    let policy = xerpium_messaging::DeliveryPolicy {
+    let policy = xerpium_messaging::StreamLayout {
         max_len: 1000,
-        ..PING_POLICY
+        ..xerpium_messaging::StreamLayout::DEFAULT
     };
     for round in 0..50u64 {
         let mut batch = publisher.batch();
@@ -103,32 +103,33 @@ async fn streams_are_trimmed_by_length() {
 async fn streams_are_trimmed_by_age() {
     let f = fixture().await;
     let (config, publisher, mut redis) = (&f.config, &f.publisher, f.redis.clone());
-    let policy = xerpium_messaging::DeliveryPolicy {
-        retention: Duration::from_millis(300),
-        ..PING_POLICY
+    let layout = |retention| xerpium_messaging::StreamLayout {
+        retention,
+        ..xerpium_messaging::StreamLayout::DEFAULT
     };
-    let publish = |n: u64| {
+    let publish = |n: u64, retention: Duration| {
         let envelope = publisher
             .envelope(&Ping::new("s", n), &PublishContext::new())
             .expect("envelope");
         let publisher = &publisher;
         async move {
             let mut batch = publisher.batch();
-            batch.add_envelope("test", envelope, &policy);
+            batch.add_envelope("test", envelope, &layout(retention));
             batch.send().await.expect("published");
         }
     };
+    // Written with a long retention, however slowly this machine runs.
     for n in 0..500 {
-        publish(n).await;
+        publish(n, Duration::from_secs(3600)).await;
     }
     let key = config.keys().events("test");
-    assert!(len(&mut redis, &key).await >= 400, "entries are young yet");
-    // Let every entry grow older than the retention, then write once more.
+    assert_eq!(len(&mut redis, &key).await, 500, "entries are young yet");
+    // Let every entry grow older than a short retention, then write with it.
     let old = Instant::now();
     while old.elapsed() < Duration::from_millis(400) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    publish(500).await;
+    publish(500, Duration::from_millis(300)).await;
     let len = len(&mut redis, &key).await;
     assert!(len <= 100, "old entries were not trimmed: {len} left");
 }

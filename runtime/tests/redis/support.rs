@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use xerpium_messaging::testing::RedisServer;
 use xerpium_messaging::{
     Config, Consumer, ConsumerBuilder, DeliveryPolicy, Dispatch, Error, Event, HandlerError, HandlerResult, Message,
-    Publish, PublishContext, Publisher,
+    Publish, PublishContext, Publisher, StreamLayout,
 };
 
 /// The longest any test waits for a condition.
@@ -85,6 +85,10 @@ pub struct Log {
     pub done: Mutex<Vec<Call>>,
     running: AtomicUsize,
     pub max_running: AtomicUsize,
+    /// Handlers running now, per subject.
+    running_per_subject: Mutex<HashMap<String, usize>>,
+    /// The most handlers that ever ran at once for one subject.
+    pub max_running_per_subject: AtomicUsize,
 }
 
 impl Log {
@@ -94,6 +98,35 @@ impl Log {
     pub fn started(&self) -> Vec<Call> {
         self.started.lock().expect("log").clone()
     }
+    /// For each subject, the `n`s handled to completion, in the order they
+    /// completed, each once (a redelivery after a crash repeats nothing).
+    pub fn done_in_order(&self) -> HashMap<String, Vec<u64>> {
+        let mut order: HashMap<String, Vec<u64>> = HashMap::new();
+        for call in self.done() {
+            let seen = order.entry(call.subject).or_default();
+            if !seen.contains(&call.n) {
+                seen.push(call.n);
+            }
+        }
+        order
+    }
+
+    fn enter(&self, subject: &str) {
+        let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_running.fetch_max(running, Ordering::SeqCst);
+        let mut per_subject = self.running_per_subject.lock().expect("log");
+        let count = per_subject.entry(subject.to_owned()).or_default();
+        *count += 1;
+        self.max_running_per_subject.fetch_max(*count, Ordering::SeqCst);
+    }
+
+    fn leave(&self, subject: &str) {
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        if let Some(count) = self.running_per_subject.lock().expect("log").get_mut(subject) {
+            *count -= 1;
+        }
+    }
+
     /// How often each `n` was handled to completion.
     pub fn done_counts(&self) -> HashMap<u64, usize> {
         let mut counts = HashMap::new();
@@ -106,11 +139,24 @@ impl Log {
 
 type Script = dyn Fn(&Ping, u32) -> Step + Send + Sync;
 
-/// A dispatcher for category `test` that records calls and follows a script.
+/// A dispatcher (for category `test` unless told otherwise) that records
+/// calls of pings and follows a script.
 #[derive(Clone)]
 pub struct Recorder {
     pub log: Arc<Log>,
     script: Arc<Script>,
+    categories: &'static [&'static str],
+    layout: StreamLayout,
+}
+
+/// Leaves the handler's mark in the log even when its future is dropped
+/// (a crash, an abandoned handler).
+struct InHandler<'a>(&'a Log, String);
+
+impl Drop for InHandler<'_> {
+    fn drop(&mut self) {
+        self.0.leave(&self.1);
+    }
 }
 
 impl Recorder {
@@ -118,7 +164,24 @@ impl Recorder {
         Recorder {
             log: Arc::new(Log::default()),
             script: Arc::new(script),
+            categories: &["test"],
+            layout: StreamLayout::DEFAULT,
         }
+    }
+
+    /// Reads `categories` instead (pings are accepted from any of them).
+    pub fn reading(mut self, categories: &'static [&'static str]) -> Self {
+        self.categories = categories;
+        self
+    }
+
+    /// Lays the categories out in `partitions` partitions.
+    pub fn partitioned(mut self, partitions: u32) -> Self {
+        self.layout = StreamLayout {
+            partitions,
+            ..StreamLayout::DEFAULT
+        };
+        self
     }
 
     /// Handles everything at once.
@@ -129,7 +192,11 @@ impl Recorder {
 
 impl Dispatch for Recorder {
     fn categories(&self) -> &'static [&'static str] {
-        &["test"]
+        self.categories
+    }
+
+    fn layout(&self, _category: &str) -> StreamLayout {
+        self.layout
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {
@@ -145,8 +212,8 @@ impl Dispatch for Recorder {
             delivery_count: message.delivery_count,
         };
         self.log.started.lock().expect("log").push(call.clone());
-        let running = self.log.running.fetch_add(1, Ordering::SeqCst) + 1;
-        self.log.max_running.fetch_max(running, Ordering::SeqCst);
+        self.log.enter(&call.subject);
+        let running = InHandler(&self.log, call.subject.clone());
         let step = (self.script)(&ping, message.delivery_count);
         let result = match step {
             Step::Done => Ok(()),
@@ -159,7 +226,7 @@ impl Dispatch for Recorder {
             Step::Hang => std::future::pending().await,
             Step::Panic => panic!("handler exploded on {}", ping.n),
         };
-        self.log.running.fetch_sub(1, Ordering::SeqCst);
+        drop(running);
         if result.is_ok() {
             self.log.done.lock().expect("log").push(call);
         }
@@ -295,12 +362,17 @@ pub struct Running {
 
 impl Running {
     /// Asks it to shut down and waits until it did.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_within(PATIENCE).await;
+    }
+
+    /// Asks it to shut down and waits until it did, at most `patience`.
+    pub async fn stop_within(mut self, patience: Duration) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let task = &mut self.task;
-        tokio::time::timeout(PATIENCE, task)
+        tokio::time::timeout(patience, task)
             .await
             .expect("consumer stops in time")
             .expect("consumer task")

@@ -1,0 +1,67 @@
+//! Taking over pending entries before reading new ones: a consumer's own
+//! (held before a restart) or, for a partition just acquired, every
+//! consumer's (its previous owner's), in stream order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::{RedisError, Value};
+
+use super::Delivery;
+use crate::connection::{Connection, bounded};
+use crate::stream::{self, Entry};
+
+/// Whose pending entries to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Whose {
+    /// This consumer's own, held before a restart.
+    Own,
+    /// Every consumer's: this consumer now owns the stream (a partition).
+    Everyone,
+}
+
+/// Up to `count` pending entries of `stream` after `after` (exclusive
+/// `(id` or `-`), claimed for `consumer` (which counts a delivery), in
+/// stream order; and the last id seen, `None` when there are no more.
+/// Entries gone from the stream come back as lost deliveries.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn take(
+    connection: &mut Connection,
+    limit: Duration,
+    stream: &Arc<str>,
+    group: &str,
+    consumer: &str,
+    whose: Whose,
+    after: &str,
+    count: usize,
+) -> Result<(Vec<Delivery>, Option<String>), RedisError> {
+    let mut list = redis::cmd("XPENDING");
+    list.arg(&**stream).arg(group).arg(after).arg("+").arg(count);
+    if whose == Whose::Own {
+        list.arg(consumer);
+    }
+    let pending = stream::pending_list(bounded(limit, list.query_async(connection)).await?)?;
+    let Some((last, _)) = pending.last() else {
+        return Ok((Vec::new(), None));
+    };
+    let last = last.clone();
+    let mut claim = redis::cmd("XCLAIM");
+    claim.arg(&**stream).arg(group).arg(consumer).arg(0);
+    for (id, _) in &pending {
+        claim.arg(id);
+    }
+    let claimed: Value = bounded(limit, claim.query_async(connection)).await?;
+    let mut entries: HashMap<String, Entry> = stream::entry_list(claimed)?
+        .into_iter()
+        .map(|entry| (entry.id.clone(), entry))
+        .collect();
+    let deliveries = pending
+        .into_iter()
+        .map(|(id, count)| match entries.remove(&id) {
+            Some(entry) => Delivery::new(stream, entry, count.saturating_add(1)),
+            None => Delivery::lost(stream, id, count),
+        })
+        .collect();
+    Ok((deliveries, Some(last)))
+}

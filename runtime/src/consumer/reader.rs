@@ -1,0 +1,189 @@
+//! A reader: the task that takes entries of *one* stream from Redis for a
+//! consumer. It first works off the pending entries it must finish (its
+//! own, held before a restart; or, for a partition it was just given,
+//! everyone's, in stream order), then reads new ones with `XREADGROUP …
+//! BLOCK` on a connection of its own, so that no other command ever waits
+//! behind a blocking read. One stream per read: `COUNT` holds for the
+//! whole reply (it applies per stream), and no read spans two slots of a
+//! Redis Cluster.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
+use redis::{RedisError, Value};
+use tokio::sync::mpsc;
+
+use super::pending::{self, Whose};
+use super::progress::ConsumerProgress;
+use super::window::Window;
+use super::{Delivery, groups};
+use crate::config::StartPosition;
+use crate::connection::{Connection, Outage, bounded, has_code};
+use crate::stream;
+
+/// New-entry reads kept in flight at once on the reader's connection:
+/// Redis prepares one batch while the client parses the other; replies
+/// come back in order, so entries stay in stream order.
+const READS_IN_FLIGHT: usize = 2;
+
+/// One stream's reader: its settings and state.
+pub(super) struct Reader {
+    /// Its own connection, for blocking reads only.
+    pub reads: Connection,
+    /// For the short calls (pending entries, groups).
+    pub calls: Connection,
+    pub stream: Arc<str>,
+    pub group: String,
+    pub consumer: String,
+    /// Whose pending entries to finish before reading new ones.
+    pub first: Whose,
+    pub batch: usize,
+    pub block: Duration,
+    /// Bound on every non-blocking call.
+    pub limit: Duration,
+    pub window: Window,
+    pub out: mpsc::UnboundedSender<Vec<Delivery>>,
+    pub progress: ConsumerProgress,
+}
+
+impl Reader {
+    /// Reads until its task is aborted (when the consumer stops, or gives
+    /// the stream up).
+    pub(super) async fn run(mut self) {
+        let mut outage = Outage::new("reading entries");
+        self.pending_first(&mut outage).await;
+        let mut reads = FuturesOrdered::new();
+        loop {
+            while reads.len() < READS_IN_FLIGHT {
+                let wanted = if reads.is_empty() {
+                    self.window.room(self.batch).await
+                } else {
+                    self.window.try_room(self.batch)
+                };
+                if wanted == 0 {
+                    break;
+                }
+                reads.push_back(self.read_new(wanted));
+            }
+            let Some((_, read)) = reads.next().await else {
+                continue;
+            };
+            match read {
+                Ok(deliveries) => {
+                    outage.recovered();
+                    self.progress.read_done();
+                    self.send(deliveries);
+                }
+                Err(error) => self.pause(&error, &mut outage).await,
+            }
+        }
+    }
+
+    /// Counts entries into the window and hands them to the consumer
+    /// (which, gone, means stopping).
+    fn send(&self, deliveries: Vec<Delivery>) {
+        if !deliveries.is_empty() {
+            self.window.take(deliveries.len());
+            let _ = self.out.send(deliveries);
+        }
+    }
+
+    /// After a failed call: re-creates the group if Redis lost it (from the
+    /// start of the stream, so nothing still in it is skipped), otherwise
+    /// waits a growing delay (logging the outage once).
+    async fn pause(&mut self, error: &RedisError, outage: &mut Outage) {
+        if has_code(error, "NOGROUP") {
+            tracing::warn!(%error, group = %self.group, stream = %self.stream, "consumer group is gone (Redis lost its data?): re-creating it from the start of the stream");
+            let streams = [self.stream.clone()];
+            let created = groups::create(
+                &mut self.calls,
+                &streams,
+                &self.group,
+                StartPosition::Beginning,
+                self.limit,
+            )
+            .await;
+            if let Err(error) = created {
+                tokio::time::sleep(outage.failed(&error)).await;
+            }
+        } else {
+            tokio::time::sleep(outage.failed(error)).await;
+        }
+    }
+
+    /// Works off the pending entries this reader must finish first, in
+    /// stream order.
+    async fn pending_first(&mut self, outage: &mut Outage) {
+        let mut after = "-".to_owned();
+        loop {
+            let wanted = self.window.room(self.batch).await;
+            let taken = pending::take(
+                &mut self.calls,
+                self.limit,
+                &self.stream,
+                &self.group,
+                &self.consumer,
+                self.first,
+                &after,
+                wanted,
+            )
+            .await;
+            match taken {
+                Ok((deliveries, last)) => {
+                    outage.recovered();
+                    self.progress.read_done();
+                    let done = deliveries.is_empty();
+                    if !done {
+                        let whose = match self.first {
+                            Whose::Own => "entries held before a restart",
+                            Whose::Everyone => "entries left by the partition's previous owner",
+                        };
+                        tracing::info!(stream = %self.stream, entries = deliveries.len(), "resuming {whose}");
+                    }
+                    self.send(deliveries);
+                    match last {
+                        Some(last) if !done => after = format!("({last}"),
+                        _ => return,
+                    }
+                }
+                Err(error) => self.pause(&error, outage).await,
+            }
+        }
+    }
+
+    /// Reads up to `count` new entries, waiting up to the block time for
+    /// some; resolves to `count` and the entries.
+    fn read_new(&self, count: usize) -> impl Future<Output = (usize, Result<Vec<Delivery>, RedisError>)> + use<> {
+        let mut read = redis::cmd("XREADGROUP");
+        read.arg("GROUP")
+            .arg(&self.group)
+            .arg(&self.consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(u64::try_from(self.block.as_millis()).unwrap_or(u64::MAX))
+            .arg("STREAMS")
+            .arg(&*self.stream)
+            .arg(">");
+        let mut connection = self.reads.clone();
+        let stream = self.stream.clone();
+        // A read may wait behind the other one in flight on the connection.
+        let limit = self.block * READS_IN_FLIGHT as u32 + self.limit;
+        async move {
+            let read = async {
+                let reply: Value = bounded(limit, read.query_async(&mut connection)).await?;
+                let mut deliveries = Vec::new();
+                for (name, entries) in stream::read_reply(reply)? {
+                    if *name == *stream {
+                        deliveries.extend(entries.into_iter().map(|entry| Delivery::new(&stream, entry, 1)));
+                    }
+                }
+                Ok(deliveries)
+            };
+            (count, read.await)
+        }
+    }
+}
