@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use xerpium_messaging::{
     Command, CommandCaller, CommandError, DecodeError, DeliveryPolicy, Dispatch, Event,
     HandlerError, HandlerResult, Message, Notification, NotificationTarget, Notify,
-    Publish, PublishContext, PublishError, ServeCommands, UnknownName, encode_response,
+    Publish, PublishContext, PublishError, ServeCommands, StreamLayout, UnknownName,
+    encode_response,
 };
 
 /// An amount in one currency; never a float.
@@ -780,7 +781,7 @@ impl FromStr for AuditOutcome {
 
 /// A user account was registered, by self sign-up or by invitation.
 ///
-/// `user.created` v1 · stream `<ns>:events:user` · subject `user_id`
+/// `user.created` v1 · streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances) · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserCreated {
     pub user_id: uuid::Uuid,
@@ -821,6 +822,12 @@ impl Event for UserCreated {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.user_id.to_string()
     }
@@ -828,7 +835,7 @@ impl Event for UserCreated {
 
 /// A user's profile fields changed (name, e-mail, phone, locale, ...).
 ///
-/// `user.updated` v1 · stream `<ns>:events:user` · subject `user_id`
+/// `user.updated` v1 · streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances) · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserUpdated {
     pub user_id: uuid::Uuid,
@@ -854,6 +861,12 @@ impl Event for UserUpdated {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.user_id.to_string()
     }
@@ -861,7 +874,7 @@ impl Event for UserUpdated {
 
 /// A user account was deleted, and every service must erase that user's personal data.
 ///
-/// `user.deleted` v1 · stream `<ns>:events:user` · subject `user_id`
+/// `user.deleted` v1 · streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances) · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserDeleted {
     pub user_id: uuid::Uuid,
@@ -893,6 +906,12 @@ impl Event for UserDeleted {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.user_id.to_string()
     }
@@ -900,7 +919,7 @@ impl Event for UserDeleted {
 
 /// A user signed in successfully and a session was opened.
 ///
-/// `user.logged_in` v1 · stream `<ns>:events:user` · subject `user_id`
+/// `user.logged_in` v1 · streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances) · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserLoggedIn {
     pub user_id: uuid::Uuid,
@@ -932,6 +951,12 @@ impl Event for UserLoggedIn {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.user_id.to_string()
     }
@@ -939,7 +964,7 @@ impl Event for UserLoggedIn {
 
 /// A user's session ended, by sign-out, expiry or an admin.
 ///
-/// `user.logged_out` v1 · stream `<ns>:events:user` · subject `user_id`
+/// `user.logged_out` v1 · streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances) · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserLoggedOut {
     pub user_id: uuid::Uuid,
@@ -963,6 +988,12 @@ impl Event for UserLoggedOut {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.user_id.to_string()
     }
@@ -970,7 +1001,7 @@ impl Event for UserLoggedOut {
 
 /// A sign-in attempt failed (unknown login, wrong password or failed second factor).
 ///
-/// `user.login_failed` v1 · stream `<ns>:events:user` · subject `email`
+/// `user.login_failed` v1 · streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances) · subject `email`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserLoginFailed {
     /// The login that was tried.
@@ -998,6 +1029,12 @@ impl Event for UserLoginFailed {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.email.clone()
     }
@@ -1005,7 +1042,7 @@ impl Event for UserLoginFailed {
 
 /// A user's password was changed by the user or reset by an admin or a reset link.
 ///
-/// `user.password_changed` v1 · stream `<ns>:events:user` · subject `user_id`
+/// `user.password_changed` v1 · streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances) · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserPasswordChanged {
     pub user_id: uuid::Uuid,
@@ -1033,6 +1070,12 @@ impl Event for UserPasswordChanged {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.user_id.to_string()
     }
@@ -1040,7 +1083,7 @@ impl Event for UserPasswordChanged {
 
 /// A user account was locked and its sessions were ended.
 ///
-/// `user.account_locked` v1 · stream `<ns>:events:user` · subject `user_id`
+/// `user.account_locked` v1 · streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances) · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserAccountLocked {
     pub user_id: uuid::Uuid,
@@ -1074,6 +1117,12 @@ impl Event for UserAccountLocked {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.user_id.to_string()
     }
@@ -1081,7 +1130,7 @@ impl Event for UserAccountLocked {
 
 /// A locked user account was unlocked by an admin or because its lock expired.
 ///
-/// `user.account_unlocked` v1 · stream `<ns>:events:user` · subject `user_id`
+/// `user.account_unlocked` v1 · streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances) · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserAccountUnlocked {
     pub user_id: uuid::Uuid,
@@ -1107,6 +1156,12 @@ impl Event for UserAccountUnlocked {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.user_id.to_string()
     }
@@ -1114,7 +1169,7 @@ impl Event for UserAccountUnlocked {
 
 /// Roles were added to or removed from a user.
 ///
-/// `user.roles_changed` v1 · stream `<ns>:events:user` · subject `user_id`
+/// `user.roles_changed` v1 · streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances) · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRolesChanged {
     pub user_id: uuid::Uuid,
@@ -1151,6 +1206,12 @@ impl Event for UserRolesChanged {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.user_id.to_string()
     }
@@ -1158,7 +1219,7 @@ impl Event for UserRolesChanged {
 
 /// User accounts, sessions and credentials, published by user-auth.
 ///
-/// Handles the events of the `user` category (stream `<ns>:events:user`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`UserDispatch`].
+/// Handles the events of the `user` category, on streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`UserDispatch`].
 pub trait UserHandler: Send + Sync + 'static {
     /// A user account was registered, by self sign-up or by invitation.
     ///
@@ -1271,7 +1332,7 @@ pub trait UserHandler: Send + Sync + 'static {
     }
 }
 
-/// Dispatches the entries of the `user` stream to a [`UserHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
+/// Dispatches the entries of the `user` category to a [`UserHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
 #[derive(Debug, Clone, Default)]
 pub struct UserDispatch<H>(pub H);
 impl<H: UserHandler> Dispatch for UserDispatch<H> {
@@ -1284,6 +1345,13 @@ impl<H: UserHandler> Dispatch for UserDispatch<H> {
             .ok()
             .filter(|known| known.category() == Category::User)
             .map(EventType::policy)
+    }
+
+    fn layout(&self, category: &str) -> StreamLayout {
+        Category::from_str(category)
+            .ok()
+            .filter(|known| *known == Category::User)
+            .map_or(StreamLayout::DEFAULT, Category::layout)
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {
@@ -1315,7 +1383,7 @@ impl<H: UserHandler> Dispatch for UserDispatch<H> {
 
 /// A company (tenant) was created with its legal and fiscal data.
 ///
-/// `company.created` v1 · stream `<ns>:events:company` · subject `company_id`
+/// `company.created` v1 · streams `<ns>:events:company:<p>` (8 partitions by subject, ordered across instances) · subject `company_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompanyCreated {
     pub company_id: uuid::Uuid,
@@ -1347,6 +1415,12 @@ impl Event for CompanyCreated {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.company_id.to_string()
     }
@@ -1354,7 +1428,7 @@ impl Event for CompanyCreated {
 
 /// A company's master data changed.
 ///
-/// `company.updated` v1 · stream `<ns>:events:company` · subject `company_id`
+/// `company.updated` v1 · streams `<ns>:events:company:<p>` (8 partitions by subject, ordered across instances) · subject `company_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompanyUpdated {
     pub company_id: uuid::Uuid,
@@ -1376,6 +1450,12 @@ impl Event for CompanyUpdated {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.company_id.to_string()
     }
@@ -1383,7 +1463,7 @@ impl Event for CompanyUpdated {
 
 /// A company was deactivated, so its users can no longer sign in.
 ///
-/// `company.deactivated` v1 · stream `<ns>:events:company` · subject `company_id`
+/// `company.deactivated` v1 · streams `<ns>:events:company:<p>` (8 partitions by subject, ordered across instances) · subject `company_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompanyDeactivated {
     pub company_id: uuid::Uuid,
@@ -1406,6 +1486,12 @@ impl Event for CompanyDeactivated {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.company_id.to_string()
     }
@@ -1413,7 +1499,7 @@ impl Event for CompanyDeactivated {
 
 /// Companies (tenants) and their master data, published by company-partner.
 ///
-/// Handles the events of the `company` category (stream `<ns>:events:company`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`CompanyDispatch`].
+/// Handles the events of the `company` category, on streams `<ns>:events:company:<p>` (8 partitions by subject, ordered across instances): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`CompanyDispatch`].
 pub trait CompanyHandler: Send + Sync + 'static {
     /// A company (tenant) was created with its legal and fiscal data.
     ///
@@ -1449,7 +1535,7 @@ pub trait CompanyHandler: Send + Sync + 'static {
     }
 }
 
-/// Dispatches the entries of the `company` stream to a [`CompanyHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
+/// Dispatches the entries of the `company` category to a [`CompanyHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
 #[derive(Debug, Clone, Default)]
 pub struct CompanyDispatch<H>(pub H);
 impl<H: CompanyHandler> Dispatch for CompanyDispatch<H> {
@@ -1462,6 +1548,13 @@ impl<H: CompanyHandler> Dispatch for CompanyDispatch<H> {
             .ok()
             .filter(|known| known.category() == Category::Company)
             .map(EventType::policy)
+    }
+
+    fn layout(&self, category: &str) -> StreamLayout {
+        Category::from_str(category)
+            .ok()
+            .filter(|known| *known == Category::Company)
+            .map_or(StreamLayout::DEFAULT, Category::layout)
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {
@@ -1478,7 +1571,7 @@ impl<H: CompanyHandler> Dispatch for CompanyDispatch<H> {
 
 /// A business partner (customer, supplier or both) was created for a company.
 ///
-/// `partner.created` v1 · stream `<ns>:events:partner` · subject `partner_id`
+/// `partner.created` v1 · streams `<ns>:events:partner:<p>` (8 partitions by subject, ordered across instances) · subject `partner_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartnerCreated {
     pub partner_id: uuid::Uuid,
@@ -1533,6 +1626,12 @@ impl Event for PartnerCreated {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.partner_id.to_string()
     }
@@ -1540,7 +1639,7 @@ impl Event for PartnerCreated {
 
 /// A business partner's data changed.
 ///
-/// `partner.updated` v1 · stream `<ns>:events:partner` · subject `partner_id`
+/// `partner.updated` v1 · streams `<ns>:events:partner:<p>` (8 partitions by subject, ordered across instances) · subject `partner_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartnerUpdated {
     pub partner_id: uuid::Uuid,
@@ -1565,6 +1664,12 @@ impl Event for PartnerUpdated {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.partner_id.to_string()
     }
@@ -1572,7 +1677,7 @@ impl Event for PartnerUpdated {
 
 /// A business partner was archived; it stays in history but takes no new documents.
 ///
-/// `partner.archived` v1 · stream `<ns>:events:partner` · subject `partner_id`
+/// `partner.archived` v1 · streams `<ns>:events:partner:<p>` (8 partitions by subject, ordered across instances) · subject `partner_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartnerArchived {
     pub partner_id: uuid::Uuid,
@@ -1596,6 +1701,12 @@ impl Event for PartnerArchived {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 8,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.partner_id.to_string()
     }
@@ -1603,7 +1714,7 @@ impl Event for PartnerArchived {
 
 /// Business partners (customers and suppliers) of a company, published by company-partner.
 ///
-/// Handles the events of the `partner` category (stream `<ns>:events:partner`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`PartnerDispatch`].
+/// Handles the events of the `partner` category, on streams `<ns>:events:partner:<p>` (8 partitions by subject, ordered across instances): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`PartnerDispatch`].
 pub trait PartnerHandler: Send + Sync + 'static {
     /// A business partner (customer, supplier or both) was created for a company.
     ///
@@ -1639,7 +1750,7 @@ pub trait PartnerHandler: Send + Sync + 'static {
     }
 }
 
-/// Dispatches the entries of the `partner` stream to a [`PartnerHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
+/// Dispatches the entries of the `partner` category to a [`PartnerHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
 #[derive(Debug, Clone, Default)]
 pub struct PartnerDispatch<H>(pub H);
 impl<H: PartnerHandler> Dispatch for PartnerDispatch<H> {
@@ -1652,6 +1763,13 @@ impl<H: PartnerHandler> Dispatch for PartnerDispatch<H> {
             .ok()
             .filter(|known| known.category() == Category::Partner)
             .map(EventType::policy)
+    }
+
+    fn layout(&self, category: &str) -> StreamLayout {
+        Category::from_str(category)
+            .ok()
+            .filter(|known| *known == Category::Partner)
+            .map_or(StreamLayout::DEFAULT, Category::layout)
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {
@@ -1702,6 +1820,12 @@ impl Event for CurrencyRateUpdated {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 1,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.pair.clone()
     }
@@ -1738,6 +1862,12 @@ impl Event for CurrencyActivated {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 1,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.company_id.to_string()
     }
@@ -1745,7 +1875,7 @@ impl Event for CurrencyActivated {
 
 /// Currencies and exchange rates.
 ///
-/// Handles the events of the `currency` category (stream `<ns>:events:currency`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`CurrencyDispatch`].
+/// Handles the events of the `currency` category, on stream `<ns>:events:currency`: implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`CurrencyDispatch`].
 pub trait CurrencyHandler: Send + Sync + 'static {
     /// A new exchange rate between two currencies was recorded.
     ///
@@ -1770,7 +1900,7 @@ pub trait CurrencyHandler: Send + Sync + 'static {
     }
 }
 
-/// Dispatches the entries of the `currency` stream to a [`CurrencyHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
+/// Dispatches the entries of the `currency` category to a [`CurrencyHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
 #[derive(Debug, Clone, Default)]
 pub struct CurrencyDispatch<H>(pub H);
 impl<H: CurrencyHandler> Dispatch for CurrencyDispatch<H> {
@@ -1783,6 +1913,13 @@ impl<H: CurrencyHandler> Dispatch for CurrencyDispatch<H> {
             .ok()
             .filter(|known| known.category() == Category::Currency)
             .map(EventType::policy)
+    }
+
+    fn layout(&self, category: &str) -> StreamLayout {
+        Category::from_str(category)
+            .ok()
+            .filter(|known| *known == Category::Currency)
+            .map_or(StreamLayout::DEFAULT, Category::layout)
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {
@@ -1824,6 +1961,12 @@ impl Event for SystemServiceStarted {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 1,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.instance.clone()
     }
@@ -1854,6 +1997,12 @@ impl Event for SystemServiceStopped {
         max_attempts: 5,
         backoff_first: Duration::from_millis(1000),
         backoff_max: Duration::from_millis(300000),
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 1,
         retention: Duration::from_millis(86400000),
         max_len: 1000000,
     };
@@ -1893,6 +2042,12 @@ impl Event for SystemStatusChanged {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 1,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.instance.clone()
     }
@@ -1900,7 +2055,7 @@ impl Event for SystemStatusChanged {
 
 /// Service instances of the platform and their life cycle.
 ///
-/// Handles the events of the `system` category (stream `<ns>:events:system`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`SystemDispatch`].
+/// Handles the events of the `system` category, on stream `<ns>:events:system`: implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`SystemDispatch`].
 pub trait SystemHandler: Send + Sync + 'static {
     /// A service instance started and is ready to take work.
     ///
@@ -1936,7 +2091,7 @@ pub trait SystemHandler: Send + Sync + 'static {
     }
 }
 
-/// Dispatches the entries of the `system` stream to a [`SystemHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
+/// Dispatches the entries of the `system` category to a [`SystemHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
 #[derive(Debug, Clone, Default)]
 pub struct SystemDispatch<H>(pub H);
 impl<H: SystemHandler> Dispatch for SystemDispatch<H> {
@@ -1949,6 +2104,13 @@ impl<H: SystemHandler> Dispatch for SystemDispatch<H> {
             .ok()
             .filter(|known| known.category() == Category::System)
             .map(EventType::policy)
+    }
+
+    fn layout(&self, category: &str) -> StreamLayout {
+        Category::from_str(category)
+            .ok()
+            .filter(|known| *known == Category::System)
+            .map_or(StreamLayout::DEFAULT, Category::layout)
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {
@@ -1997,6 +2159,12 @@ impl Event for AuditDataExported {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 1,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.actor_id.to_string()
     }
@@ -2034,6 +2202,12 @@ impl Event for AuditRecordViewed {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 1,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.record_id.clone()
     }
@@ -2065,6 +2239,12 @@ impl Event for AuditSettingsChanged {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 1,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.key.clone()
     }
@@ -2072,7 +2252,7 @@ impl Event for AuditSettingsChanged {
 
 /// Records for the audit trail that no other event carries; kept longer and retried harder.
 ///
-/// Handles the events of the `audit` category (stream `<ns>:events:audit`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`AuditDispatch`].
+/// Handles the events of the `audit` category, on stream `<ns>:events:audit`: implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`AuditDispatch`].
 pub trait AuditHandler: Send + Sync + 'static {
     /// A user exported a data set out of the system.
     ///
@@ -2108,7 +2288,7 @@ pub trait AuditHandler: Send + Sync + 'static {
     }
 }
 
-/// Dispatches the entries of the `audit` stream to a [`AuditHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
+/// Dispatches the entries of the `audit` category to a [`AuditHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
 #[derive(Debug, Clone, Default)]
 pub struct AuditDispatch<H>(pub H);
 impl<H: AuditHandler> Dispatch for AuditDispatch<H> {
@@ -2121,6 +2301,13 @@ impl<H: AuditHandler> Dispatch for AuditDispatch<H> {
             .ok()
             .filter(|known| known.category() == Category::Audit)
             .map(EventType::policy)
+    }
+
+    fn layout(&self, category: &str) -> StreamLayout {
+        Category::from_str(category)
+            .ok()
+            .filter(|known| *known == Category::Audit)
+            .map_or(StreamLayout::DEFAULT, Category::layout)
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {
@@ -2141,7 +2328,7 @@ impl<H: AuditHandler> Dispatch for AuditDispatch<H> {
 
 /// A menu item was added to the navigation.
 ///
-/// `menu.item_created` v1 · stream `<ns>:events:menu` · subject `menu_item`
+/// `menu.item_created` v1 · streams `<ns>:events:menu:<p>` (4 partitions by subject, ordered across instances) · subject `menu_item`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MenuItemCreated {
     /// Its key, e.g. `sales.orders`.
@@ -2174,6 +2361,12 @@ impl Event for MenuItemCreated {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 4,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.menu_item.clone()
     }
@@ -2181,7 +2374,7 @@ impl Event for MenuItemCreated {
 
 /// A menu item was removed from the navigation, with every permission on it.
 ///
-/// `menu.item_deleted` v1 · stream `<ns>:events:menu` · subject `menu_item`
+/// `menu.item_deleted` v1 · streams `<ns>:events:menu:<p>` (4 partitions by subject, ordered across instances) · subject `menu_item`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MenuItemDeleted {
     /// Its key, e.g. `sales.orders`.
@@ -2202,6 +2395,12 @@ impl Event for MenuItemDeleted {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 4,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.menu_item.clone()
     }
@@ -2209,7 +2408,7 @@ impl Event for MenuItemDeleted {
 
 /// The permissions of a role on menu items were granted or revoked.
 ///
-/// `menu.role_permissions_changed` v1 · stream `<ns>:events:menu` · subject `role`
+/// `menu.role_permissions_changed` v1 · streams `<ns>:events:menu:<p>` (4 partitions by subject, ordered across instances) · subject `role`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MenuRolePermissionsChanged {
     pub role: UserRole,
@@ -2246,6 +2445,12 @@ impl Event for MenuRolePermissionsChanged {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 4,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.role.to_string()
     }
@@ -2253,7 +2458,7 @@ impl Event for MenuRolePermissionsChanged {
 
 /// A user was given access to a menu item beyond what their roles allow.
 ///
-/// `menu.item_access_granted` v1 · stream `<ns>:events:menu` · subject `user_id`
+/// `menu.item_access_granted` v1 · streams `<ns>:events:menu:<p>` (4 partitions by subject, ordered across instances) · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MenuItemAccessGranted {
     pub user_id: uuid::Uuid,
@@ -2279,6 +2484,12 @@ impl Event for MenuItemAccessGranted {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 4,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.user_id.to_string()
     }
@@ -2286,7 +2497,7 @@ impl Event for MenuItemAccessGranted {
 
 /// A user's extra access to a menu item was withdrawn.
 ///
-/// `menu.item_access_revoked` v1 · stream `<ns>:events:menu` · subject `user_id`
+/// `menu.item_access_revoked` v1 · streams `<ns>:events:menu:<p>` (4 partitions by subject, ordered across instances) · subject `user_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MenuItemAccessRevoked {
     pub user_id: uuid::Uuid,
@@ -2311,6 +2522,12 @@ impl Event for MenuItemAccessRevoked {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 4,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.user_id.to_string()
     }
@@ -2318,7 +2535,7 @@ impl Event for MenuItemAccessRevoked {
 
 /// Menu items and which roles and users may use them.
 ///
-/// Handles the events of the `menu` category (stream `<ns>:events:menu`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`MenuDispatch`].
+/// Handles the events of the `menu` category, on streams `<ns>:events:menu:<p>` (4 partitions by subject, ordered across instances): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`MenuDispatch`].
 pub trait MenuHandler: Send + Sync + 'static {
     /// A menu item was added to the navigation.
     ///
@@ -2376,7 +2593,7 @@ pub trait MenuHandler: Send + Sync + 'static {
     }
 }
 
-/// Dispatches the entries of the `menu` stream to a [`MenuHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
+/// Dispatches the entries of the `menu` category to a [`MenuHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
 #[derive(Debug, Clone, Default)]
 pub struct MenuDispatch<H>(pub H);
 impl<H: MenuHandler> Dispatch for MenuDispatch<H> {
@@ -2389,6 +2606,13 @@ impl<H: MenuHandler> Dispatch for MenuDispatch<H> {
             .ok()
             .filter(|known| known.category() == Category::Menu)
             .map(EventType::policy)
+    }
+
+    fn layout(&self, category: &str) -> StreamLayout {
+        Category::from_str(category)
+            .ok()
+            .filter(|known| *known == Category::Menu)
+            .map_or(StreamLayout::DEFAULT, Category::layout)
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {
@@ -2462,6 +2686,12 @@ impl Event for SecurityViolationDetected {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 1,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.violation_id.to_string()
     }
@@ -2503,6 +2733,12 @@ impl Event for SecurityIpBlocked {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 1,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.block_id.to_string()
     }
@@ -2535,6 +2771,12 @@ impl Event for SecurityTokenRevoked {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 1,
+        retention: Duration::from_millis(604800000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.user_id.to_string()
     }
@@ -2542,7 +2784,7 @@ impl Event for SecurityTokenRevoked {
 
 /// Security-relevant findings and the measures taken; kept longer and retried harder.
 ///
-/// Handles the events of the `security` category (stream `<ns>:events:security`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`SecurityDispatch`].
+/// Handles the events of the `security` category, on stream `<ns>:events:security`: implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`SecurityDispatch`].
 pub trait SecurityHandler: Send + Sync + 'static {
     /// A detector found a security violation such as brute force or a permission breach.
     ///
@@ -2578,7 +2820,7 @@ pub trait SecurityHandler: Send + Sync + 'static {
     }
 }
 
-/// Dispatches the entries of the `security` stream to a [`SecurityHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
+/// Dispatches the entries of the `security` category to a [`SecurityHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
 #[derive(Debug, Clone, Default)]
 pub struct SecurityDispatch<H>(pub H);
 impl<H: SecurityHandler> Dispatch for SecurityDispatch<H> {
@@ -2591,6 +2833,13 @@ impl<H: SecurityHandler> Dispatch for SecurityDispatch<H> {
             .ok()
             .filter(|known| known.category() == Category::Security)
             .map(EventType::policy)
+    }
+
+    fn layout(&self, category: &str) -> StreamLayout {
+        Category::from_str(category)
+            .ok()
+            .filter(|known| *known == Category::Security)
+            .map_or(StreamLayout::DEFAULT, Category::layout)
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {
@@ -2609,7 +2858,7 @@ impl<H: SecurityHandler> Dispatch for SecurityDispatch<H> {
     }
 }
 
-/// The event categories of the catalog: one stream each, `<ns>:events:<category>`.
+/// The event categories of the catalog: one stream each, `<ns>:events:<category>`, or one per partition, `<ns>:events:<category>:<p>`, for a category ordered across instances.
 #[derive(
     Debug,
     Clone,
@@ -2764,6 +3013,69 @@ impl Category {
                     EventType::SecurityIpBlocked,
                     EventType::SecurityTokenRevoked,
                 ]
+            }
+        }
+    }
+
+    /// How this category's streams are laid out and trimmed: its partitions, and the longest
+    /// retention and largest cap of its types.
+    pub const fn layout(self) -> StreamLayout {
+        match self {
+            Category::User => {
+                StreamLayout {
+                    partitions: 8,
+                    retention: Duration::from_millis(604800000),
+                    max_len: 1000000,
+                }
+            }
+            Category::Company => {
+                StreamLayout {
+                    partitions: 8,
+                    retention: Duration::from_millis(86400000),
+                    max_len: 1000000,
+                }
+            }
+            Category::Partner => {
+                StreamLayout {
+                    partitions: 8,
+                    retention: Duration::from_millis(86400000),
+                    max_len: 1000000,
+                }
+            }
+            Category::Currency => {
+                StreamLayout {
+                    partitions: 1,
+                    retention: Duration::from_millis(86400000),
+                    max_len: 1000000,
+                }
+            }
+            Category::System => {
+                StreamLayout {
+                    partitions: 1,
+                    retention: Duration::from_millis(86400000),
+                    max_len: 1000000,
+                }
+            }
+            Category::Audit => {
+                StreamLayout {
+                    partitions: 1,
+                    retention: Duration::from_millis(604800000),
+                    max_len: 1000000,
+                }
+            }
+            Category::Menu => {
+                StreamLayout {
+                    partitions: 4,
+                    retention: Duration::from_millis(86400000),
+                    max_len: 1000000,
+                }
+            }
+            Category::Security => {
+                StreamLayout {
+                    partitions: 1,
+                    retention: Duration::from_millis(604800000),
+                    max_len: 1000000,
+                }
             }
         }
     }
@@ -3037,6 +3349,48 @@ impl EventType {
             }
             EventType::SecurityIpBlocked => <SecurityIpBlocked as Event>::POLICY,
             EventType::SecurityTokenRevoked => <SecurityTokenRevoked as Event>::POLICY,
+        }
+    }
+
+    /// How the streams of this type's category are laid out and trimmed.
+    pub const fn layout(self) -> StreamLayout {
+        match self {
+            EventType::UserCreated => <UserCreated as Event>::STREAM,
+            EventType::UserUpdated => <UserUpdated as Event>::STREAM,
+            EventType::UserDeleted => <UserDeleted as Event>::STREAM,
+            EventType::UserLoggedIn => <UserLoggedIn as Event>::STREAM,
+            EventType::UserLoggedOut => <UserLoggedOut as Event>::STREAM,
+            EventType::UserLoginFailed => <UserLoginFailed as Event>::STREAM,
+            EventType::UserPasswordChanged => <UserPasswordChanged as Event>::STREAM,
+            EventType::UserAccountLocked => <UserAccountLocked as Event>::STREAM,
+            EventType::UserAccountUnlocked => <UserAccountUnlocked as Event>::STREAM,
+            EventType::UserRolesChanged => <UserRolesChanged as Event>::STREAM,
+            EventType::CompanyCreated => <CompanyCreated as Event>::STREAM,
+            EventType::CompanyUpdated => <CompanyUpdated as Event>::STREAM,
+            EventType::CompanyDeactivated => <CompanyDeactivated as Event>::STREAM,
+            EventType::PartnerCreated => <PartnerCreated as Event>::STREAM,
+            EventType::PartnerUpdated => <PartnerUpdated as Event>::STREAM,
+            EventType::PartnerArchived => <PartnerArchived as Event>::STREAM,
+            EventType::CurrencyRateUpdated => <CurrencyRateUpdated as Event>::STREAM,
+            EventType::CurrencyActivated => <CurrencyActivated as Event>::STREAM,
+            EventType::SystemServiceStarted => <SystemServiceStarted as Event>::STREAM,
+            EventType::SystemServiceStopped => <SystemServiceStopped as Event>::STREAM,
+            EventType::SystemStatusChanged => <SystemStatusChanged as Event>::STREAM,
+            EventType::AuditDataExported => <AuditDataExported as Event>::STREAM,
+            EventType::AuditRecordViewed => <AuditRecordViewed as Event>::STREAM,
+            EventType::AuditSettingsChanged => <AuditSettingsChanged as Event>::STREAM,
+            EventType::MenuItemCreated => <MenuItemCreated as Event>::STREAM,
+            EventType::MenuItemDeleted => <MenuItemDeleted as Event>::STREAM,
+            EventType::MenuRolePermissionsChanged => {
+                <MenuRolePermissionsChanged as Event>::STREAM
+            }
+            EventType::MenuItemAccessGranted => <MenuItemAccessGranted as Event>::STREAM,
+            EventType::MenuItemAccessRevoked => <MenuItemAccessRevoked as Event>::STREAM,
+            EventType::SecurityViolationDetected => {
+                <SecurityViolationDetected as Event>::STREAM
+            }
+            EventType::SecurityIpBlocked => <SecurityIpBlocked as Event>::STREAM,
+            EventType::SecurityTokenRevoked => <SecurityTokenRevoked as Event>::STREAM,
         }
     }
 
@@ -3760,6 +4114,10 @@ impl<H: EventHandler> Dispatch for EventDispatch<H> {
 
     fn policy(&self, event_type: &str) -> Option<DeliveryPolicy> {
         EventType::from_str(event_type).ok().map(EventType::policy)
+    }
+
+    fn layout(&self, category: &str) -> StreamLayout {
+        Category::from_str(category).map_or(StreamLayout::DEFAULT, Category::layout)
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {

@@ -26,5 +26,5 @@ pub use generated::*;
 pub use xerpium_messaging as messaging;
 pub use xerpium_messaging::{
     Command, CommandCaller, CommandError, DecodeError, DeliveryPolicy, Dispatch, Envelope, Event, HandlerError,
-    HandlerResult, Message, Notify, Publish, PublishContext, PublishError,
+    HandlerResult, Message, Notify, Publish, PublishContext, PublishError, StreamLayout,
 };

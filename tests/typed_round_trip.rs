@@ -7,7 +7,7 @@ use chrono::{SubsecRound, Utc};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 use xerpium_events::messaging::testing::RedisServer;
-use xerpium_events::messaging::{Consumer, Publisher, StartPosition};
+use xerpium_events::messaging::{Consumer, Event, Publisher, StartPosition};
 use xerpium_events::{
     ClientInfo, EventDispatch, EventHandler, HandlerResult, Message, PublishContext, PublishEvents, UserCreated,
     UserDispatch, UserHandler, UserLoginFailed, UserRole,
@@ -77,7 +77,15 @@ async fn a_typed_event_arrives_typed_with_its_envelope() {
     assert_eq!(message.envelope.subject, event.user_id.to_string());
     assert_eq!(message.envelope.correlation_id, "req-42");
     assert_eq!(message.envelope.source, "user-auth");
-    assert_eq!(message.stream, format!("test{}:events:user", server.port()));
+    // `user` is partitioned: the entry is on the stream of its subject's partition.
+    let stream = config
+        .keys()
+        .event_stream(UserCreated::CATEGORY, &UserCreated::STREAM, &message.envelope.subject);
+    assert_eq!(message.stream, stream);
+    assert!(
+        stream.starts_with(&format!("test{}:events:user:", server.port())),
+        "{stream}"
+    );
 
     let _ = stop.send(());
     running.await.expect("consumer task").expect("consumer ends cleanly");

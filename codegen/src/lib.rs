@@ -5,7 +5,8 @@
 //! One pipeline, one module per stage, data flowing one way:
 //! - [`load`]: read and parse the YAML into raw structures ([`positions`] keeps where each node stands,
 //!   [`known_keys`] reports every misspelt key at once);
-//! - [`validate`]: check names, types, references and versions, and build the [`model`];
+//! - [`validate`]: check names, types, references, versions and partitions, and build the [`model`] (with each
+//!   category's stream layout);
 //! - [`emit`]: turn the model into files (the Rust module; documents with the `docs` feature);
 //! - [`output`]: the set of generated files, written to disk or compared with it.
 //!

@@ -237,6 +237,9 @@ pub struct RawStruct {
 pub struct RawCategory {
     /// What its events are about.
     pub description: Option<String>,
+    /// How many streams the category is split into, by subject (1 to 1024, default 1); more than one
+    /// orders it across instances. Kept as written so that [`crate::validate`] can say what is wrong with it.
+    pub partitions: Option<serde_yaml::Value>,
     /// Overrides of the delivery policy for its events.
     pub delivery: Option<RawPolicy>,
     /// Its events, by snake_case name.

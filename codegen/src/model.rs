@@ -1,7 +1,9 @@
 //! The checked catalog: plain data, the only thing emitters see.
 //!
 //! Every name here is valid, every type reference resolves, every `subject`
-//! names a field, and the delivery policy of every event is resolved.
+//! names a field, the delivery policy of every event is resolved, and so is
+//! the stream layout of every category: its partitions, and the longest
+//! retention and largest cap of its types, by which its streams are trimmed.
 
 use std::time::Duration;
 
@@ -64,16 +66,81 @@ pub struct Enum {
     pub values: Vec<String>,
 }
 
-/// An event category: one stream.
+/// An event category: one stream, or one per partition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Category {
     /// snake_case name (`user`).
     pub name: String,
     /// What its events are about.
     pub description: Option<String>,
+    /// How its events are laid out in streams and trimmed.
+    pub layout: StreamLayout,
     /// Its events, in catalog order; each version of an event is one
     /// [`Event`], the newest first.
     pub events: Vec<Event>,
+}
+
+impl Category {
+    /// The key of its streams as the documents write it: `<ns>:events:<category>`, or
+    /// `<ns>:events:<category>:<p>` when it is partitioned.
+    pub fn stream_key(&self) -> String {
+        if self.layout.is_partitioned() {
+            format!("<ns>:events:{}:<p>", self.name)
+        } else {
+            format!("<ns>:events:{}", self.name)
+        }
+    }
+
+    /// Where its events travel, in a few words for doc comments: ``stream `<ns>:events:user` `` or
+    /// ``streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances)``.
+    pub fn streams_summary(&self) -> String {
+        if self.layout.is_partitioned() {
+            format!(
+                "streams `{}` ({} partitions by subject, ordered across instances)",
+                self.stream_key(),
+                self.layout.partitions
+            )
+        } else {
+            format!("stream `{}`", self.stream_key())
+        }
+    }
+}
+
+/// How a category's events are laid out in Redis streams and trimmed, the same for every type
+/// of the category (the runtime's `StreamLayout`).
+///
+/// A partitioned category (more than one partition) is *ordered across instances*: an entry goes to
+/// the partition of its subject, and each partition is read by one instance of a group at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLayout {
+    /// How many streams: 1, or from 2 to [`StreamLayout::MAX_PARTITIONS`] for an ordered category.
+    pub partitions: u32,
+    /// Entries older than this are trimmed: the longest retention of the category's types.
+    pub retention: Duration,
+    /// Approximate cap on each stream's length: the largest of the category's types.
+    pub max_len: u64,
+}
+
+impl StreamLayout {
+    /// The most partitions a category may have.
+    pub const MAX_PARTITIONS: u32 = 1024;
+
+    /// The layout of `partitions` streams carrying `events`: one stream carries every type of its
+    /// category (older versions too), so it is trimmed by the longest retention and the largest cap
+    /// among them, and no type loses entries it still keeps. Without events, `policy`'s.
+    pub fn carrying(partitions: u32, events: &[Event], policy: Policy) -> StreamLayout {
+        let policies = || events.iter().map(|event| event.policy);
+        StreamLayout {
+            partitions,
+            retention: policies().map(|p| p.retention).max().unwrap_or(policy.retention),
+            max_len: policies().map(|p| p.max_len).max().unwrap_or(policy.max_len),
+        }
+    }
+
+    /// Whether the category is split into several streams (ordered across instances).
+    pub fn is_partitioned(&self) -> bool {
+        self.partitions > 1
+    }
 }
 
 /// One version of an event (`user.created` v2).

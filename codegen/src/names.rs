@@ -86,7 +86,7 @@ pub fn event_type_name(category: &str, event: &str) -> String {
 }
 
 /// Names of `xerpium-messaging` that the Rust module imports for events.
-pub const RUNTIME_EVENT_NAMES: [&str; 11] = [
+pub const RUNTIME_EVENT_NAMES: [&str; 12] = [
     "DecodeError",
     "DeliveryPolicy",
     "Dispatch",
@@ -97,6 +97,7 @@ pub const RUNTIME_EVENT_NAMES: [&str; 11] = [
     "Publish",
     "PublishContext",
     "PublishError",
+    "StreamLayout",
     "UnknownName",
 ];
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 use crate::diagnostic::{Diagnostic, Diagnostics, Position, did_you_mean};
 use crate::load::{Loaded, Ordered, RawCommand, RawEvent, RawField, RawPolicy};
 use crate::model::{
-    Catalog, Category, Command, Enum, Event, Field, Notifications, Policy, Scalar, Struct, Target, TypeRef, Value,
+    Catalog, Category, Command, Enum, Event, Field, Notifications, Policy, Scalar, StreamLayout, Struct, Target,
+    TypeRef, Value,
 };
 use crate::names::{Case, event_version_type_name, pascal, reserved_names};
 use crate::type_expr::{self, TypeExpr};
@@ -89,7 +90,8 @@ impl<'a> Checker<'a> {
                     Some("add events under `events:`, or remove the category".into()),
                 );
             }
-            let events = self
+            let partitions = self.partitions(&format!("{path}.partitions"), name, raw_category.partitions.as_ref());
+            let events: Vec<Event> = self
                 .named_entries(&format!("{path}.events"), &raw_category.events, Case::Snake, "event")
                 .flat_map(|(event_path, event_name, raw_event)| {
                     self.event(&event_path, name, event_name, raw_event, policy)
@@ -98,6 +100,7 @@ impl<'a> Checker<'a> {
             categories.push(Category {
                 name: name.to_owned(),
                 description: raw_category.description.clone(),
+                layout: StreamLayout::carrying(partitions, &events, policy),
                 events,
             });
         }
@@ -329,6 +332,52 @@ impl<'a> Checker<'a> {
             }
             Some(_) => {}
         }
+    }
+
+    /// The number of partitions of category `category`: 1 when absent; a whole number from 1 to
+    /// [`StreamLayout::MAX_PARTITIONS`], else an error (and 1).
+    fn partitions(&mut self, path: &str, category: &str, raw: Option<&serde_yaml::Value>) -> u32 {
+        let Some(raw) = raw else { return 1 };
+        let max = StreamLayout::MAX_PARTITIONS;
+        let whole = raw.as_i64().map(i128::from).or_else(|| raw.as_u64().map(i128::from));
+        let (message, hint) = match whole {
+            Some(count) => {
+                if let Some(partitions) = u32::try_from(count).ok().filter(|n| (1..=max).contains(n)) {
+                    return partitions;
+                }
+                let hint = if count < 1 {
+                    "leave `partitions` out (or write 1) for one stream; 2 or more order the category per subject across instances".to_owned()
+                } else {
+                    format!(
+                        "each partition is a stream of its own and {max} is the most; a few per instance of the busiest group is plenty"
+                    )
+                };
+                (
+                    format!(
+                        "`partitions: {count}` of category `{category}` is out of range: a category has 1 to {max} partitions"
+                    ),
+                    hint,
+                )
+            }
+            None => {
+                let written = match raw {
+                    serde_yaml::Value::Sequence(_) => "a list".to_owned(),
+                    serde_yaml::Value::Mapping(_) => "a map".to_owned(),
+                    serde_yaml::Value::String(text) => format!("the text `\"{text}\"`"),
+                    other => format!("`{}`", render_yaml(other)),
+                };
+                let hint = match raw.as_str().map(|text| (text, text.trim().parse::<u32>())) {
+                    Some((text, Ok(_))) => format!("write the number without quotes: `partitions: {}`", text.trim()),
+                    _ => format!("write how many streams the category has, from 1 to {max}: e.g. `partitions: 8`"),
+                };
+                (
+                    format!("`partitions` of category `{category}` must be a whole number, not {written}"),
+                    hint,
+                )
+            }
+        };
+        self.error_at(self.loaded.positions.value_of(path), path, message, Some(hint));
+        1
     }
 
     fn version(&mut self, path: &str, raw: Option<i64>) -> u32 {
@@ -786,4 +835,60 @@ fn is_key_type(ty: &TypeRef) -> bool {
 
 fn render_yaml(value: &serde_yaml::Value) -> String {
     serde_yaml::to_string(value).map_or_else(|_| "?".to_owned(), |text| text.trim_end().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::model::StreamLayout;
+
+    #[test]
+    fn a_stream_is_trimmed_by_the_longest_retention_and_largest_cap_of_its_types() {
+        let text = "catalog: x
+delivery: { retention: 2h, max_len: 10 }
+categories:
+  user:
+    partitions: 8
+    delivery: { max_len: 50 }
+    events:
+      created: { subject: id, fields: { id: uuid } }
+      deleted:
+        version: 2
+        subject: id
+        delivery: { retention: 168h, max_len: 20 }
+        fields: { id: uuid }
+        previous_versions: { 1: { fields: { id: uuid } } }
+  audit:
+    events:
+      logged: { subject: id, fields: { id: uuid } }
+";
+        let catalog = crate::check_catalog_text("c.yaml", text).unwrap_or_else(|d| panic!("{d}"));
+        let hours = |h: u64| Duration::from_secs(h * 3600);
+        let user = &catalog.categories[0];
+        assert_eq!(
+            user.layout,
+            StreamLayout {
+                partitions: 8,
+                retention: hours(168),
+                max_len: 50
+            }
+        );
+        assert_eq!(
+            user.events[0].policy.retention,
+            hours(2),
+            "a type keeps its own retention"
+        );
+        assert_eq!(user.stream_key(), "<ns>:events:user:<p>");
+        let audit = &catalog.categories[1];
+        assert_eq!(
+            audit.layout,
+            StreamLayout {
+                partitions: 1,
+                retention: hours(2),
+                max_len: 10
+            }
+        );
+        assert_eq!(audit.stream_key(), "<ns>:events:audit");
+    }
 }

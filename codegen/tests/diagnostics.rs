@@ -453,3 +453,69 @@ categories:
 1 error"#;
     assert_eq!(diagnose(catalog), expected);
 }
+
+#[test]
+fn partitions() {
+    let catalog = r#"catalog: x
+categories:
+  user:
+    partitions: 0
+    events: { created: { subject: id, fields: { id: uuid } } }
+  company:
+    partitions: -4
+    events: { created: { subject: id, fields: { id: uuid } } }
+  partner:
+    partitions: 2.5
+    events: { created: { subject: id, fields: { id: uuid } } }
+  menu:
+    partitions: 1025
+    events: { created: { subject: id, fields: { id: uuid } } }
+  audit:
+    partitions: "8"
+    events: { created: { subject: id, fields: { id: uuid } } }
+  system:
+    partitions: [8]
+    events: { created: { subject: id, fields: { id: uuid } } }
+  currency:
+    partitions: 1
+    events: { created: { subject: id, fields: { id: uuid } } }
+  security:
+    partitions: 1024
+    events: { created: { subject: id, fields: { id: uuid } } }
+"#;
+    let expected = r#"catalog.yaml:4:17: error: `partitions: 0` of category `user` is out of range: a category has 1 to 1024 partitions
+  at: categories.user.partitions
+  hint: leave `partitions` out (or write 1) for one stream; 2 or more order the category per subject across instances
+catalog.yaml:7:17: error: `partitions: -4` of category `company` is out of range: a category has 1 to 1024 partitions
+  at: categories.company.partitions
+  hint: leave `partitions` out (or write 1) for one stream; 2 or more order the category per subject across instances
+catalog.yaml:10:17: error: `partitions` of category `partner` must be a whole number, not `2.5`
+  at: categories.partner.partitions
+  hint: write how many streams the category has, from 1 to 1024: e.g. `partitions: 8`
+catalog.yaml:13:17: error: `partitions: 1025` of category `menu` is out of range: a category has 1 to 1024 partitions
+  at: categories.menu.partitions
+  hint: each partition is a stream of its own and 1024 is the most; a few per instance of the busiest group is plenty
+catalog.yaml:16:17: error: `partitions` of category `audit` must be a whole number, not the text `"8"`
+  at: categories.audit.partitions
+  hint: write the number without quotes: `partitions: 8`
+catalog.yaml:19:17: error: `partitions` of category `system` must be a whole number, not a list
+  at: categories.system.partitions
+  hint: write how many streams the category has, from 1 to 1024: e.g. `partitions: 8`
+6 errors"#;
+    assert_eq!(diagnose(catalog), expected);
+}
+
+#[test]
+fn partitions_misspelt() {
+    let catalog = r#"catalog: x
+categories:
+  user:
+    partition: 8
+    events: { created: { subject: id, fields: { id: uuid } } }
+"#;
+    let expected = r#"catalog.yaml:4:5: error: unknown key `partition`
+  at: categories.user.partition
+  hint: did you mean `partitions`?
+1 error"#;
+    assert_eq!(diagnose(catalog), expected);
+}

@@ -76,6 +76,6 @@ fn documents_are_well_formed_and_deterministic() {
         .iter()
         .filter(|file| file.path.starts_with("schemas/"))
         .count();
-    // 6 event versions, 2 commands × request and response, the notification payload.
-    assert_eq!(schemas, 6 + 4 + 1);
+    // 8 event versions, 2 commands × request and response, the notification payload.
+    assert_eq!(schemas, 8 + 4 + 1);
 }

@@ -11,6 +11,10 @@ Publish::
     client = redis.Redis()
     publish(client, UserCreated(...), source="legacy-billing", correlation_id="req-42")
 
+An event goes to its category's stream, or, in a partitioned category, to the stream of its subject's
+partition: ``stream_key(category, subject)`` names it, with the same hash as the Rust runtime; ``STREAMS``
+holds the layout of every category.
+
 Decode one stream entry (as redis-py returns it from XRANGE/XREADGROUP)::
 
     envelope, event = decode(fields)
@@ -81,7 +85,9 @@ class _Model(_pd.BaseModel):
 
 
 class _Event(_Model):
-    """Base of every event model; its class constants say where and how it travels."""
+    """Base of every event model; its class constants say where and how it travels. ``RETENTION_MS``
+    and ``MAX_LEN`` are the type's own: the least its entries are kept. Its stream carries every type
+    of the category and is trimmed by the category's layout, ``STREAMS[CATEGORY]``."""
 
     TYPE: _t.ClassVar[_str]
     VERSION: _t.ClassVar[_int]
@@ -89,6 +95,31 @@ class _Event(_Model):
     SUBJECT: _t.ClassVar[_str]
     RETENTION_MS: _t.ClassVar[_int]
     MAX_LEN: _t.ClassVar[_int]
+
+
+class StreamLayout(_t.NamedTuple):
+    """How a category's events are laid out in Redis streams and trimmed, as the Rust runtime's
+    ``StreamLayout``: one stream ``<ns>:events:<category>``, or, with more than one partition (a category
+    ordered across instances), one stream per partition ``<ns>:events:<category>:<p>``. Entries are
+    trimmed past ``retention_ms`` and ``max_len``: the longest retention and largest cap of the
+    category's types, so that no type loses entries it still keeps."""
+
+    partitions: _int
+    retention_ms: _int
+    max_len: _int
+
+    def partition_of(self, subject: _str) -> _int:
+        """The partition of an entry with ``subject``: the 32-bit FNV-1a hash of its UTF-8 bytes,
+        modulo the number of partitions (0 when there is one)::
+
+            h = 0x811c9dc5
+            for each byte b of subject: h = ((h ^ b) * 0x01000193) mod 2^32
+            partition = h mod partitions
+        """
+        h = 0x811C9DC5
+        for byte in subject.encode("utf-8"):
+            h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+        return h % max(self.partitions, 1)
 
 
 class Envelope(_pd.BaseModel):
@@ -286,7 +317,7 @@ class Permission(_Model):
 
 
 class UserCreated(_Event):
-    "A user account was registered, by self sign-up or by invitation.\n\n`user.created` v1 on stream `<ns>:events:user`; subject `user_id`."
+    "A user account was registered, by self sign-up or by invitation.\n\n`user.created` v1 on streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances); subject `user_id`."
 
     TYPE: _t.ClassVar[_str] = "user.created"
     VERSION: _t.ClassVar[_int] = 1
@@ -307,7 +338,7 @@ class UserCreated(_Event):
 
 
 class UserUpdated(_Event):
-    "A user's profile fields changed (name, e-mail, phone, locale, ...).\n\n`user.updated` v1 on stream `<ns>:events:user`; subject `user_id`."
+    "A user's profile fields changed (name, e-mail, phone, locale, ...).\n\n`user.updated` v1 on streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances); subject `user_id`."
 
     TYPE: _t.ClassVar[_str] = "user.updated"
     VERSION: _t.ClassVar[_int] = 1
@@ -324,7 +355,7 @@ class UserUpdated(_Event):
 
 
 class UserDeleted(_Event):
-    "A user account was deleted, and every service must erase that user's personal data.\n\n`user.deleted` v1 on stream `<ns>:events:user`; subject `user_id`."
+    "A user account was deleted, and every service must erase that user's personal data.\n\n`user.deleted` v1 on streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances); subject `user_id`."
 
     TYPE: _t.ClassVar[_str] = "user.deleted"
     VERSION: _t.ClassVar[_int] = 1
@@ -343,7 +374,7 @@ class UserDeleted(_Event):
 
 
 class UserLoggedIn(_Event):
-    "A user signed in successfully and a session was opened.\n\n`user.logged_in` v1 on stream `<ns>:events:user`; subject `user_id`."
+    "A user signed in successfully and a session was opened.\n\n`user.logged_in` v1 on streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances); subject `user_id`."
 
     TYPE: _t.ClassVar[_str] = "user.logged_in"
     VERSION: _t.ClassVar[_int] = 1
@@ -362,7 +393,7 @@ class UserLoggedIn(_Event):
 
 
 class UserLoggedOut(_Event):
-    "A user's session ended, by sign-out, expiry or an admin.\n\n`user.logged_out` v1 on stream `<ns>:events:user`; subject `user_id`."
+    "A user's session ended, by sign-out, expiry or an admin.\n\n`user.logged_out` v1 on streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances); subject `user_id`."
 
     TYPE: _t.ClassVar[_str] = "user.logged_out"
     VERSION: _t.ClassVar[_int] = 1
@@ -380,7 +411,7 @@ class UserLoggedOut(_Event):
 
 
 class UserLoginFailed(_Event):
-    "A sign-in attempt failed (unknown login, wrong password or failed second factor).\n\n`user.login_failed` v1 on stream `<ns>:events:user`; subject `email`."
+    "A sign-in attempt failed (unknown login, wrong password or failed second factor).\n\n`user.login_failed` v1 on streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances); subject `email`."
 
     TYPE: _t.ClassVar[_str] = "user.login_failed"
     VERSION: _t.ClassVar[_int] = 1
@@ -398,7 +429,7 @@ class UserLoginFailed(_Event):
 
 
 class UserPasswordChanged(_Event):
-    "A user's password was changed by the user or reset by an admin or a reset link.\n\n`user.password_changed` v1 on stream `<ns>:events:user`; subject `user_id`."
+    "A user's password was changed by the user or reset by an admin or a reset link.\n\n`user.password_changed` v1 on streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances); subject `user_id`."
 
     TYPE: _t.ClassVar[_str] = "user.password_changed"
     VERSION: _t.ClassVar[_int] = 1
@@ -417,7 +448,7 @@ class UserPasswordChanged(_Event):
 
 
 class UserAccountLocked(_Event):
-    "A user account was locked and its sessions were ended.\n\n`user.account_locked` v1 on stream `<ns>:events:user`; subject `user_id`."
+    "A user account was locked and its sessions were ended.\n\n`user.account_locked` v1 on streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances); subject `user_id`."
 
     TYPE: _t.ClassVar[_str] = "user.account_locked"
     VERSION: _t.ClassVar[_int] = 1
@@ -437,7 +468,7 @@ class UserAccountLocked(_Event):
 
 
 class UserAccountUnlocked(_Event):
-    "A locked user account was unlocked by an admin or because its lock expired.\n\n`user.account_unlocked` v1 on stream `<ns>:events:user`; subject `user_id`."
+    "A locked user account was unlocked by an admin or because its lock expired.\n\n`user.account_unlocked` v1 on streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances); subject `user_id`."
 
     TYPE: _t.ClassVar[_str] = "user.account_unlocked"
     VERSION: _t.ClassVar[_int] = 1
@@ -455,7 +486,7 @@ class UserAccountUnlocked(_Event):
 
 
 class UserRolesChanged(_Event):
-    "Roles were added to or removed from a user.\n\n`user.roles_changed` v1 on stream `<ns>:events:user`; subject `user_id`."
+    "Roles were added to or removed from a user.\n\n`user.roles_changed` v1 on streams `<ns>:events:user:<p>` (8 partitions by subject, ordered across instances); subject `user_id`."
 
     TYPE: _t.ClassVar[_str] = "user.roles_changed"
     VERSION: _t.ClassVar[_int] = 1
@@ -474,7 +505,7 @@ class UserRolesChanged(_Event):
 
 
 class CompanyCreated(_Event):
-    "A company (tenant) was created with its legal and fiscal data.\n\n`company.created` v1 on stream `<ns>:events:company`; subject `company_id`."
+    "A company (tenant) was created with its legal and fiscal data.\n\n`company.created` v1 on streams `<ns>:events:company:<p>` (8 partitions by subject, ordered across instances); subject `company_id`."
 
     TYPE: _t.ClassVar[_str] = "company.created"
     VERSION: _t.ClassVar[_int] = 1
@@ -495,7 +526,7 @@ class CompanyCreated(_Event):
 
 
 class CompanyUpdated(_Event):
-    "A company's master data changed.\n\n`company.updated` v1 on stream `<ns>:events:company`; subject `company_id`."
+    "A company's master data changed.\n\n`company.updated` v1 on streams `<ns>:events:company:<p>` (8 partitions by subject, ordered across instances); subject `company_id`."
 
     TYPE: _t.ClassVar[_str] = "company.updated"
     VERSION: _t.ClassVar[_int] = 1
@@ -511,7 +542,7 @@ class CompanyUpdated(_Event):
 
 
 class CompanyDeactivated(_Event):
-    "A company was deactivated, so its users can no longer sign in.\n\n`company.deactivated` v1 on stream `<ns>:events:company`; subject `company_id`."
+    "A company was deactivated, so its users can no longer sign in.\n\n`company.deactivated` v1 on streams `<ns>:events:company:<p>` (8 partitions by subject, ordered across instances); subject `company_id`."
 
     TYPE: _t.ClassVar[_str] = "company.deactivated"
     VERSION: _t.ClassVar[_int] = 1
@@ -528,7 +559,7 @@ class CompanyDeactivated(_Event):
 
 
 class PartnerCreated(_Event):
-    "A business partner (customer, supplier or both) was created for a company.\n\n`partner.created` v1 on stream `<ns>:events:partner`; subject `partner_id`."
+    "A business partner (customer, supplier or both) was created for a company.\n\n`partner.created` v1 on streams `<ns>:events:partner:<p>` (8 partitions by subject, ordered across instances); subject `partner_id`."
 
     TYPE: _t.ClassVar[_str] = "partner.created"
     VERSION: _t.ClassVar[_int] = 1
@@ -553,7 +584,7 @@ class PartnerCreated(_Event):
 
 
 class PartnerUpdated(_Event):
-    "A business partner's data changed.\n\n`partner.updated` v1 on stream `<ns>:events:partner`; subject `partner_id`."
+    "A business partner's data changed.\n\n`partner.updated` v1 on streams `<ns>:events:partner:<p>` (8 partitions by subject, ordered across instances); subject `partner_id`."
 
     TYPE: _t.ClassVar[_str] = "partner.updated"
     VERSION: _t.ClassVar[_int] = 1
@@ -570,7 +601,7 @@ class PartnerUpdated(_Event):
 
 
 class PartnerArchived(_Event):
-    "A business partner was archived; it stays in history but takes no new documents.\n\n`partner.archived` v1 on stream `<ns>:events:partner`; subject `partner_id`."
+    "A business partner was archived; it stays in history but takes no new documents.\n\n`partner.archived` v1 on streams `<ns>:events:partner:<p>` (8 partitions by subject, ordered across instances); subject `partner_id`."
 
     TYPE: _t.ClassVar[_str] = "partner.archived"
     VERSION: _t.ClassVar[_int] = 1
@@ -736,7 +767,7 @@ class AuditSettingsChanged(_Event):
 
 
 class MenuItemCreated(_Event):
-    "A menu item was added to the navigation.\n\n`menu.item_created` v1 on stream `<ns>:events:menu`; subject `menu_item`."
+    "A menu item was added to the navigation.\n\n`menu.item_created` v1 on streams `<ns>:events:menu:<p>` (4 partitions by subject, ordered across instances); subject `menu_item`."
 
     TYPE: _t.ClassVar[_str] = "menu.item_created"
     VERSION: _t.ClassVar[_int] = 1
@@ -755,7 +786,7 @@ class MenuItemCreated(_Event):
 
 
 class MenuItemDeleted(_Event):
-    "A menu item was removed from the navigation, with every permission on it.\n\n`menu.item_deleted` v1 on stream `<ns>:events:menu`; subject `menu_item`."
+    "A menu item was removed from the navigation, with every permission on it.\n\n`menu.item_deleted` v1 on streams `<ns>:events:menu:<p>` (4 partitions by subject, ordered across instances); subject `menu_item`."
 
     TYPE: _t.ClassVar[_str] = "menu.item_deleted"
     VERSION: _t.ClassVar[_int] = 1
@@ -770,7 +801,7 @@ class MenuItemDeleted(_Event):
 
 
 class MenuRolePermissionsChanged(_Event):
-    "The permissions of a role on menu items were granted or revoked.\n\n`menu.role_permissions_changed` v1 on stream `<ns>:events:menu`; subject `role`."
+    "The permissions of a role on menu items were granted or revoked.\n\n`menu.role_permissions_changed` v1 on streams `<ns>:events:menu:<p>` (4 partitions by subject, ordered across instances); subject `role`."
 
     TYPE: _t.ClassVar[_str] = "menu.role_permissions_changed"
     VERSION: _t.ClassVar[_int] = 1
@@ -789,7 +820,7 @@ class MenuRolePermissionsChanged(_Event):
 
 
 class MenuItemAccessGranted(_Event):
-    "A user was given access to a menu item beyond what their roles allow.\n\n`menu.item_access_granted` v1 on stream `<ns>:events:menu`; subject `user_id`."
+    "A user was given access to a menu item beyond what their roles allow.\n\n`menu.item_access_granted` v1 on streams `<ns>:events:menu:<p>` (4 partitions by subject, ordered across instances); subject `user_id`."
 
     TYPE: _t.ClassVar[_str] = "menu.item_access_granted"
     VERSION: _t.ClassVar[_int] = 1
@@ -808,7 +839,7 @@ class MenuItemAccessGranted(_Event):
 
 
 class MenuItemAccessRevoked(_Event):
-    "A user's extra access to a menu item was withdrawn.\n\n`menu.item_access_revoked` v1 on stream `<ns>:events:menu`; subject `user_id`."
+    "A user's extra access to a menu item was withdrawn.\n\n`menu.item_access_revoked` v1 on streams `<ns>:events:menu:<p>` (4 partitions by subject, ordered across instances); subject `user_id`."
 
     TYPE: _t.ClassVar[_str] = "menu.item_access_revoked"
     VERSION: _t.ClassVar[_int] = 1
@@ -1044,6 +1075,18 @@ EVENTS: _t.Dict[_t.Tuple[_str, _int], _t.Type[_Event]] = {
 }
 """Every event model by wire type name and version."""
 
+STREAMS: _t.Dict[_str, StreamLayout] = {
+    "user": StreamLayout(partitions=8, retention_ms=604800000, max_len=1000000),
+    "company": StreamLayout(partitions=8, retention_ms=86400000, max_len=1000000),
+    "partner": StreamLayout(partitions=8, retention_ms=86400000, max_len=1000000),
+    "currency": StreamLayout(partitions=1, retention_ms=86400000, max_len=1000000),
+    "system": StreamLayout(partitions=1, retention_ms=86400000, max_len=1000000),
+    "audit": StreamLayout(partitions=1, retention_ms=604800000, max_len=1000000),
+    "menu": StreamLayout(partitions=4, retention_ms=86400000, max_len=1000000),
+    "security": StreamLayout(partitions=1, retention_ms=604800000, max_len=1000000),
+}
+"""The stream layout of every category, by name."""
+
 for _model in (
     Money,
     Address,
@@ -1149,6 +1192,17 @@ def envelope(
     )
 
 
+def stream_key(category: _str, subject: _str, *, namespace: _str = DEFAULT_NAMESPACE) -> _str:
+    """The stream an event of ``category`` with ``subject`` is written to, as the Rust runtime chooses it:
+    ``<namespace>:events:<category>``, or, when the category is partitioned,
+    ``<namespace>:events:<category>:<p>`` with ``p`` the partition of the subject
+    (:meth:`StreamLayout.partition_of`). Raises ``KeyError`` for a category this catalog does not have."""
+    layout = STREAMS[category]
+    if layout.partitions > 1:
+        return f"{namespace}:events:{category}:{layout.partition_of(subject)}"
+    return f"{namespace}:events:{category}"
+
+
 def publish(
     redis: _t.Any,
     event: _Event,
@@ -1159,9 +1213,10 @@ def publish(
     causation_id: _t.Optional[_str] = None,
     traceparent: _t.Optional[_str] = None,
 ) -> _str:
-    """Publishes ``event`` to its category's stream ``<namespace>:events:<category>`` as ``source``
-    and returns the entry id. The stream is trimmed on write like the Rust publisher does: entries
-    older than the type's retention, and past its length cap (both approximately)."""
+    """Publishes ``event`` as ``source`` to its category's stream (:func:`stream_key`: the partition of its
+    subject when the category is partitioned) and returns the entry id. The stream is trimmed on write
+    like the Rust publisher does, by the category's layout (``STREAMS``): entries older than its
+    retention, and past its length cap (both approximately)."""
     fields = envelope(
         event,
         source,
@@ -1169,11 +1224,12 @@ def publish(
         causation_id=causation_id,
         traceparent=traceparent,
     ).to_fields()
-    stream = f"{namespace}:events:{event.CATEGORY}"
-    oldest = max(_time.time_ns() // 1_000_000 - event.RETENTION_MS, 0)
+    layout = STREAMS[event.CATEGORY]
+    stream = stream_key(event.CATEGORY, fields["subject"], namespace=namespace)
+    oldest = max(_time.time_ns() // 1_000_000 - layout.retention_ms, 0)
     pipe = redis.pipeline(transaction=False)
     pipe.xadd(stream, fields, minid=oldest, approximate=True)
-    pipe.xtrim(stream, maxlen=event.MAX_LEN, approximate=True)
+    pipe.xtrim(stream, maxlen=layout.max_len, approximate=True)
     entry_id, _ = pipe.execute()
     return _text(entry_id)
 

@@ -15,8 +15,9 @@ use support::{money, posted};
 use uuid::Uuid;
 use xerpium_codegen_compile_test::*;
 use xerpium_messaging::{
-    Command, CommandCaller, CommandError, DecodeError, Dispatch, Envelope, Event, HandlerError, HandlerResult, Message,
-    Notification, NotificationTarget, Notify, Publish, PublishContext, PublishError, ServeCommands,
+    Command, CommandCaller, CommandError, DecodeError, Dispatch, Envelope, Event, HandlerError, HandlerResult, Keys,
+    Message, Notification, NotificationTarget, Notify, Publish, PublishContext, PublishError, ServeCommands,
+    StreamLayout,
 };
 
 fn message(event_type: &str, version: u32, data: &str) -> Message {
@@ -156,7 +157,7 @@ fn events_carry_type_version_and_resolved_policy() {
 
 #[test]
 fn names_parse_and_print() {
-    assert_eq!(Category::ALL, [Category::Ledger, Category::Match]);
+    assert_eq!(Category::ALL, [Category::Ledger, Category::Match, Category::Shipment]);
     assert_eq!(Category::from_str("match"), Ok(Category::Match));
     assert_eq!(
         Category::Ledger.events(),
@@ -169,7 +170,7 @@ fn names_parse_and_print() {
         ]
     );
     assert!(Category::from_str("nope").is_err());
-    assert_eq!(EventType::ALL.len(), 6);
+    assert_eq!(EventType::ALL.len(), 8);
     assert_eq!(EventType::from_str("ledger.voided"), Ok(EventType::LedgerVoided));
     assert_eq!(EventType::LedgerVoided.version(), 2);
     assert_eq!(EventType::MatchType.category(), Category::Match);
@@ -274,7 +275,7 @@ async fn category_dispatch_routes_by_type_and_version() {
 #[tokio::test]
 async fn all_events_dispatch_reads_every_category() {
     let dispatch = EventDispatch(Recorder::default());
-    assert_eq!(dispatch.categories(), ["ledger", "match"]);
+    assert_eq!(dispatch.categories(), ["ledger", "match", "shipment"]);
     assert_eq!(
         dispatch
             .dispatch(&message("match.type", 1, r#"{"id": 4, "self": "x"}"#))
@@ -497,6 +498,104 @@ fn dispatchers_report_the_policy_of_their_types() {
     assert_eq!(ledger.policy("ledger.nope"), None);
     let all = EventDispatch(Recorder::default());
     assert_eq!(all.policy("match.type"), Some(MatchType::POLICY));
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+impl ShipmentHandler for Recorder {}
+
+#[test]
+fn a_category_stream_is_trimmed_by_the_longest_retention_and_largest_cap_of_its_types() {
+    // `shipment`: 4 partitions; the category caps at 200 and `delivered` at 100, `sent` keeps 1h (the
+    // catalog's) and `delivered` 72h: the streams keep the longest and the largest.
+    let shipment = StreamLayout {
+        partitions: 4,
+        retention: 72 * HOUR,
+        max_len: 200,
+    };
+    assert_eq!(ShipmentSent::STREAM, shipment);
+    assert_eq!(ShipmentDelivered::STREAM, shipment);
+    assert!(ShipmentSent::STREAM.is_partitioned());
+    assert_eq!(
+        (ShipmentSent::POLICY.retention, ShipmentDelivered::POLICY.max_len),
+        (HOUR, 100),
+        "each type keeps its own policy"
+    );
+    assert_eq!(Category::Shipment.layout(), shipment);
+    assert_eq!(EventType::ShipmentSent.layout(), shipment);
+    // `ledger`: one stream; 48h from `voided`; every version of `closed` shares it.
+    let ledger = StreamLayout {
+        partitions: 1,
+        retention: 48 * HOUR,
+        max_len: 5000,
+    };
+    for layout in [
+        LedgerPosted::STREAM,
+        LedgerClosedV1::STREAM,
+        Category::Ledger.layout(),
+        EventType::LedgerClosedV2.layout(),
+    ] {
+        assert_eq!(layout, ledger);
+    }
+    assert_eq!(
+        MatchType::STREAM,
+        StreamLayout {
+            partitions: 1,
+            retention: HOUR,
+            max_len: 5000
+        }
+    );
+}
+
+#[test]
+fn dispatchers_report_the_layout_of_their_categories() {
+    let shipment = ShipmentDispatch(Recorder::default());
+    assert_eq!(shipment.categories(), ["shipment"]);
+    assert_eq!(shipment.layout("shipment"), Category::Shipment.layout());
+    assert_eq!(shipment.layout("ledger"), StreamLayout::DEFAULT, "not its category");
+    let all = EventDispatch(Recorder::default());
+    for category in Category::ALL {
+        assert_eq!(all.layout(category.as_str()), category.layout());
+    }
+    assert_eq!(all.layout("nope"), StreamLayout::DEFAULT);
+    assert_eq!(
+        LedgerDispatch(Recorder::default()).layout("ledger"),
+        LedgerPosted::STREAM
+    );
+}
+
+#[test]
+fn an_event_goes_to_the_stream_of_its_subjects_partition() {
+    let keys = Keys::new("test");
+    let layout = ShipmentSent::STREAM;
+    let streams = keys.event_streams(ShipmentSent::CATEGORY, &layout);
+    assert_eq!(
+        streams,
+        [
+            "test:events:shipment:0",
+            "test:events:shipment:1",
+            "test:events:shipment:2",
+            "test:events:shipment:3"
+        ]
+    );
+    let mut used = [false; 4];
+    for n in 0..200 {
+        let subject = format!("shipment-{n}");
+        let partition = layout.partition_of(&subject);
+        let stream = keys.event_stream(ShipmentSent::CATEGORY, &layout, &subject);
+        assert_eq!(stream, format!("test:events:shipment:{partition}"));
+        assert_eq!(stream, streams[partition as usize]);
+        used[partition as usize] = true;
+    }
+    assert_eq!(used, [true; 4], "subjects spread over every partition");
+    // Reference values of 32-bit FNV-1a: "a" hashes to 0xe40c292c, "foobar" to 0xbf9cf968.
+    assert_eq!(layout.partition_of("a"), 0xe40c_292c % 4);
+    assert_eq!(layout.partition_of("foobar"), 0xbf9c_f968 % 4);
+    assert_eq!(
+        keys.event_stream(LedgerPosted::CATEGORY, &LedgerPosted::STREAM, "anything"),
+        "test:events:ledger",
+        "an unpartitioned category has one stream"
+    );
 }
 
 /// Records which handler method each version of `ledger.closed` reached.

@@ -1,7 +1,8 @@
 //! The Python module generated from the fixture catalog, with the pinned
 //! pydantic and redis-py of `.venv/` (made by `scripts/setup`):
 //!
-//! - its unit tests (`tests/python/test_models.py`);
+//! - its unit tests (`tests/python/test_models.py`), which also check its partition function and stream
+//!   keys against the runtime's, for the subjects of [`partition_vectors`];
 //! - Rust publishes through the runtime, Python decodes the entries into its models;
 //! - Python publishes with its `publish` helper, the Rust consumer handles the entries;
 //!
@@ -24,7 +25,9 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 use xerpium_codegen_compile_test::*;
 use xerpium_messaging::testing::RedisServer;
-use xerpium_messaging::{Consumer, HandlerResult, Message, PublishContext, Publisher, StartPosition};
+use xerpium_messaging::{
+    Consumer, Event, HandlerResult, Keys, Message, PublishContext, Publisher, StartPosition, StreamLayout,
+};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -46,6 +49,61 @@ fn python() -> Option<PathBuf> {
     None
 }
 
+/// The file beside the generated module where [`Python::new`] writes [`partition_vectors`].
+const PARTITION_VECTORS: &str = "rust_partitions.json";
+
+/// Subjects of every kind: empty, ASCII, numbers, UUIDs and non-ASCII text (accents, combining marks,
+/// CJK, emoji, a NUL, the last code point), a few hundred in all.
+fn subjects() -> Vec<String> {
+    let words = [
+        "ü",
+        "Müller",
+        "naïve café",
+        "e\u{301}",
+        "日本語",
+        "配送",
+        "😀",
+        "Ωμέγα",
+        "\u{0}",
+        "\u{10FFFF}",
+    ];
+    let mut subjects: Vec<String> = ["", "a", "foobar", "EUR/USD"].map(String::from).to_vec();
+    subjects.extend((-20..100).map(|n: i64| n.to_string()));
+    subjects.extend(
+        (1..=80).map(|n: u128| Uuid::from_u128(n.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)).to_string()),
+    );
+    subjects.extend(
+        words
+            .iter()
+            .flat_map(|word| (0..10).map(move |n| format!("{word}-{n}"))),
+    );
+    subjects.extend(words.map(String::from));
+    subjects
+}
+
+/// What the Python module must agree on with the runtime: the partition of each subject for several
+/// numbers of partitions, and the stream an event of `shipment` (partitioned) or `ledger` goes to.
+fn partition_vectors() -> Value {
+    let keys = Keys::new("test");
+    let mut partitions = Vec::new();
+    let mut streams = Vec::new();
+    for subject in subjects() {
+        for count in [1, 2, 3, 4, 8, 1024] {
+            let layout = StreamLayout {
+                partitions: count,
+                ..StreamLayout::DEFAULT
+            };
+            let partition = layout.partition_of(&subject);
+            partitions.push(json!({"subject": subject, "partitions": count, "partition": partition}));
+        }
+        for (category, layout) in [("shipment", ShipmentSent::STREAM), ("ledger", LedgerPosted::STREAM)] {
+            let stream = keys.event_stream(category, &layout, &subject);
+            streams.push(json!({"category": category, "subject": subject, "namespace": "test", "stream": stream}));
+        }
+    }
+    json!({"partitions": partitions, "streams": streams})
+}
+
 /// Python with the generated module of the fixture catalog on its path.
 struct Python {
     interpreter: PathBuf,
@@ -60,6 +118,8 @@ impl Python {
             let name = Path::new(&file.path).file_name().expect("a file name");
             std::fs::write(module.path().join(name), file.contents).expect("module written");
         }
+        let vectors = partition_vectors().to_string();
+        std::fs::write(module.path().join(PARTITION_VECTORS), vectors).expect("vectors written");
         Some(Python { interpreter, module })
     }
 
@@ -180,11 +240,7 @@ async fn python_decodes_what_rust_published() {
     ];
     let mut arguments = vec!["interop.py", "decode", config.redis_url()];
     arguments.extend(streams.iter().map(String::as_str));
-    let output = python.run(&arguments, "");
-    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect();
+    let lines = decoded_lines(&python.run(&arguments, ""));
 
     let expected = events();
     assert_eq!(lines.len(), expected.len(), "{lines:#?}");
@@ -217,6 +273,83 @@ async fn python_decodes_what_rust_published() {
     }
     assert_eq!(lines[0]["subject"], Uuid::from_u128(7).to_string());
     assert_eq!(lines[4]["subject"], "-4");
+}
+
+/// The lines `interop.py decode` printed, each an entry as JSON.
+fn decoded_lines(output: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_and_python_write_a_partitioned_category_to_the_same_streams() {
+    let Some(python) = Python::new() else { return };
+    let server = RedisServer::start().expect("redis-server starts");
+    let config = server.config("rust-producer").build().expect("valid config");
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    let subjects: Vec<String> = (0..12)
+        .flat_map(|n| [format!("s-{n}"), format!("Sendung-{n}-ü")])
+        .collect();
+    let mut input = String::new();
+    for subject in &subjects {
+        let sent = |carrier: &str| ShipmentSent {
+            shipment_id: subject.clone(),
+            carrier: carrier.to_owned(),
+        };
+        publisher
+            .shipment_sent(&sent("rust"), &PublishContext::new())
+            .await
+            .expect("published");
+        let payload = serde_json::to_string(&sent("python")).expect("serializes");
+        let request = json!({"type": "shipment.sent", "version": 1, "payload": payload, "correlation_id": "p"});
+        input.push_str(&format!("{request}\n"));
+    }
+    let namespace = config.namespace();
+    python.run(
+        &[
+            "interop.py",
+            "publish",
+            config.redis_url(),
+            namespace,
+            "python-producer",
+        ],
+        &input,
+    );
+
+    let keys = config.keys();
+    let layout = ShipmentSent::STREAM;
+    let streams = keys.event_streams(ShipmentSent::CATEGORY, &layout);
+    let mut arguments = vec!["interop.py", "decode", config.redis_url()];
+    arguments.extend(streams.iter().map(String::as_str));
+    let lines = decoded_lines(&python.run(&arguments, ""));
+    assert_eq!(lines.len(), 2 * subjects.len(), "{lines:#?}");
+    let mut used = std::collections::BTreeSet::new();
+    for line in &lines {
+        let subject = line["subject"].as_str().expect("a subject");
+        let expected = keys.event_stream(ShipmentSent::CATEGORY, &layout, subject);
+        assert_eq!(
+            line["stream"], expected,
+            "{} put {subject:?} there",
+            line["fields"]["source"]
+        );
+        used.insert(expected);
+    }
+    for subject in &subjects {
+        let mut sources: Vec<&Value> = lines
+            .iter()
+            .filter(|line| line["subject"] == subject.as_str())
+            .map(|line| &line["fields"]["source"])
+            .collect();
+        sources.sort_by_key(|source| source.to_string());
+        assert_eq!(
+            sources,
+            [&json!("python-producer"), &json!("rust-producer")],
+            "{subject}"
+        );
+    }
+    assert!(used.len() > 1, "the subjects spread over the partitions: {used:?}");
 }
 
 /// Forwards every event it handles, as the JSON of its Rust type, with its envelope.

@@ -1,11 +1,14 @@
 //! The AsyncAPI emitter: `asyncapi.yaml`, an AsyncAPI 3.0.0 document of
 //! the catalog for other languages and tools.
 //!
-//! - a channel per category stream (`{namespace}:events:<category>`), per
-//!   command target (`{namespace}:commands:<service>`), for command replies
+//! - a channel per category stream (`{namespace}:events:<category>`; for a
+//!   partitioned category one channel for its partitions,
+//!   `{namespace}:events:<category>:{partition}`), per command target
+//!   (`{namespace}:commands:<service>`), for command replies
 //!   (`{namespace}:replies:{client}`) and per notification target
 //!   (`{namespace}:notify:user:{user_id}`, `…:role:{role}`, `…:all`);
-//!   `namespace` is a channel parameter with the runtime's default;
+//!   `namespace` is a channel parameter with the runtime's default, `partition`
+//!   one whose description gives the hash that picks it;
 //! - a message per event version and command request and response, its
 //!   payload a schema under `components.schemas` and its headers the
 //!   envelope's stream entry fields, with `type` and `version` fixed;
@@ -56,6 +59,8 @@ struct Document {
     uses_client: bool,
     uses_user: bool,
     uses_role: bool,
+    /// The `partition` parameter of each partitioned category (its range differs).
+    partitions: Vec<PartitionParameter>,
     channels: Vec<Channel>,
     operations: Vec<Operation>,
     messages: Vec<Message>,
@@ -70,8 +75,37 @@ struct Channel {
     address: String,
     title: String,
     description: String,
-    parameters: Vec<&'static str>,
+    parameters: Vec<Parameter>,
     messages: Vec<String>,
+}
+
+/// A parameter of a channel's address: its name there and the one it has under `components.parameters`.
+#[derive(Debug, Serialize)]
+struct Parameter {
+    name: &'static str,
+    component: String,
+}
+
+impl Parameter {
+    /// The parameters named as under `components.parameters`.
+    fn shared(names: &[&'static str]) -> Vec<Parameter> {
+        names
+            .iter()
+            .map(|name| Parameter {
+                name,
+                component: (*name).to_owned(),
+            })
+            .collect()
+    }
+}
+
+/// The `partition` parameter of one partitioned category.
+#[derive(Debug, Serialize)]
+struct PartitionParameter {
+    id: String,
+    description: String,
+    /// The first and the last partition.
+    examples: [String; 2],
 }
 
 #[derive(Debug, Serialize)]
@@ -140,12 +174,12 @@ fn header(format: Option<&str>, description: &str) -> Json {
     Json::object(pairs)
 }
 
-fn event_message(event: &Event) -> Message {
+fn event_message(category: &Category, event: &Event) -> Message {
     let type_name = event.type_name();
     let mut description = format!(
-        "`{type_name}` v{} on stream `<ns>:events:{}`; subject: the `{}` field. Delivery: {}.",
+        "`{type_name}` v{} on {}; subject: the `{}` field. Delivery: {}.",
         event.version,
-        event.category,
+        category.streams_summary(),
         event.subject,
         prose::policy(&event.policy),
     );
@@ -191,6 +225,7 @@ impl Document {
             uses_client: !catalog.commands.is_empty(),
             uses_user: notifying && targets.contains(&Target::User),
             uses_role: notifying && targets.contains(&Target::Role),
+            partitions: parts.partitions,
             channels: parts.channels,
             operations: parts.operations,
             messages: parts.messages,
@@ -203,6 +238,7 @@ impl Document {
 /// The channels, operations, messages and schemas of the document, as they are added.
 #[derive(Debug, Default)]
 struct Parts {
+    partitions: Vec<PartitionParameter>,
     channels: Vec<Channel>,
     operations: Vec<Operation>,
     messages: Vec<Message>,
@@ -225,18 +261,44 @@ impl Parts {
     }
 
     /// A category's stream: its channel, operations, and a message and payload schema per event version.
+    /// A partitioned category's streams are one channel with a `partition` parameter of its own.
     fn category(&mut self, category: &Category) {
         let channel = camel(&category.name, "Events");
         let ids: Vec<String> = category.events.iter().map(event_version_type_name).collect();
+        let mut parameters = Parameter::shared(&["namespace"]);
+        let mut address = format!("{{namespace}}:events:{}", category.name);
+        if category.layout.is_partitioned() {
+            let component = camel(&category.name, "Partition");
+            let last = category.layout.partitions - 1;
+            self.partitions.push(PartitionParameter {
+                id: component.clone(),
+                description: format!(
+                    "The partition of the entry's subject, 0 to {last}: {}.",
+                    prose::partition_hash(&category.layout.partitions.to_string())
+                ),
+                examples: ["0".to_owned(), last.to_string()],
+            });
+            parameters.push(Parameter {
+                name: "partition",
+                component,
+            });
+            address.push_str(":{partition}");
+        }
+        let layout = format!(
+            "{}; {}.",
+            prose::capitalize(&prose::streams(category)),
+            prose::trimming(&category.layout)
+        );
+        let description = match category.description.as_deref() {
+            Some(text) => format!("{} {layout}", text.trim()),
+            None => layout,
+        };
         self.channels.push(Channel {
             id: channel.clone(),
-            address: format!("{{namespace}}:events:{}", category.name),
+            address,
             title: format!("{} events", category.name),
-            description: category
-                .description
-                .as_deref()
-                .map_or_else(String::new, |d| d.trim().to_owned()),
-            parameters: vec!["namespace"],
+            description,
+            parameters,
             messages: ids.clone(),
         });
         let stream = pascal(&format!("{}-events", category.name));
@@ -249,7 +311,7 @@ impl Parts {
             ],
         );
         for event in &category.events {
-            self.messages.push(event_message(event));
+            self.messages.push(event_message(category, event));
             let name = event_version_type_name(event);
             let fallback = format!("The payload of `{}`.", event.type_name());
             let description = event.description.as_deref().unwrap_or(&fallback);
@@ -273,7 +335,7 @@ impl Parts {
                 address: format!("{{namespace}}:commands:{target}"),
                 title: format!("{target} commands"),
                 description: format!("The command stream served by `{target}`."),
-                parameters: vec!["namespace"],
+                parameters: Parameter::shared(&["namespace"]),
                 messages: commands
                     .iter()
                     .filter(|c| c.target == target)
@@ -289,7 +351,7 @@ impl Parts {
             address: "{namespace}:replies:{client}".to_owned(),
             title: "command replies".to_owned(),
             description: "The reply stream of one command client.".to_owned(),
-            parameters: vec!["namespace", "client"],
+            parameters: Parameter::shared(&["namespace", "client"]),
             messages: commands
                 .iter()
                 .map(|c| format!("{}Response", pascal(&c.name)))
@@ -414,7 +476,7 @@ impl Parts {
                 address: address.to_owned(),
                 title: format!("{name} notifications"),
                 description: format!("Notifications for {who} (Pub/Sub)."),
-                parameters,
+                parameters: Parameter::shared(&parameters),
                 messages: message.clone(),
             });
             self.send_and_receive(

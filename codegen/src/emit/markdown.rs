@@ -1,6 +1,6 @@
 //! The Markdown emitter: `EVENTS.md`, the catalog for people.
 //!
-//! Categories with their streams, every event version with its fields
+//! Categories with their streams (partitions, trimming), every event version with its fields
 //! (type, required, pii, description), subject and delivery policy,
 //! commands, notifications and shared types; type names link to the shared
 //! types, and each shared type lists what uses it.
@@ -33,6 +33,8 @@ struct Document {
     title: String,
     description: Option<String>,
     summary: String,
+    /// Whether a category is partitioned (then the wire format says how a partition is chosen).
+    partitioned: bool,
     envelope: Vec<EnvelopeRow>,
     categories: Vec<CategoryView>,
     commands: Vec<CommandView>,
@@ -59,7 +61,15 @@ struct CategoryView {
     name: String,
     anchor: String,
     description: Option<String>,
+    /// The stream key (`<ns>:events:user`, `<ns>:events:user:<p>`).
     stream: String,
+    partitions: u32,
+    retention: String,
+    max_len: u64,
+    /// Its streams, in a sentence.
+    streams: String,
+    /// How they are trimmed, in a sentence.
+    trimming: String,
     handler: String,
     events: Vec<EventView>,
 }
@@ -385,6 +395,7 @@ impl Document {
             title: catalog.name.clone(),
             description: catalog.description.as_deref().map(|d| d.trim().to_owned()),
             summary,
+            partitioned: catalog.categories.iter().any(|c| c.layout.is_partitioned()),
             envelope: ENVELOPE
                 .iter()
                 .map(|field| EnvelopeRow {
@@ -400,7 +411,12 @@ impl Document {
                     name: category.name.clone(),
                     anchor: format!("category-{}", category.name),
                     description: category.description.as_deref().map(|d| d.trim().to_owned()),
-                    stream: format!("<ns>:events:{}", category.name),
+                    stream: category.stream_key(),
+                    partitions: category.layout.partitions,
+                    retention: prose::duration(category.layout.retention),
+                    max_len: category.layout.max_len,
+                    streams: prose::capitalize(&prose::streams(category)),
+                    trimming: prose::capitalize(&prose::trimming(&category.layout)),
                     handler: format!("{}Handler", pascal(&category.name)),
                     events: category
                         .events

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::model::Policy;
+use crate::model::{Category, Policy, StreamLayout};
 
 /// A duration as the catalog writes it: `24h`, `5m`, `30s`, `250ms`.
 pub fn duration(value: Duration) -> String {
@@ -19,16 +19,48 @@ pub fn duration(value: Duration) -> String {
     }
 }
 
-/// A delivery policy in a sentence fragment.
+/// A delivery policy in a sentence fragment. Its retention and cap are the least its type is kept: the
+/// stream, shared with the other types of the category, may keep entries longer (see [`trimming`]).
 pub fn policy(policy: &Policy) -> String {
     format!(
-        "at most {} attempts, retried after {} doubling up to {}; entries kept {}, at most {} per stream",
+        "at most {} attempts, retried after {} doubling up to {}; entries kept at least {}, and at least the newest {} per stream",
         policy.max_attempts,
         duration(policy.backoff_first),
         duration(policy.backoff_max),
         duration(policy.retention),
         policy.max_len
     )
+}
+
+/// How a category's streams are trimmed, in a sentence fragment.
+pub fn trimming(layout: &StreamLayout) -> String {
+    format!(
+        "trimmed on write to the last {} and about {} entries (the longest retention and largest cap of the category's types)",
+        duration(layout.retention),
+        layout.max_len
+    )
+}
+
+/// How the partition of an entry is chosen, modulo `modulus` (a number, or words for it).
+pub fn partition_hash(modulus: &str) -> String {
+    format!(
+        "the 32-bit FNV-1a hash of the subject's UTF-8 bytes (offset basis 0x811c9dc5, prime 0x01000193) modulo {modulus}"
+    )
+}
+
+/// A category's streams in a sentence fragment: its key, and for a partitioned category how an
+/// entry's partition is chosen and who reads it.
+pub fn streams(category: &Category) -> String {
+    let partitions = category.layout.partitions;
+    if category.layout.is_partitioned() {
+        format!(
+            "{partitions} streams `{}`, `p` from 0 to {}: the partition of the entry's subject; each is read by one instance of a group at a time, so order per subject holds across instances",
+            category.stream_key(),
+            partitions - 1
+        )
+    } else {
+        format!("one stream `{}`", category.stream_key())
+    }
 }
 
 /// `count` and the noun, singular or plural: `1 event`, `2 events`.
@@ -62,8 +94,26 @@ mod tests {
         assert_eq!(duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(
             policy(&Policy::default()),
-            "at most 5 attempts, retried after 1s doubling up to 5m; entries kept 24h, at most 1000000 per stream"
+            "at most 5 attempts, retried after 1s doubling up to 5m; entries kept at least 24h, and at least the newest 1000000 per stream"
         );
+        let layout = StreamLayout {
+            partitions: 8,
+            retention: Duration::from_secs(7 * 86_400),
+            max_len: 500,
+        };
+        assert_eq!(
+            trimming(&layout),
+            "trimmed on write to the last 168h and about 500 entries (the longest retention and largest cap of the category's types)"
+        );
+        let mut category = Category {
+            name: "user".into(),
+            description: None,
+            layout,
+            events: Vec::new(),
+        };
+        assert!(streams(&category).starts_with("8 streams `<ns>:events:user:<p>`, `p` from 0 to 7: "));
+        category.layout.partitions = 1;
+        assert_eq!(streams(&category), "one stream `<ns>:events:user`");
         assert_eq!(first_line(Some(" One.\nTwo.")), Some("One.".into()));
         assert_eq!(capitalize("call"), "Call");
         assert_eq!(count(1, "category", "categories"), "1 category");

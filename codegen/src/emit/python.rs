@@ -153,6 +153,17 @@ struct Module {
     events: Vec<ModelClass>,
     commands: Vec<ModelClass>,
     notifications: Option<Notifications>,
+    streams: Vec<Streams>,
+}
+
+/// The stream layout of one category (an entry of `STREAMS`).
+#[derive(Debug, Serialize)]
+struct Streams {
+    /// The category's name, quoted.
+    category: String,
+    partitions: u32,
+    retention_ms: u64,
+    max_len: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -234,21 +245,25 @@ impl Module {
             schema::quote(description.as_deref().map_or(fallback.as_str(), str::trim))
         };
         let events = catalog
-            .events()
-            .map(|event| {
+            .categories
+            .iter()
+            .flat_map(|category| category.events.iter().map(move |event| (category, event)))
+            .map(|(category, event)| {
                 let type_name = event.type_name();
                 let mut doc = event
                     .description
                     .as_deref()
                     .map_or_else(|| format!("The event `{type_name}`."), |d| d.trim().to_owned());
                 doc.push_str(&format!(
-                    "\n\n`{type_name}` v{} on stream `<ns>:events:{}`; subject `{}`.",
-                    event.version, event.category, event.subject
+                    "\n\n`{type_name}` v{} on {}; subject `{}`.",
+                    event.version,
+                    category.streams_summary(),
+                    event.subject
                 ));
                 if !event.latest {
                     doc.push_str(" An older version, kept beside the newest.");
                 }
-                let millis = u64::try_from(event.policy.retention.as_millis()).unwrap_or(u64::MAX);
+                let millis = milliseconds(event.policy.retention);
                 let constants = vec![
                     format!("TYPE: _t.ClassVar[_str] = {}", schema::quote(&type_name)),
                     format!("VERSION: _t.ClassVar[_int] = {}", event.version),
@@ -272,7 +287,7 @@ impl Module {
         let mut commands = Vec::new();
         for command in &catalog.commands {
             let base = pascal(&command.name);
-            let millis = u64::try_from(command.timeout.as_millis()).unwrap_or(u64::MAX);
+            let millis = milliseconds(command.timeout);
             let constants = vec![
                 format!("NAME: _t.ClassVar[_str] = {}", schema::quote(&command.name)),
                 format!("TARGET: _t.ClassVar[_str] = {}", schema::quote(&command.target)),
@@ -352,8 +367,23 @@ impl Module {
             events,
             commands,
             notifications,
+            streams: catalog
+                .categories
+                .iter()
+                .map(|category| Streams {
+                    category: schema::quote(&category.name),
+                    partitions: category.layout.partitions,
+                    retention_ms: milliseconds(category.layout.retention),
+                    max_len: category.layout.max_len,
+                })
+                .collect(),
         }
     }
+}
+
+/// A duration in whole milliseconds.
+fn milliseconds(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

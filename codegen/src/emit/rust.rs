@@ -10,7 +10,9 @@ use heck::ToSnakeCase;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::model::{Catalog, Category, Command, Enum, Event, Field, Policy, Scalar, Target, TypeRef, Value};
+use crate::model::{
+    Catalog, Category, Command, Enum, Event, Field, Policy, Scalar, StreamLayout, Target, TypeRef, Value,
+};
 use crate::names::{
     RUNTIME_COMMAND_NAMES, RUNTIME_EVENT_NAMES, RUNTIME_NOTIFICATION_NAMES, event_method_name, event_version_type_name,
     pascal, rust_ident, snake,
@@ -342,8 +344,12 @@ fn enum_item(item: &Enum) -> TokenStream {
     string_enum(&ident(&item.name), &item.name, &item.values, &doc)
 }
 
+/// A duration in milliseconds, as a literal for `Duration::from_millis`.
+fn millis(duration: Duration) -> Literal {
+    Literal::u64_unsuffixed(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+}
+
 fn policy_tokens(policy: &Policy) -> TokenStream {
-    let millis = |d: Duration| Literal::u64_unsuffixed(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let Policy {
         max_attempts,
         backoff_first,
@@ -365,6 +371,20 @@ fn policy_tokens(policy: &Policy) -> TokenStream {
     }
 }
 
+/// A category's stream layout as a `StreamLayout` value.
+fn layout_tokens(layout: &StreamLayout) -> TokenStream {
+    let partitions = Literal::u32_unsuffixed(layout.partitions);
+    let retention = millis(layout.retention);
+    let max_len = Literal::u64_unsuffixed(layout.max_len);
+    quote! {
+        StreamLayout {
+            partitions: #partitions,
+            retention: Duration::from_millis(#retention),
+            max_len: #max_len,
+        }
+    }
+}
+
 fn event_ident(event: &Event) -> Ident {
     ident(&event_version_type_name(event))
 }
@@ -374,12 +394,13 @@ fn method_ident(name: &str) -> Ident {
     rust_ident(name).0
 }
 
-fn event_item(event: &Event) -> TokenStream {
+fn event_item(category: &Category, event: &Event) -> TokenStream {
     let name = event_ident(event);
     let type_name = event.type_name();
-    let category = &event.category;
+    let category_name = &category.name;
     let version = Literal::u32_unsuffixed(event.version);
     let policy = policy_tokens(&event.policy);
+    let stream = layout_tokens(&category.layout);
     let subject_field = event.fields.iter().find(|f| f.name == event.subject);
     let (subject_ident, _) = rust_ident(&event.subject);
     let subject = match subject_field.map(|f| &f.ty) {
@@ -387,7 +408,8 @@ fn event_item(event: &Event) -> TokenStream {
         _ => quote!(self.#subject_ident.to_string()),
     };
     let facts = format!(
-        "`{type_name}` v{version} · stream `<ns>:events:{category}` · subject `{}`",
+        "`{type_name}` v{version} · {} · subject `{}`",
+        category.streams_summary(),
         event.subject
     );
     let older = (!event.latest).then(|| {
@@ -410,9 +432,10 @@ fn event_item(event: &Event) -> TokenStream {
 
         impl Event for #name {
             const TYPE: &'static str = #type_name;
-            const CATEGORY: &'static str = #category;
+            const CATEGORY: &'static str = #category_name;
             const VERSION: u32 = #version;
             const POLICY: DeliveryPolicy = #policy;
+            const STREAM: StreamLayout = #stream;
 
             fn subject(&self) -> String {
                 #subject
@@ -447,7 +470,7 @@ fn dispatch_arm(event: &Event, method: &Ident) -> TokenStream {
 }
 
 fn category_items(category: &Category) -> TokenStream {
-    let events = category.events.iter().map(event_item);
+    let events = category.events.iter().map(|event| event_item(category, event));
     let base = pascal(&category.name);
     let handler = format_ident!("{base}Handler");
     let dispatch = format_ident!("{base}Dispatch");
@@ -463,12 +486,13 @@ fn category_items(category: &Category) -> TokenStream {
     let handler_doc = docs([
         category.description.as_deref(),
         Some(&format!(
-            "Handles the events of the `{name}` category (stream `<ns>:events:{name}`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`{dispatch}`]."
+            "Handles the events of the `{name}` category, on {}: implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`{dispatch}`].",
+            category.streams_summary()
         )),
     ]);
     let variant = ident(&pascal(name));
     let dispatch_doc = format!(
-        " Dispatches the entries of the `{name}` stream to a [`{handler}`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`]."
+        " Dispatches the entries of the `{name}` category to a [`{handler}`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`]."
     );
     quote! {
         #(#events)*
@@ -494,6 +518,13 @@ fn category_items(category: &Category) -> TokenStream {
                     .map(EventType::policy)
             }
 
+            fn layout(&self, category: &str) -> StreamLayout {
+                Category::from_str(category)
+                    .ok()
+                    .filter(|known| *known == Category::#variant)
+                    .map_or(StreamLayout::DEFAULT, Category::layout)
+            }
+
             async fn dispatch(&self, message: &Message) -> HandlerResult {
                 match (message.envelope.event_type.as_str(), message.envelope.version) {
                     #(#arms)*
@@ -507,14 +538,15 @@ fn category_items(category: &Category) -> TokenStream {
 fn category_enum(catalog: &Catalog) -> TokenStream {
     let names: Vec<String> = catalog.categories.iter().map(|c| c.name.clone()).collect();
     let doc = docs([Some(
-        "The event categories of the catalog: one stream each, `<ns>:events:<category>`.",
+        "The event categories of the catalog: one stream each, `<ns>:events:<category>`, or one per partition, `<ns>:events:<category>:<p>`, for a category ordered across instances.",
     )]);
     let base = string_enum(&ident("Category"), "category", &names, &doc);
-    let variants = catalog.categories.iter().map(|c| ident(&pascal(&c.name)));
+    let variants: Vec<Ident> = catalog.categories.iter().map(|c| ident(&pascal(&c.name))).collect();
     let events = catalog.categories.iter().map(|c| {
         let types = c.events.iter().map(event_ident);
         quote!(&[#(EventType::#types),*])
     });
+    let layouts = catalog.categories.iter().map(|c| layout_tokens(&c.layout));
     quote! {
         #base
 
@@ -523,6 +555,14 @@ fn category_enum(catalog: &Catalog) -> TokenStream {
             pub const fn events(self) -> &'static [EventType] {
                 match self {
                     #(Category::#variants => #events,)*
+                }
+            }
+
+            /// How this category's streams are laid out and trimmed: its partitions, and the longest
+            /// retention and largest cap of its types.
+            pub const fn layout(self) -> StreamLayout {
+                match self {
+                    #(Category::#variants => #layouts,)*
                 }
             }
         }
@@ -574,6 +614,13 @@ fn event_type_enum(catalog: &Catalog) -> TokenStream {
             pub const fn policy(self) -> DeliveryPolicy {
                 match self {
                     #(EventType::#variants => <#variants as Event>::POLICY,)*
+                }
+            }
+
+            /// How the streams of this type's category are laid out and trimmed.
+            pub const fn layout(self) -> StreamLayout {
+                match self {
+                    #(EventType::#variants => <#variants as Event>::STREAM,)*
                 }
             }
 
@@ -701,6 +748,10 @@ fn all_events_handler(catalog: &Catalog) -> TokenStream {
 
             fn policy(&self, event_type: &str) -> Option<DeliveryPolicy> {
                 EventType::from_str(event_type).ok().map(EventType::policy)
+            }
+
+            fn layout(&self, category: &str) -> StreamLayout {
+                Category::from_str(category).map_or(StreamLayout::DEFAULT, Category::layout)
             }
 
             async fn dispatch(&self, message: &Message) -> HandlerResult {

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use xerpium_messaging::{
     Command, CommandCaller, CommandError, DecodeError, DeliveryPolicy, Dispatch, Event,
     HandlerError, HandlerResult, Message, Notification, NotificationTarget, Notify,
-    Publish, PublishContext, PublishError, ServeCommands, UnknownName, encode_response,
+    Publish, PublishContext, PublishError, ServeCommands, StreamLayout, UnknownName,
+    encode_response,
 };
 
 /// An amount in one currency.
@@ -77,7 +78,7 @@ impl FromStr for Plan {
 
 /// An account was opened.
 ///
-/// `account.opened` v1 · stream `<ns>:events:account` · subject `account_id`
+/// `account.opened` v1 · streams `<ns>:events:account:<p>` (4 partitions by subject, ordered across instances) · subject `account_id`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountOpened {
     pub account_id: uuid::Uuid,
@@ -107,6 +108,12 @@ impl Event for AccountOpened {
         max_len: 1000000,
     };
 
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: 4,
+        retention: Duration::from_millis(86400000),
+        max_len: 1000000,
+    };
+
     fn subject(&self) -> String {
         self.account_id.to_string()
     }
@@ -114,7 +121,7 @@ impl Event for AccountOpened {
 
 /// Customer accounts.
 ///
-/// Handles the events of the `account` category (stream `<ns>:events:account`): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`AccountDispatch`].
+/// Handles the events of the `account` category, on streams `<ns>:events:account:<p>` (4 partitions by subject, ordered across instances): implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`AccountDispatch`].
 pub trait AccountHandler: Send + Sync + 'static {
     /// An account was opened.
     ///
@@ -128,7 +135,7 @@ pub trait AccountHandler: Send + Sync + 'static {
     }
 }
 
-/// Dispatches the entries of the `account` stream to a [`AccountHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
+/// Dispatches the entries of the `account` category to a [`AccountHandler`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`].
 #[derive(Debug, Clone, Default)]
 pub struct AccountDispatch<H>(pub H);
 impl<H: AccountHandler> Dispatch for AccountDispatch<H> {
@@ -143,6 +150,13 @@ impl<H: AccountHandler> Dispatch for AccountDispatch<H> {
             .map(EventType::policy)
     }
 
+    fn layout(&self, category: &str) -> StreamLayout {
+        Category::from_str(category)
+            .ok()
+            .filter(|known| *known == Category::Account)
+            .map_or(StreamLayout::DEFAULT, Category::layout)
+    }
+
     async fn dispatch(&self, message: &Message) -> HandlerResult {
         match (message.envelope.event_type.as_str(), message.envelope.version) {
             ("account.opened", 1) => self.0.opened(message.decode()?, message).await,
@@ -151,7 +165,7 @@ impl<H: AccountHandler> Dispatch for AccountDispatch<H> {
     }
 }
 
-/// The event categories of the catalog: one stream each, `<ns>:events:<category>`.
+/// The event categories of the catalog: one stream each, `<ns>:events:<category>`, or one per partition, `<ns>:events:<category>:<p>`, for a category ordered across instances.
 #[derive(
     Debug,
     Clone,
@@ -211,6 +225,20 @@ impl Category {
             Category::Account => &[EventType::AccountOpened],
         }
     }
+
+    /// How this category's streams are laid out and trimmed: its partitions, and the longest
+    /// retention and largest cap of its types.
+    pub const fn layout(self) -> StreamLayout {
+        match self {
+            Category::Account => {
+                StreamLayout {
+                    partitions: 4,
+                    retention: Duration::from_millis(86400000),
+                    max_len: 1000000,
+                }
+            }
+        }
+    }
 }
 
 /// Every event type of the catalog, by wire name and version.
@@ -249,6 +277,13 @@ impl EventType {
     pub const fn policy(self) -> DeliveryPolicy {
         match self {
             EventType::AccountOpened => <AccountOpened as Event>::POLICY,
+        }
+    }
+
+    /// How the streams of this type's category are laid out and trimmed.
+    pub const fn layout(self) -> StreamLayout {
+        match self {
+            EventType::AccountOpened => <AccountOpened as Event>::STREAM,
         }
     }
 
@@ -376,6 +411,10 @@ impl<H: EventHandler> Dispatch for EventDispatch<H> {
 
     fn policy(&self, event_type: &str) -> Option<DeliveryPolicy> {
         EventType::from_str(event_type).ok().map(EventType::policy)
+    }
+
+    fn layout(&self, category: &str) -> StreamLayout {
+        Category::from_str(category).map_or(StreamLayout::DEFAULT, Category::layout)
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {

@@ -7,6 +7,8 @@ temporary directory on PYTHONPATH and runs `python -m unittest` on this file.
 import datetime
 import decimal
 import json
+import pathlib
+import time
 import unittest
 import uuid
 
@@ -15,6 +17,11 @@ import pydantic
 import xerpium_events as x
 
 ENTRY = "00000000-0000-0000-0000-000000000007"
+
+# Written beside the module by python.rs: partitions and stream keys as the Rust runtime computes them.
+RUST_VECTORS = pathlib.Path(x.__file__).with_name("rust_partitions.json")
+
+HOUR_MS = 3600 * 1000
 
 
 def posted_payload(**changes):
@@ -147,6 +154,65 @@ class Wire(unittest.TestCase):
             x.decode(bad)
         with self.assertRaises(x.DecodeError):
             x.decode({b"type": b"ledger.closed"})
+
+
+class _Pipeline:
+    """Stands in for a redis-py client and its pipeline: records the commands of one publish."""
+
+    def __init__(self):
+        self.commands = []
+
+    def pipeline(self, transaction):
+        return self
+
+    def xadd(self, stream, fields, **options):
+        self.commands.append(("XADD", stream, options))
+
+    def xtrim(self, stream, **options):
+        self.commands.append(("XTRIM", stream, options))
+
+    def execute(self):
+        return [b"1-0", 0]
+
+
+class Partitions(unittest.TestCase):
+    def test_the_partition_and_the_stream_agree_with_rust(self):
+        self.assertTrue(RUST_VECTORS.is_file(), f"{RUST_VECTORS} is written by python.rs")
+        vectors = json.loads(RUST_VECTORS.read_text("utf-8"))
+        self.assertGreater(len({case["subject"] for case in vectors["partitions"]}), 300)
+        self.assertTrue(any(not case["subject"].isascii() for case in vectors["partitions"]))
+        for case in vectors["partitions"]:
+            layout = x.StreamLayout(partitions=case["partitions"], retention_ms=HOUR_MS, max_len=1)
+            self.assertEqual(layout.partition_of(case["subject"]), case["partition"], case)
+        for case in vectors["streams"]:
+            stream = x.stream_key(case["category"], case["subject"], namespace=case["namespace"])
+            self.assertEqual(stream, case["stream"], case)
+
+    def test_the_hash_is_32_bit_fnv_1a(self):
+        whole = x.StreamLayout(partitions=2**32, retention_ms=HOUR_MS, max_len=1)
+        self.assertEqual(whole.partition_of(""), 0x811C9DC5)
+        self.assertEqual(whole.partition_of("a"), 0xE40C292C)
+        self.assertEqual(whole.partition_of("foobar"), 0xBF9CF968)
+
+    def test_a_stream_keeps_the_longest_retention_and_largest_cap_of_its_types(self):
+        self.assertEqual(x.STREAMS["shipment"], x.StreamLayout(partitions=4, retention_ms=72 * HOUR_MS, max_len=200))
+        self.assertEqual(x.STREAMS["ledger"], x.StreamLayout(partitions=1, retention_ms=48 * HOUR_MS, max_len=5000))
+        self.assertEqual((x.ShipmentSent.RETENTION_MS, x.ShipmentDelivered.MAX_LEN), (HOUR_MS, 100), "the types' own")
+        self.assertEqual(x.stream_key("ledger", "anything"), "xerpium:events:ledger")
+        with self.assertRaises(KeyError):
+            x.stream_key("nope", "s")
+
+    def test_publish_writes_to_the_subjects_partition_and_trims_by_the_category(self):
+        redis = _Pipeline()
+        before = time.time_ns() // 1_000_000
+        entry = x.publish(redis, x.ShipmentSent(shipment_id="Sendung-ü", carrier="post"), "py-test", namespace="t")
+        after = time.time_ns() // 1_000_000
+        self.assertEqual(entry, "1-0")
+        stream = f"t:events:shipment:{x.STREAMS['shipment'].partition_of('Sendung-ü')}"
+        (add, add_stream, add_options), (trim, trim_stream, trim_options) = redis.commands
+        self.assertEqual((add, add_stream, trim, trim_stream), ("XADD", stream, "XTRIM", stream))
+        self.assertEqual(trim_options, {"maxlen": 200, "approximate": True}, "the category's cap, not `sent`'s")
+        self.assertTrue(before - 72 * HOUR_MS <= add_options["minid"] <= after - 72 * HOUR_MS, "the longest retention")
 
 
 if __name__ == "__main__":

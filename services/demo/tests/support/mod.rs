@@ -12,8 +12,9 @@ use serde_json::Value;
 use tempfile::TempDir;
 use xerpium_demo::http::Http;
 use xerpium_demo::scenario::Services;
+use xerpium_events::Category;
 use xerpium_events::messaging::testing::RedisServer;
-use xerpium_events::messaging::{Caller, Config, StartPosition};
+use xerpium_events::messaging::{Caller, Config, StartPosition, StreamLayout};
 use xerpium_service::{Error, Shutdown};
 
 /// How long anything the tests wait for may take on a loaded machine.
@@ -220,21 +221,23 @@ impl Stack {
         }
     }
 
-    /// The message ids in the stream of `category`, in stream order, with their types.
+    /// The message ids in the streams of `category` (every partition of a partitioned one), with their
+    /// types, in the order they were published: by id, since the services run in this process and the ids
+    /// it makes (UUIDv7) are ordered.
     pub async fn stream(&self, category: &str) -> Vec<(String, String)> {
         let client = redis::Client::open(self.redis.url()).expect("a client");
         let mut connection = client.get_multiplexed_async_connection().await.expect("a connection");
-        let key = self.config("e2e").keys().events(category);
-        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-            .arg(&key)
-            .arg("-")
-            .arg("+")
-            .query_async(&mut connection)
-            .await
-            .expect("XRANGE");
-        entries
-            .into_iter()
-            .map(|(_, fields)| {
+        let layout = category.parse().map_or(StreamLayout::DEFAULT, Category::layout);
+        let mut found = Vec::new();
+        for key in self.config("e2e").keys().event_streams(category, &layout) {
+            let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+                .arg(&key)
+                .arg("-")
+                .arg("+")
+                .query_async(&mut connection)
+                .await
+                .expect("XRANGE");
+            found.extend(entries.into_iter().map(|(_, fields)| {
                 let field = |name: &str| {
                     fields
                         .iter()
@@ -243,8 +246,10 @@ impl Stack {
                         .unwrap_or_default()
                 };
                 (field("id"), field("type"))
-            })
-            .collect()
+            }));
+        }
+        found.sort();
+        found
     }
 
     /// Waits until neither service has events left in its outbox.

@@ -11,6 +11,10 @@ Publish::
     client = redis.Redis()
     publish(client, UserCreated(...), source="legacy-billing", correlation_id="req-42")
 
+An event goes to its category's stream, or, in a partitioned category, to the stream of its subject's
+partition: ``stream_key(category, subject)`` names it, with the same hash as the Rust runtime; ``STREAMS``
+holds the layout of every category.
+
 Decode one stream entry (as redis-py returns it from XRANGE/XREADGROUP)::
 
     envelope, event = decode(fields)
@@ -81,7 +85,9 @@ class _Model(_pd.BaseModel):
 
 
 class _Event(_Model):
-    """Base of every event model; its class constants say where and how it travels."""
+    """Base of every event model; its class constants say where and how it travels. ``RETENTION_MS``
+    and ``MAX_LEN`` are the type's own: the least its entries are kept. Its stream carries every type
+    of the category and is trimmed by the category's layout, ``STREAMS[CATEGORY]``."""
 
     TYPE: _t.ClassVar[_str]
     VERSION: _t.ClassVar[_int]
@@ -89,6 +95,31 @@ class _Event(_Model):
     SUBJECT: _t.ClassVar[_str]
     RETENTION_MS: _t.ClassVar[_int]
     MAX_LEN: _t.ClassVar[_int]
+
+
+class StreamLayout(_t.NamedTuple):
+    """How a category's events are laid out in Redis streams and trimmed, as the Rust runtime's
+    ``StreamLayout``: one stream ``<ns>:events:<category>``, or, with more than one partition (a category
+    ordered across instances), one stream per partition ``<ns>:events:<category>:<p>``. Entries are
+    trimmed past ``retention_ms`` and ``max_len``: the longest retention and largest cap of the
+    category's types, so that no type loses entries it still keeps."""
+
+    partitions: _int
+    retention_ms: _int
+    max_len: _int
+
+    def partition_of(self, subject: _str) -> _int:
+        """The partition of an entry with ``subject``: the 32-bit FNV-1a hash of its UTF-8 bytes,
+        modulo the number of partitions (0 when there is one)::
+
+            h = 0x811c9dc5
+            for each byte b of subject: h = ((h ^ b) * 0x01000193) mod 2^32
+            partition = h mod partitions
+        """
+        h = 0x811C9DC5
+        for byte in subject.encode("utf-8"):
+            h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+        return h % max(self.partitions, 1)
 
 
 class Envelope(_pd.BaseModel):
@@ -143,7 +174,7 @@ class Money(_Model):
 
 
 class AccountOpened(_Event):
-    "An account was opened.\n\n`account.opened` v1 on stream `<ns>:events:account`; subject `account_id`."
+    "An account was opened.\n\n`account.opened` v1 on streams `<ns>:events:account:<p>` (4 partitions by subject, ordered across instances); subject `account_id`."
 
     TYPE: _t.ClassVar[_str] = "account.opened"
     VERSION: _t.ClassVar[_int] = 1
@@ -221,6 +252,11 @@ EVENTS: _t.Dict[_t.Tuple[_str, _int], _t.Type[_Event]] = {
 }
 """Every event model by wire type name and version."""
 
+STREAMS: _t.Dict[_str, StreamLayout] = {
+    "account": StreamLayout(partitions=4, retention_ms=86400000, max_len=1000000),
+}
+"""The stream layout of every category, by name."""
+
 for _model in (
     Money,
     AccountOpened,
@@ -283,6 +319,17 @@ def envelope(
     )
 
 
+def stream_key(category: _str, subject: _str, *, namespace: _str = DEFAULT_NAMESPACE) -> _str:
+    """The stream an event of ``category`` with ``subject`` is written to, as the Rust runtime chooses it:
+    ``<namespace>:events:<category>``, or, when the category is partitioned,
+    ``<namespace>:events:<category>:<p>`` with ``p`` the partition of the subject
+    (:meth:`StreamLayout.partition_of`). Raises ``KeyError`` for a category this catalog does not have."""
+    layout = STREAMS[category]
+    if layout.partitions > 1:
+        return f"{namespace}:events:{category}:{layout.partition_of(subject)}"
+    return f"{namespace}:events:{category}"
+
+
 def publish(
     redis: _t.Any,
     event: _Event,
@@ -293,9 +340,10 @@ def publish(
     causation_id: _t.Optional[_str] = None,
     traceparent: _t.Optional[_str] = None,
 ) -> _str:
-    """Publishes ``event`` to its category's stream ``<namespace>:events:<category>`` as ``source``
-    and returns the entry id. The stream is trimmed on write like the Rust publisher does: entries
-    older than the type's retention, and past its length cap (both approximately)."""
+    """Publishes ``event`` as ``source`` to its category's stream (:func:`stream_key`: the partition of its
+    subject when the category is partitioned) and returns the entry id. The stream is trimmed on write
+    like the Rust publisher does, by the category's layout (``STREAMS``): entries older than its
+    retention, and past its length cap (both approximately)."""
     fields = envelope(
         event,
         source,
@@ -303,11 +351,12 @@ def publish(
         causation_id=causation_id,
         traceparent=traceparent,
     ).to_fields()
-    stream = f"{namespace}:events:{event.CATEGORY}"
-    oldest = max(_time.time_ns() // 1_000_000 - event.RETENTION_MS, 0)
+    layout = STREAMS[event.CATEGORY]
+    stream = stream_key(event.CATEGORY, fields["subject"], namespace=namespace)
+    oldest = max(_time.time_ns() // 1_000_000 - layout.retention_ms, 0)
     pipe = redis.pipeline(transaction=False)
     pipe.xadd(stream, fields, minid=oldest, approximate=True)
-    pipe.xtrim(stream, maxlen=event.MAX_LEN, approximate=True)
+    pipe.xtrim(stream, maxlen=layout.max_len, approximate=True)
     entry_id, _ = pipe.execute()
     return _text(entry_id)
 
