@@ -9,6 +9,16 @@
 //!   publishes those rows again, with the same envelope and so the same
 //!   message id, which consumers' idempotency absorbs.
 //!
+//! Nothing makes the relay stop but the shutdown, and no failure makes it
+//! spin: reading the outbox, publishing and marking rows sent are each
+//! retried after a growing wait (50 ms doubling to 5 s, with jitter), and
+//! each failure is logged once when it starts and once when it ends. When
+//! the database refuses to mark published rows sent (disk full, read-only
+//! file), the relay keeps those rows in memory and retries the *mark*, not
+//! the publish, so each row is published once however long the database
+//! stays read-only; only a restart meanwhile publishes them again (at least
+//! once, as above).
+//!
 //! Events are staged through the generated typed methods
 //! (`tx.events().user_created(&event, &context)`): [`Staged`] implements
 //! [`Publish`] by building the envelope at once (its id and time are fixed
@@ -16,6 +26,9 @@
 //!
 //! One relay per database: run one instance of a service per SQLite file.
 
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -23,8 +36,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, params};
 use tokio::sync::Notify;
 use uuid::Uuid;
-use xerpium_events::EventType;
-use xerpium_events::messaging::{DeliveryPolicy, Envelope, Event, Publish, PublishContext, PublishError, Publisher};
+use xerpium_events::messaging::{Envelope, Event, Publish, PublishContext, PublishError, Publisher, StreamLayout};
+use xerpium_events::{Category, EventType};
 
 use crate::db::{Database, DbError, Transaction};
 use crate::shutdown::Shutdown;
@@ -54,8 +67,9 @@ CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sent_at IS NULL A
 const BATCH: usize = 100;
 /// How often the relay looks for rows when nothing woke it.
 const POLL: Duration = Duration::from_secs(1);
-/// The first and the longest wait after a failed publish.
-const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
+/// The relay's first and longest wait after a failed step, before jitter:
+/// the first doubles per failure in a row, up to the longest.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(5));
 /// How long sent rows are kept before they are deleted.
 const KEEP_SENT: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -195,21 +209,32 @@ pub struct Relay {
 
 impl Relay {
     /// Publishes until `shutdown`: whatever is pending at once, then each
-    /// commit's events as it happens. While Redis is unreachable it retries
-    /// with backoff, logging once when the outage starts and once when it ends.
+    /// commit's events as it happens. Whatever fails (the database, Redis)
+    /// is retried with backoff, logged once when the failure starts and once
+    /// when it ends; published rows that cannot be marked sent are marked
+    /// again, never published again (see the [module docs](self)).
     pub async fn run(self, shutdown: Shutdown) {
         let Relay { outbox, keep_sent } = self;
-        let mut backoff = BACKOFF.0;
-        let mut failing = false;
+        let mut reading = Retry::new("reading pending events", "nothing is published until it works");
+        let mut publishing = Retry::new("publishing events", "they are kept and published later");
+        let mut marking = Retry::new(
+            "marking events sent",
+            "they are published; the mark is retried, not the publish",
+        );
         let mut last_prune: Option<Instant> = None;
         let stop = shutdown.wait();
         tokio::pin!(stop);
         while !shutdown.is_triggered() {
             let rows = match outbox.db.run(|c| unsent(c, BATCH)).await {
-                Ok(rows) => rows,
+                Ok(rows) => {
+                    reading.succeeded();
+                    rows
+                }
                 Err(error) => {
-                    tracing::error!(%error, "outbox: cannot read pending events");
-                    Vec::new()
+                    if pause(reading.failed(&error), &mut stop).await {
+                        continue;
+                    }
+                    return;
                 }
             };
             if rows.is_empty() {
@@ -229,33 +254,92 @@ impl Relay {
             let mut seqs = Vec::with_capacity(last);
             for row in rows {
                 seqs.push(row.seq);
-                batch.add_envelope(&row.category, row.envelope, &row.policy);
+                batch.add_envelope(&row.category, row.envelope, &row.layout);
             }
-            match batch.send().await {
-                Ok(_) => {
-                    if failing {
-                        tracing::info!("outbox: Redis is reachable again, publishing");
-                        failing = false;
-                    }
-                    backoff = BACKOFF.0;
-                    if let Err(error) = outbox.db.run(move |c| mark_sent(c, &seqs)).await {
-                        // They will be published again: consumers absorb it.
-                        tracing::error!(%error, "outbox: cannot mark events sent");
-                    }
+            if let Err(error) = batch.send().await {
+                if pause(publishing.failed(&error), &mut stop).await {
+                    continue;
                 }
-                Err(error) => {
-                    if !failing {
-                        tracing::warn!(%error, "outbox: cannot publish; events are kept and retried");
-                        failing = true;
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = &mut stop => break,
-                    }
-                    backoff = (backoff * 2).min(BACKOFF.1);
+                return;
+            }
+            publishing.succeeded();
+            let seqs: Arc<[i64]> = seqs.into();
+            loop {
+                let marked = seqs.clone();
+                match outbox.db.run(move |c| mark_sent(c, &marked)).await {
+                    Ok(()) => break,
+                    Err(error) if pause(marking.failed(&error), &mut stop).await => {}
+                    // Stopped before the mark: a restart publishes them again.
+                    Err(_) => return,
                 }
             }
+            marking.succeeded();
         }
+    }
+}
+
+/// One step of the relay (reading, publishing, marking) while it fails
+/// again and again: logged when the failure starts and when it ends, not at
+/// every attempt, with a growing wait before each new attempt.
+#[derive(Debug)]
+struct Retry {
+    /// The step, e.g. `marking events sent`.
+    what: &'static str,
+    /// What happens to the events meanwhile, for the log.
+    meanwhile: &'static str,
+    /// When the step began to fail, while it does.
+    since: Option<Instant>,
+    /// Failed attempts in a row.
+    failures: u32,
+}
+
+impl Retry {
+    /// A step that has not failed yet.
+    fn new(what: &'static str, meanwhile: &'static str) -> Retry {
+        Retry {
+            what,
+            meanwhile,
+            since: None,
+            failures: 0,
+        }
+    }
+
+    /// Records a failed attempt; returns how long to wait before the next:
+    /// [`BACKOFF`] for this many failures in a row, times a random factor
+    /// from 0.5 to 1 (so that services failing together do not retry in step).
+    fn failed(&mut self, error: &impl Display) -> Duration {
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+            tracing::warn!(%error, "outbox: {} failed; {}", self.what, self.meanwhile);
+        } else {
+            tracing::debug!(%error, failures = self.failures, "outbox: {} still fails", self.what);
+        }
+        self.failures = self.failures.saturating_add(1);
+        let (first, longest) = BACKOFF;
+        let doubled = first.saturating_mul(1 << (self.failures - 1).min(16)).min(longest);
+        doubled.mul_f64(0.5 + 0.5 * fastrand::f64())
+    }
+
+    /// Records a successful attempt, logging the end of a failure if there was one.
+    fn succeeded(&mut self) {
+        if let Some(since) = self.since.take() {
+            tracing::info!(
+                after = ?since.elapsed(),
+                failures = self.failures,
+                "outbox: {} works again",
+                self.what
+            );
+        }
+        self.failures = 0;
+    }
+}
+
+/// Waits `delay`, or less if `stop` completes meanwhile; returns whether
+/// the relay goes on (`false`: stopped, `stop` must not be awaited again).
+async fn pause<S: Future<Output = ()>>(delay: Duration, stop: &mut Pin<&mut S>) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(delay) => true,
+        () = stop.as_mut() => false,
     }
 }
 
@@ -264,7 +348,7 @@ struct Row {
     seq: i64,
     category: String,
     envelope: Envelope,
-    policy: DeliveryPolicy,
+    layout: StreamLayout,
 }
 
 fn store(c: &Connection, category: &str, e: &Envelope) -> Result<(), DbError> {
@@ -321,13 +405,16 @@ fn unsent(c: &mut Connection, limit: usize) -> Result<Vec<Row>, DbError> {
         let (seq, category, raw) = item?;
         match raw.into_envelope() {
             Ok(envelope) => {
-                let policy = EventType::lookup(&envelope.event_type, envelope.version)
-                    .map_or(DeliveryPolicy::DEFAULT, EventType::policy);
+                // The streams of the row's type; of its category when this build does not know the type.
+                let layout = EventType::lookup(&envelope.event_type, envelope.version)
+                    .map(EventType::layout)
+                    .or_else(|| category.parse().ok().map(Category::layout))
+                    .unwrap_or(StreamLayout::DEFAULT);
                 rows.push(Row {
                     seq,
                     category,
                     envelope,
-                    policy,
+                    layout,
                 });
             }
             Err(reason) => broken.push((seq, reason)),
@@ -400,5 +487,27 @@ async fn prune(db: &Database, keep: Duration) {
         .await;
     if let Err(error) = result {
         tracing::warn!(%error, "outbox: cannot delete old sent events");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_waits_grow_to_the_cap_with_jitter_and_reset_on_success() {
+        let error = "refused";
+        let mut retry = Retry::new("testing", "nothing");
+        for failures in 1..=40 {
+            let nominal = Duration::from_millis(50 << (failures - 1).min(20)).min(Duration::from_secs(5));
+            let delay = retry.failed(&error);
+            assert!(
+                delay >= nominal / 2 && delay <= nominal,
+                "failure {failures}: {delay:?}"
+            );
+        }
+        retry.succeeded();
+        assert!(retry.since.is_none());
+        assert!(retry.failed(&error) <= Duration::from_millis(50));
     }
 }
