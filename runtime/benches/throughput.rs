@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use xerpium_messaging::testing::RedisServer;
 use xerpium_messaging::{
     Config, Consumer, DeliveryPolicy, Dispatch, Event, HandlerResult, Message, Publish, PublishContext, Publisher,
-    StartPosition,
+    StartPosition, StreamLayout,
 };
 
 /// Entries in a stream entry of this size are about 400 bytes with their
@@ -62,9 +62,36 @@ impl Event for Tick {
         max_len: 10_000_000,
         ..DeliveryPolicy::DEFAULT
     };
+    const STREAM: StreamLayout = StreamLayout {
+        max_len: 10_000_000,
+        ..StreamLayout::DEFAULT
+    };
 
     fn subject(&self) -> String {
         format!("subject-{}", self.n % 1000)
+    }
+}
+
+/// Partitions of the ordered category of the benchmark.
+const PARTITIONS: u32 = 8;
+
+/// The same tick in an ordered category of [`PARTITIONS`] partitions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+struct OrderedTick(Tick);
+
+impl Event for OrderedTick {
+    const TYPE: &'static str = "ordered.tick";
+    const CATEGORY: &'static str = "ordered";
+    const VERSION: u32 = 1;
+    const POLICY: DeliveryPolicy = Tick::POLICY;
+    const STREAM: StreamLayout = StreamLayout {
+        partitions: PARTITIONS,
+        ..Tick::STREAM
+    };
+
+    fn subject(&self) -> String {
+        self.0.subject()
     }
 }
 
@@ -74,11 +101,21 @@ impl Event for Tick {
 struct Noop {
     handled: Arc<AtomicU64>,
     latencies: Option<Arc<Mutex<Vec<u64>>>>,
+    /// Reads the ordered category instead of `bench`.
+    ordered: bool,
 }
 
 impl Dispatch for Noop {
     fn categories(&self) -> &'static [&'static str] {
-        &["bench"]
+        if self.ordered { &["ordered"] } else { &["bench"] }
+    }
+
+    fn layout(&self, _category: &str) -> StreamLayout {
+        if self.ordered {
+            OrderedTick::STREAM
+        } else {
+            Tick::STREAM
+        }
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {
@@ -160,7 +197,7 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
     if wanted("pipelined") {
         let publisher = Publisher::connect(&config("pipelined")?).await?;
         let started = Instant::now();
-        publish_pipelined(&publisher, PIPELINED).await?;
+        publish_pipelined(&publisher, PIPELINED, Tick::new).await?;
         report(
             "publish, pipelined batches of 100",
             rate(PIPELINED, started),
@@ -170,11 +207,20 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
         flush(&server)?;
     }
 
-    for consumers in [1, 4].into_iter().filter(|_| wanted("consume")) {
-        let namespace = format!("consume{consumers}");
+    let runs = [(1, false), (4, false), (1, true), (4, true)];
+    for (consumers, ordered) in runs.into_iter().filter(|_| wanted("consume")) {
+        let namespace = format!("consume{consumers}{ordered}");
         let config = config(&namespace)?;
-        publish_pipelined(&Publisher::connect(&config).await?, BACKLOG).await?;
-        let noop = Noop::default();
+        let publisher = Publisher::connect(&config).await?;
+        if ordered {
+            publish_pipelined(&publisher, BACKLOG, |n| OrderedTick(Tick::new(n))).await?;
+        } else {
+            publish_pipelined(&publisher, BACKLOG, Tick::new).await?;
+        }
+        let noop = Noop {
+            ordered,
+            ..Noop::default()
+        };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let started = Instant::now();
         let mut tasks = Vec::new();
@@ -196,13 +242,17 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
         for task in tasks {
             task.await??;
         }
-        let target = if consumers == 1 { "≥ 40 %" } else { "(no target)" };
-        report(
-            &format!("consume, {consumers} consumer(s), from a backlog"),
-            figure,
-            reference_p64,
-            target,
-        );
+        let target = if consumers == 1 && !ordered {
+            "≥ 40 %"
+        } else {
+            "(no target)"
+        };
+        let what = if ordered {
+            format!("consume ordered ({PARTITIONS} partitions), {consumers} consumer(s)")
+        } else {
+            format!("consume, {consumers} consumer(s), from a backlog")
+        };
+        report(&what, figure, reference_p64, target);
         flush(&server)?;
     }
 
@@ -272,10 +322,14 @@ fn redis_benchmark_xadd(
     Ok(figure.parse()?)
 }
 
-async fn publish_pipelined(publisher: &Publisher, total: u64) -> Result<(), Box<dyn std::error::Error>> {
+async fn publish_pipelined<E: Event>(
+    publisher: &Publisher,
+    total: u64,
+    make: impl Fn(u64) -> E,
+) -> Result<(), Box<dyn std::error::Error>> {
     let context = PublishContext::new();
     for start in (0..total).step_by(100) {
-        let ticks: Vec<Tick> = (start..(start + 100).min(total)).map(Tick::new).collect();
+        let ticks: Vec<E> = (start..(start + 100).min(total)).map(&make).collect();
         publisher.publish_batch(&ticks, &context).await?;
     }
     Ok(())
@@ -328,7 +382,7 @@ async fn rss(server: &RedisServer) -> Result<(), Box<dyn std::error::Error>> {
         .redis_url(server.url())
         .namespace(namespace)
         .build()?;
-    publish_pipelined(&Publisher::connect(&config).await?, RSS_BACKLOG).await?;
+    publish_pipelined(&Publisher::connect(&config).await?, RSS_BACKLOG, Tick::new).await?;
     let started = Instant::now();
     let output = Command::new(std::env::current_exe()?)
         .args([RSS_CHILD, &server.url(), namespace])

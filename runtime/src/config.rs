@@ -22,13 +22,13 @@
 //! | `XERPIUM_BATCH_SIZE` | `100` | entries read (and acked) per round trip at most |
 //! | `XERPIUM_BLOCK` | `5s` | how long one read waits for new entries |
 //! | `XERPIUM_CONCURRENCY` | `16` | handlers running at once (entries of one subject always run one after another) |
-//! | `XERPIUM_MAX_IN_FLIGHT` | 2 × max(batch size, concurrency) | entries held at once, read but not yet settled; no read goes past it |
+//! | `XERPIUM_MAX_IN_FLIGHT` | 2 × max(batch size, concurrency) | entries held at once with their payloads, read but not yet settled; a read starts only while there is room (see Delivery: Window) |
 //! | `XERPIUM_CLAIM_IDLE` | `60s` | an entry pending this long on a consumer that stopped is claimed by another |
 //! | `XERPIUM_CONSUMER_EXPIRY` | `24h` | a consumer idle this long, holding nothing, is removed from its group |
 //! | `XERPIUM_IDEMPOTENCY_TTL` | *(off)* | when set, the group records handled event ids for this long and runs a handler once per event id |
 //! | `XERPIUM_PUBLISH_TIMEOUT` | `5s` | a publish not answered within this fails with a timeout; also bounds each Redis call of a consumer |
 //! | `XERPIUM_SHUTDOWN_TIMEOUT` | `30s` | how long shutdown waits for running handlers |
-//! | `XERPIUM_PARTITION_LEASE` | `10s` | an instance's lease on a partition of an ordered category, renewed every third of it; after a crash its partitions move to the other instances within this |
+//! | `XERPIUM_PARTITION_LEASE` | `10s` | an instance's lease on a partition of an ordered category, renewed every third of it (at most every second); after a crash its partitions move to the other instances within this |
 //!
 //! The delivery-policy settings (`XERPIUM_RETENTION`, `XERPIUM_MAX_LEN`,
 //! `XERPIUM_MAX_ATTEMPTS`, `XERPIUM_BACKOFF_FIRST`, `XERPIUM_BACKOFF_MAX`)

@@ -6,14 +6,22 @@
 //!   … MKSTREAM`, at the configured start position), and again if Redis
 //!   lost it (`NOGROUP` after a restart without persistence; then from `0`,
 //!   so nothing still in the stream is skipped).
-//! - **Own pending first.** On start it works off the entries its consumer
-//!   name still held before a restart, then reads new ones.
-//! - **Reading.** `XREADGROUP … BLOCK`, never more entries than it can hold
-//!   (`max_in_flight`): a slow handler slows the reads, nothing piles up.
-//! - **Ordering and concurrency.** Entries with the same `subject` are
-//!   handled one after another, in stream order; others run in parallel, up
-//!   to `concurrency` handlers at once. A retry in backoff keeps its subject
-//!   waiting, so order holds through retries too.
+//! - **Readers.** One task per stream it reads (`reader`), each with a
+//!   connection of its own for `XREADGROUP … BLOCK` (one stream per read:
+//!   no read spans two slots, nothing waits behind a blocking read). A
+//!   reader first works off the entries it must finish (its consumer
+//!   name's own, after a restart; a partition's previous owner's), then
+//!   reads new ones, only while the window has room (`max_in_flight`).
+//! - **Partitions.** The streams of a partitioned (ordered) category are
+//!   shared by the group's instances, one owner per partition at a time,
+//!   through membership and leases (`ownership`); an instance reads only
+//!   the partitions it owns and hands them over in order.
+//! - **Ordering and concurrency.** Entries of one stream with the same
+//!   `subject` are handled one after another, in stream order; others run
+//!   in parallel, up to `concurrency` handlers at once. A retry in backoff
+//!   keeps its subject waiting, so order holds through retries too. Entries
+//!   far behind their subject's head are held by id only (stubs),
+//!   so one busy subject cannot fill the window.
 //! - **Settling.** Success acks (acks are batched: one `XACK` per stream per
 //!   round trip). A retryable error leaves the entry pending; it is claimed
 //!   again and re-delivered after the type's backoff (doubling with each
@@ -21,25 +29,30 @@
 //!   deliveries, and at once for a permanent error, an undecodable payload,
 //!   an unknown type or an entry that is no envelope at all, the entry is
 //!   copied to `<ns>:dlq:<group>` with the reason (see [`dead_letter`]) and
-//!   acked, in one transaction. Delivery counts come from Redis, so a
-//!   delivery that crashed the process counts too: a poison entry is
-//!   dead-lettered (`too-many-deliveries`) instead of crashing consumers
-//!   forever. A panicking handler counts as a retryable failure.
-//! - **Reclaim.** Entries pending longer than `claim_idle` on any consumer
-//!   (one that died) are claimed with `XAUTOCLAIM` and handled. Entries
-//!   trimmed from the stream while pending are acked and recorded in the
-//!   dead-letter stream as `lost-to-retention`. While it holds entries (in a
-//!   handler, or waiting for a retry) a consumer renews its claim on them
-//!   every `claim_idle / 3`, so live consumers are not robbed.
+//!   then acked. Delivery counts come from Redis, so a delivery that
+//!   crashed the process counts too: a poison entry is dead-lettered
+//!   (`too-many-deliveries`) instead of crashing consumers forever. A
+//!   panicking handler counts as a retryable failure.
+//! - **Reclaim.** On shared (unpartitioned) streams, entries pending longer
+//!   than `claim_idle` on any consumer (one that died) are claimed with
+//!   `XAUTOCLAIM` and handled (on the short-call connection).
+//!   Entries trimmed from the stream while pending are acked and recorded
+//!   in the dead-letter stream as `lost-to-retention`. While it holds
+//!   entries (in a handler, or waiting for a retry) a consumer renews its
+//!   claim on them every `claim_idle / 3`, so live consumers are not robbed.
 //! - **Departed consumers.** Consumers idle longer than `consumer_expiry`
 //!   that hold nothing are removed from the group (atomically: one that
 //!   still holds entries is never removed).
 //! - **Idempotency** (optional, `idempotency_ttl`): a handler runs once per
 //!   event id even when the same event is delivered twice.
+//! - **Supervision.** A reader or the reclaimer that panics is restarted;
+//!   tasks that keep failing stop the consumer with [`Error::Failed`]. Its
+//!   [`ConsumerProgress`] tells a health check whether it reads and settles.
 //! - **Shutdown.** When `shutdown` fires the consumer stops reading, lets
-//!   running handlers finish (up to `shutdown_timeout`) and acks them, and
-//!   leaves everything else pending for the other consumers (or for itself
-//!   after a restart). Nothing is handled twice because of a clean shutdown.
+//!   running handlers finish (up to `shutdown_timeout`) and acks them, drops
+//!   the idempotency leases of handlers it abandons, releases its
+//!   partitions, and leaves everything else pending for the other consumers
+//!   (or for itself after a restart).
 //! - **Outages.** When Redis goes away the consumer keeps retrying with
 //!   backoff, logs once when the outage starts and once when it ends, and
 //!   resumes where it was.

@@ -2,7 +2,8 @@
 //! of ordered categories, each partition read by one instance at a time.
 //!
 //! - **Membership.** Every instance beats into `<ns>:members:<group>`, a
-//!   sorted set scored by expiry (Redis's clock), every third of the lease;
+//!   sorted set scored by expiry (Redis's clock), every third of the lease
+//!   (at most a second apart; every 200 ms while partitions change hands);
 //!   members whose score passed are dropped.
 //! - **Assignment.** The live members, sorted by name, take the
 //!   partitions round robin: partition `i` (in the consumer's stream order)
@@ -54,6 +55,10 @@ end
 return 0
 ";
 
+/// How often rounds come while partitions change hands (an instance joined
+/// or left): a handover takes a few of these, not a few lease thirds.
+const HANDOVER_ROUND: Duration = Duration::from_millis(200);
+
 /// What the owner tells the consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Change {
@@ -98,23 +103,34 @@ impl Owner {
     pub(super) async fn run(mut self, mut stop: tokio::sync::oneshot::Receiver<()>) {
         let mut held = Held::default();
         let mut outage = Outage::quiet("sharing partitions");
-        let mut tick = tokio::time::interval((self.lease / 3).max(Duration::from_millis(10)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // At most a second between rounds, so that joins and leaves are
+        // seen within a second, whatever the lease.
+        let steady = (self.lease / 3).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let mut next = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 biased;
                 _ = &mut stop => break,
-                Some(stream) = self.released.recv() => self.release(&mut held, &stream).await,
-                _ = tick.tick() => match self.round(&mut held).await {
-                    Ok(()) => {
-                        outage.recovered();
-                        self.progress.read_done();
-                    }
-                    Err(error) => {
-                        let wait = outage.failed(&error);
-                        tracing::debug!(%error, ?wait, "could not renew partition leases");
-                    }
-                },
+                Some(stream) = self.released.recv() => {
+                    self.release(&mut held, &stream).await;
+                    // A handover just finished: let the next owner know soon.
+                    next = next.min(tokio::time::Instant::now() + HANDOVER_ROUND.min(steady));
+                }
+                () = tokio::time::sleep_until(next) => {
+                    let wait = match self.round(&mut held).await {
+                        Ok(settled) => {
+                            outage.recovered();
+                            self.progress.read_done();
+                            if settled { steady } else { HANDOVER_ROUND.min(steady) }
+                        }
+                        Err(error) => {
+                            let wait = outage.failed(&error).min(steady);
+                            tracing::debug!(%error, ?wait, "could not renew partition leases");
+                            wait
+                        }
+                    };
+                    next = tokio::time::Instant::now() + wait;
+                }
             }
         }
         let streams: Vec<Arc<str>> = held.reading.iter().chain(&held.releasing).cloned().collect();
@@ -135,8 +151,10 @@ impl Owner {
     }
 
     /// One round: beat, compute the assignment, renew what is held, give up
-    /// what is no longer ours, try to take what is.
-    async fn round(&mut self, held: &mut Held) -> Result<(), RedisError> {
+    /// what is no longer ours, try to take what is. Answers whether the
+    /// assignment is settled (this instance reads exactly its partitions);
+    /// while it is not, rounds come every [`HANDOVER_ROUND`].
+    async fn round(&mut self, held: &mut Held) -> Result<bool, RedisError> {
         let lease = millis(self.lease);
         let mut members: Vec<String> = bounded(
             self.limit,
@@ -175,7 +193,13 @@ impl Owner {
                 let _ = self.out.send(Change::Acquired(stream));
             }
         }
-        Ok(())
+        let settled = held.releasing.is_empty()
+            && self
+                .streams
+                .iter()
+                .enumerate()
+                .all(|(index, (stream, _))| assigned.contains(&index) == held.reading.contains(stream));
+        Ok(settled)
     }
 
     /// Releases the lease on `stream` (the consumer has let go of it).

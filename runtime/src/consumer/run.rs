@@ -589,7 +589,9 @@ impl<D: Dispatch> State<D> {
     fn renew_claims(&mut self) {
         let mut pipe = redis::pipe();
         let mut by_stream: HashMap<&Arc<str>, Vec<&str>> = HashMap::new();
-        for (stream, id) in self.held.keys() {
+        // Not on a partition whose lease was lost: its new owner holds them.
+        let lost = |stream: &Arc<str>| self.not_owned.contains(stream) && !self.releasing.contains(stream);
+        for (stream, id) in self.held.keys().filter(|(stream, _)| !lost(stream)) {
             by_stream.entry(stream).or_default().push(id);
         }
         for (stream, ids) in by_stream {

@@ -6,7 +6,8 @@
 //! Room is not reserved while a read waits for entries (a blocking read may
 //! wait seconds), so several readers never starve each other nor the
 //! reclaimer; the price is that readers that find room at the same moment
-//! may together overfill the window by up to a batch each.
+//! may together overfill the window by up to their reads in flight (two
+//! batches) each.
 
 use std::sync::{Arc, Mutex};
 

@@ -1,22 +1,26 @@
 //! A consumer in a child process (this test binary, run again for the one
 //! test [`child_consumer`]), so that tests can kill it with SIGKILL: the
 //! way a process really dies, mid-handler, with nothing drained or acked.
-//! It records in a Redis set every ping it handles (`Slow`) or starts
+//! It records in Redis every ping it handles (`Slow`, `Record`) or starts
 //! before hanging (`Hang`), since its memory dies with it.
 
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use xerpium_messaging::{Config, Consumer, DeliveryPolicy, Dispatch, Event, HandlerResult, Message, StartPosition};
+use redis::aio::ConnectionManager;
+use xerpium_messaging::{
+    Config, Consumer, DeliveryPolicy, Dispatch, Event, HandlerResult, Message, StartPosition, StreamLayout,
+};
 
 use super::support::{Fixture, Ping, eventually};
 
 const URL: &str = "XERPIUM_TEST_CHILD_URL";
 const NAMESPACE: &str = "XERPIUM_TEST_CHILD_NAMESPACE";
-const HANG: &str = "XERPIUM_TEST_CHILD_HANG";
+const MODE: &str = "XERPIUM_TEST_CHILD_MODE";
 const IDEMPOTENT: &str = "XERPIUM_TEST_CHILD_IDEMPOTENT";
+const NAME: &str = "XERPIUM_TEST_CHILD_NAME";
+const PARTITIONS: &str = "XERPIUM_TEST_CHILD_PARTITIONS";
 
 /// What the child's handler does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,18 +29,78 @@ pub enum Mode {
     Slow,
     /// Records the ping as started, then never returns.
     Hang,
+    /// Takes 1 ms, then records the ping as handled and appends it to its
+    /// subject's list (`<ns>:order:<subject>`), so that order can be checked.
+    Record,
 }
 
-/// A child consumer, named `child` in group `svc`, at the production
-/// defaults (concurrency 4 when slow, so a kill lands mid-batch).
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Slow => "slow",
+            Mode::Hang => "hang",
+            Mode::Record => "record",
+        }
+    }
+
+    fn from_env() -> Mode {
+        match std::env::var(MODE).as_deref() {
+            Ok("hang") => Mode::Hang,
+            Ok("record") => Mode::Record,
+            _ => Mode::Slow,
+        }
+    }
+}
+
+/// How to run a child consumer.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub mode: Mode,
+    pub idempotent: bool,
+    /// Its consumer name.
+    pub name: String,
+    /// Partitions of category `test` (1: one shared stream).
+    pub partitions: u32,
+}
+
+impl Spec {
+    /// Consumer `child` in `mode`, one stream, no idempotency store.
+    pub fn new(mode: Mode) -> Self {
+        Spec {
+            mode,
+            idempotent: false,
+            name: "child".to_owned(),
+            partitions: 1,
+        }
+    }
+}
+
+/// A child consumer in group `svc`, at the production defaults
+/// (concurrency 4 when slow, so a kill lands mid-batch).
 pub struct ChildConsumer {
     process: Child,
-    set: String,
 }
 
 impl ChildConsumer {
-    /// Starts it on `f`'s server and namespace.
+    /// Starts consumer `child` in `mode` on `f`'s server and namespace.
     pub fn start(f: &Fixture, mode: Mode, idempotent: bool) -> Self {
+        Self::start_as(
+            f,
+            &Spec {
+                idempotent,
+                ..Spec::new(mode)
+            },
+        )
+    }
+
+    /// Starts a child consumer as `spec` says.
+    pub fn start_as(f: &Fixture, spec: &Spec) -> Self {
+        // Its log, beside the server's, for when a test fails.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(f.server.dir().join(format!("child-{}.log", spec.name)))
+            .expect("child log");
         let mut command = Command::new(std::env::current_exe().expect("test binary"));
         command
             .args([
@@ -47,76 +111,104 @@ impl ChildConsumer {
             ])
             .env(URL, f.server.url())
             .env(NAMESPACE, f.config.namespace())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if mode == Mode::Hang {
-            command.env(HANG, "1");
-        }
-        if idempotent {
+            .env(MODE, spec.mode.as_str())
+            .env(NAME, &spec.name)
+            .env(PARTITIONS, spec.partitions.to_string())
+            .env("RUST_LOG", "xerpium_messaging=info")
+            .stdout(log.try_clone().map_or_else(|_| Stdio::null(), Stdio::from))
+            .stderr(Stdio::from(log));
+        if spec.idempotent {
             command.env(IDEMPOTENT, "1");
         }
         ChildConsumer {
             process: command.spawn().expect("child starts"),
-            set: recorded_set(f.config.namespace()),
         }
     }
 
-    /// The pings it recorded.
-    pub async fn recorded(&self, f: &Fixture) -> HashSet<u64> {
-        recorded(f, &self.set).await
-    }
-
-    /// Waits until it recorded `count` pings.
+    /// Waits until the children recorded `count` pings.
     pub async fn recorded_at_least(&self, f: &Fixture, count: usize) {
         eventually("the child is in its handlers", || async {
-            self.recorded(f).await.len() >= count
+            recorded(f).await.len() >= count
         })
         .await;
     }
 
-    /// Kills it with SIGKILL; returns what it recorded until then.
-    pub async fn kill(mut self, f: &Fixture) -> HashSet<u64> {
+    /// How it ended, if it did (a consumer must never end by itself).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.process.try_wait().expect("child status")
+    }
+
+    /// Kills it with SIGKILL.
+    pub fn kill(mut self) {
         self.process.kill().expect("SIGKILL");
         self.process.wait().expect("reaped");
-        self.recorded(f).await
     }
+}
+
+/// The pings that child consumers of `f` recorded.
+pub async fn recorded(f: &Fixture) -> HashSet<u64> {
+    redis::cmd("SMEMBERS")
+        .arg(recorded_set(f.config.namespace()))
+        .query_async(&mut f.redis.clone())
+        .await
+        .expect("SMEMBERS")
+}
+
+/// The pings of `subject` that child consumers of `f` recorded, in the
+/// order they handled them (`Record` mode).
+pub async fn recorded_order(f: &Fixture, subject: &str) -> Vec<u64> {
+    redis::cmd("LRANGE")
+        .arg(order_list(f.config.namespace(), subject))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut f.redis.clone())
+        .await
+        .expect("LRANGE")
 }
 
 fn recorded_set(namespace: &str) -> String {
     format!("{namespace}:by-child")
 }
 
-async fn recorded(f: &Fixture, set: &str) -> HashSet<u64> {
-    redis::cmd("SMEMBERS")
-        .arg(set)
-        .query_async(&mut f.redis.clone())
-        .await
-        .expect("SMEMBERS")
+fn order_list(namespace: &str, subject: &str) -> String {
+    format!("{namespace}:order:{subject}")
 }
 
-/// Records pings in a Redis set, slowly or before hanging.
-struct SetRecorder {
-    redis: MultiplexedConnection,
-    set: String,
-    hang: bool,
+/// Records pings in Redis: slowly, before hanging, or with their order.
+struct Recording {
+    /// Reconnects by itself: Redis may be killed under it.
+    redis: ConnectionManager,
+    namespace: String,
+    mode: Mode,
+    layout: StreamLayout,
 }
 
-impl Dispatch for SetRecorder {
+impl Dispatch for Recording {
     fn categories(&self) -> &'static [&'static str] {
         &["test"]
     }
 
+    fn layout(&self, _category: &str) -> StreamLayout {
+        self.layout
+    }
+
     async fn dispatch(&self, message: &Message) -> HandlerResult {
         let ping: Ping = message.decode()?;
-        if !self.hang {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        match self.mode {
+            Mode::Slow => tokio::time::sleep(Duration::from_millis(20)).await,
+            Mode::Record => tokio::time::sleep(Duration::from_millis(1)).await,
+            Mode::Hang => {}
         }
-        let _: i64 = redis::cmd("SADD")
-            .arg(&self.set)
-            .arg(ping.n)
-            .query_async(&mut self.redis.clone())
-            .await?;
-        if self.hang {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SADD").arg(recorded_set(&self.namespace)).arg(ping.n).ignore();
+        if self.mode == Mode::Record {
+            pipe.cmd("RPUSH")
+                .arg(order_list(&self.namespace, &ping.subject))
+                .arg(ping.n)
+                .ignore();
+        }
+        let () = pipe.query_async(&mut self.redis.clone()).await?;
+        if self.mode == Mode::Hang {
             std::future::pending::<()>().await;
         }
         Ok(())
@@ -133,24 +225,28 @@ async fn child_consumer() {
     let (Ok(url), Ok(namespace)) = (std::env::var(URL), std::env::var(NAMESPACE)) else {
         return;
     };
-    let hang = std::env::var(HANG).is_ok();
+    super::support::init_tracing();
+    let mode = Mode::from_env();
+    let partitions = std::env::var(PARTITIONS).ok().and_then(|p| p.parse().ok()).unwrap_or(1);
     let config = Config::builder("svc")
         .redis_url(url.clone())
         .namespace(namespace.clone())
-        .consumer("child")
-        .concurrency(if hang { 16 } else { 4 })
+        .consumer(std::env::var(NAME).unwrap_or_else(|_| "child".to_owned()))
+        .concurrency(if mode == Mode::Slow { 4 } else { 16 })
         .idempotency_ttl(std::env::var(IDEMPOTENT).is_ok().then_some(Duration::from_secs(3600)))
         .build()
         .expect("config");
-    let redis = redis::Client::open(url)
-        .expect("url")
-        .get_multiplexed_async_connection()
+    let redis = ConnectionManager::new(redis::Client::open(url).expect("url"))
         .await
         .expect("connects");
-    let dispatch = SetRecorder {
+    let dispatch = Recording {
         redis,
-        set: recorded_set(&namespace),
-        hang,
+        namespace,
+        mode,
+        layout: StreamLayout {
+            partitions,
+            ..StreamLayout::DEFAULT
+        },
     };
     let consumer = Consumer::builder(&config)
         .start(StartPosition::Beginning)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use xerpium_messaging::consumer::dead_letter::field as dlq;
 use xerpium_messaging::{PublishContext, StartPosition};
 
-use super::child::{ChildConsumer, Mode};
+use super::child::{ChildConsumer, Mode, recorded};
 use super::support::*;
 
 const CLAIM_IDLE: Duration = Duration::from_millis(300);
@@ -171,7 +171,8 @@ async fn nothing_is_lost_when_a_consumer_is_killed() {
     f.send_many(TOTAL, 20).await;
     let child = ChildConsumer::start(&f, Mode::Slow, false);
     child.recorded_at_least(&f, 20).await;
-    let by_child = child.kill(&f).await;
+    child.kill();
+    let by_child = recorded(&f).await;
     assert!(
         (by_child.len() as u64) < TOTAL,
         "the child finished before it was killed"
