@@ -49,6 +49,14 @@ impl Heartbeat {
         self.latest.borrow().clone()
     }
 
+    /// A handle on [`latest`](Self::latest) that can be cloned and shared,
+    /// e.g. with the handler of a service's `/health`. It outlives the
+    /// heartbeat, keeping its last report (status `stopped` after
+    /// [`stop`](Self::stop)).
+    pub fn reports(&self) -> LatestReport {
+        LatestReport(self.latest.clone())
+    }
+
     /// Stops beating: writes a last report with status `stopped` to the
     /// health stream and deletes the instance's key, so monitors show it
     /// as stopped rather than stale.
@@ -67,6 +75,17 @@ impl Drop for Heartbeat {
         if let Some(task) = &self.task {
             task.abort();
         }
+    }
+}
+
+/// The latest report of a [`Heartbeat`]; see [`Heartbeat::reports`].
+#[derive(Debug, Clone)]
+pub struct LatestReport(watch::Receiver<Option<HealthReport>>);
+
+impl LatestReport {
+    /// The latest report, as [`Heartbeat::latest`]; `None` before the first beat.
+    pub fn get(&self) -> Option<HealthReport> {
+        self.0.borrow().clone()
     }
 }
 
@@ -249,7 +268,7 @@ impl Beater {
         let ping: Result<(), RedisError> =
             bounded(self.limit, redis::cmd("PING").query_async(&mut self.connection)).await;
         let mut checks = vec![Check {
-            name: "redis".into(),
+            name: Check::REDIS.into(),
             ok: ping.is_ok(),
             detail: match &ping {
                 Ok(()) => format!("reachable ({})", format_duration(started.elapsed())),

@@ -17,6 +17,10 @@
 //! `stopped` and deletes its key, so the instance shows as stopped rather
 //! than stale.
 //!
+//! The latest report is also kept in the process ([`Heartbeat::latest`],
+//! or [`Heartbeat::reports`] for a handle to share), for the service's own
+//! `/health` endpoint to answer from.
+//!
 //! # Monitoring
 //! [`HealthMonitor::check`] reports every instance seen in the health stream
 //! recently (last hour by default) as up, stale (its key expired: it stopped
@@ -30,7 +34,7 @@ mod monitor;
 mod reply;
 mod report;
 
-pub use heartbeat::{Heartbeat, HeartbeatBuilder};
+pub use heartbeat::{Heartbeat, HeartbeatBuilder, LatestReport};
 pub use monitor::{
     ConsumerInfo, DeadLetterCount, EntryInfo, GroupHealth, HealthMonitor, InstanceHealth, InstanceState, PendingEntry,
     StreamInfo, SystemHealth,

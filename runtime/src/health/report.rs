@@ -54,6 +54,12 @@ pub struct Check {
     pub detail: String,
 }
 
+impl Check {
+    /// The name of a heartbeat's check of Redis itself (a `PING`); each of
+    /// its other checks is one of a consumer it watches.
+    pub const REDIS: &'static str = "redis";
+}
+
 /// One heartbeat of one service instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthReport {

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use xerpium_events::EventDispatch;
 use xerpium_events::messaging::{Config, Consumer, Heartbeat, StartPosition, config::var};
-use xerpium_service::{Database, Error, Shutdown};
+use xerpium_service::{Database, Error, Essential, Health, Shutdown};
 
 pub use settings::Settings;
 
@@ -37,9 +37,12 @@ use crate::redaction::Redactor;
 pub const SERVICE: &str = "audit-logger";
 
 /// Runs the audit logger until `shutdown`: the consumer (every category),
-/// the query API on `listener` and a heartbeat. `start` is where a new
-/// consumer group starts: the beginning of the streams unless
-/// `XERPIUM_START` is set (see [`start_position`]).
+/// the query API on `listener` and a heartbeat, which `GET /health`
+/// answers from. `start` is where a new consumer group starts: the
+/// beginning of the streams unless `XERPIUM_START` is set (see
+/// [`start_position`]). The consumer is [`Essential`]: if it stops before
+/// `shutdown` (it failed, or panicked), everything stops and this returns
+/// its error.
 pub async fn run(
     settings: Settings,
     config: Config,
@@ -59,18 +62,21 @@ pub async fn run(
         .watch(consumer.progress())
         .start()?;
     let recorder = Recorder::new(db.clone(), Arc::new(redactor));
-    let consuming = tokio::spawn(consumer.run(EventDispatch(recorder), shutdown.wait()));
+    let consuming = Essential::spawn(
+        "the consumer",
+        consumer.run(EventDispatch(recorder), shutdown.wait()),
+        &shutdown,
+    );
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, group = config.group(), "audit-logger listening");
     }
-    let served = xerpium_service::http::serve(listener, http::router(db), shutdown.clone()).await;
+    let router = http::router(db, Health::new(&heartbeat, &config));
+    let served = xerpium_service::http::serve(listener, router, shutdown.clone()).await;
     shutdown.trigger();
-    let consumed = consuming
-        .await
-        .map_err(|error| Error::Other(format!("the consumer failed: {error}")))?;
+    let consumed = consuming.stop().await;
     heartbeat.stop().await;
-    served?;
-    Ok(consumed?)
+    consumed?;
+    Ok(served?)
 }
 
 /// Where a new consumer group starts: from `XERPIUM_START` when it is set,

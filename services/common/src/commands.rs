@@ -1,27 +1,29 @@
 //! Serving the catalog's commands next to a service's HTTP API: one
-//! [`CommandServer`] on the service's command stream, run in its own task
-//! until the shutdown switch flips, its progress watched by the heartbeat.
+//! [`CommandServer`] on the service's command stream, run as an
+//! [`Essential`] task until the shutdown switch flips (if it stops before,
+//! the whole service stops), its progress watched by the heartbeat.
 
-use tokio::task::JoinHandle;
 use xerpium_events::messaging::{CommandServer, Config, ConsumerProgress, ServeCommands};
 
 use crate::error::Error;
+use crate::essential::Essential;
 use crate::shutdown::Shutdown;
 
 /// A command server running in its own task; [`Serving::stop`] waits for it.
 #[derive(Debug)]
 pub struct Serving {
     progress: ConsumerProgress,
-    task: JoinHandle<Result<(), xerpium_events::messaging::Error>>,
+    task: Essential,
 }
 
 impl Serving {
     /// Starts serving `serve` (a generated `<Service>CommandServer` around
-    /// the service's handlers) with `config` until `shutdown` flips.
+    /// the service's handlers) with `config` until `shutdown` flips; a
+    /// server that stops before flips it.
     pub fn start<S: ServeCommands>(config: &Config, serve: S, shutdown: &Shutdown) -> Result<Serving, Error> {
         let server = CommandServer::builder(config).build()?;
         let progress = server.progress();
-        let task = tokio::spawn(server.run(serve, shutdown.wait()));
+        let task = Essential::spawn("the command server", server.run(serve, shutdown.wait()), shutdown);
         Ok(Serving { progress, task })
     }
 
@@ -31,11 +33,8 @@ impl Serving {
     }
 
     /// Waits until the server has stopped (after the shutdown switch
-    /// flipped); its error, if it failed.
+    /// flipped); its error, if it failed or stopped before the shutdown.
     pub async fn stop(self) -> Result<(), Error> {
-        self.task
-            .await
-            .map_err(|error| Error::Other(format!("the command server failed: {error}")))??;
-        Ok(())
+        self.task.stop().await
     }
 }

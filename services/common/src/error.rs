@@ -18,6 +18,16 @@ pub enum Error {
     /// Listening or serving failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// A task the service cannot work without (its consumer, its command
+    /// server) ended before the shutdown was asked for; see
+    /// [`Essential`](crate::essential::Essential).
+    #[error("{task} stopped unexpectedly: {source}")]
+    Stopped {
+        /// Which task, e.g. `the consumer`.
+        task: &'static str,
+        /// Why it ended: its error, `it returned`, or its panic.
+        source: Box<Error>,
+    },
     /// Anything else, said in words.
     #[error("{0}")]
     Other(String),

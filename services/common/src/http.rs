@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use xerpium_events::PublishContext;
 
 use crate::db::DbError;
+use crate::health::Health;
 use crate::outbox::Outbox;
 use crate::shutdown::Shutdown;
 
@@ -162,13 +163,13 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Shutdown) ->
         .await
 }
 
-/// The body of a publishing service's `GET /health`:
-/// `{"status": "ok", "outbox_pending": n}`.
-pub async fn health(outbox: &Outbox) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let pending = outbox.pending().await?;
-    Ok(axum::Json(
-        serde_json::json!({ "status": "ok", "outbox_pending": pending }),
-    ))
+/// A publishing service's `GET /health`: `health`'s answer (see
+/// [`crate::health`]; 200 `{"status": "ok", …}` or 503 naming the failing
+/// checks) with `"outbox_pending": n`, the events its outbox still holds.
+pub async fn health(outbox: &Outbox, health: &Health) -> Result<Response, ApiError> {
+    let mut fields = serde_json::Map::new();
+    fields.insert("outbox_pending".into(), outbox.pending().await?.into());
+    Ok(health.answer(fields))
 }
 
 /// Binds a TCP listener on `address`, naming it in the error.

@@ -9,6 +9,8 @@
 //! - [`outbox`]: events stored in the same SQLite transaction as the change ([`outbox::Outbox`]),
 //!   published later in order by the [`outbox::Relay`].
 //! - [`commands`]: the catalog's commands a service serves, run next to its HTTP API.
+//! - [`essential`]: tasks a service cannot work without (consumer, command server): one that ends stops the service.
+//! - [`health`]: `GET /health` from the heartbeat's latest report: 503 when a consumer is stopped, stuck or not reading.
 //! - [`http`]: request ids (`X-Request-ID` as correlation id), JSON errors, serving with graceful shutdown.
 //! - [`changes`]: what changed between two versions of a record, as `FieldChange`s.
 //! - [`input`]: checks of free text callers send (names, notes, reasons).
@@ -22,6 +24,8 @@ pub mod commands;
 pub mod db;
 pub mod decimal;
 pub mod error;
+pub mod essential;
+pub mod health;
 pub mod http;
 pub mod input;
 pub mod logging;
@@ -35,6 +39,8 @@ pub mod testing;
 
 pub use db::{Database, DbError, Transaction};
 pub use error::Error;
+pub use essential::Essential;
+pub use health::Health;
 pub use http::{ApiError, RequestId};
 pub use outbox::{Outbox, OutboxTransaction, Relay};
 pub use shutdown::Shutdown;

@@ -21,9 +21,9 @@ pub struct ServiceProcess {
 
 impl ServiceProcess {
     /// Runs `binary` with `args` and `env`, listening where `addr_variable`
-    /// says (a free loopback port), its stderr in `log`; returns once
-    /// `GET /health` answers 200.
-    pub fn start(
+    /// says (a free loopback port), its stderr in `log`; see
+    /// [`ready`](Self::ready) to wait until it answers.
+    pub fn spawn(
         binary: &str,
         args: &[&str],
         addr_variable: &str,
@@ -39,17 +39,22 @@ impl ServiceProcess {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log)?)
             .spawn()?;
-        let mut process = ServiceProcess { child, address };
+        Ok(ServiceProcess { child, address })
+    }
+
+    /// Waits until `GET /health` answers 200; an error if the process
+    /// exits first, or does not answer within a minute.
+    pub fn ready(mut self) -> std::io::Result<ServiceProcess> {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            if let Some(status) = process.child.try_wait()? {
-                return Err(std::io::Error::other(format!("{binary} exited at start: {status}")));
+            if let Some(status) = self.child.try_wait()? {
+                return Err(std::io::Error::other(format!("it exited at start: {status}")));
             }
-            if process.get("/health").is_ok_and(|(status, _)| status == 200) {
-                return Ok(process);
+            if self.get("/health").is_ok_and(|(status, _)| status == 200) {
+                return Ok(self);
             }
             if Instant::now() > deadline {
-                return Err(std::io::Error::other(format!("{binary} did not answer on {address}")));
+                return Err(std::io::Error::other(format!("it did not answer on {}", self.address)));
             }
             thread::sleep(Duration::from_millis(50));
         }
@@ -80,6 +85,14 @@ impl ServiceProcess {
         Ok((status, body))
     }
 
+    /// `GET /health`: the status code and the body, which is JSON.
+    pub fn health(&self) -> std::io::Result<(u16, serde_json::Value)> {
+        let (status, body) = self.get("/health")?;
+        let body = serde_json::from_str(&body)
+            .map_err(|error| std::io::Error::other(format!("/health answered {status} {body:?}: {error}")))?;
+        Ok((status, body))
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(mut self) -> std::io::Result<ExitStatus> {
         let sent = Command::new("kill")
@@ -88,13 +101,18 @@ impl ServiceProcess {
         if !sent.success() {
             return Err(std::io::Error::other("kill -TERM failed"));
         }
+        self.wait()
+    }
+
+    /// Waits for the process to exit (at most a minute); how it ended.
+    pub fn wait(&mut self) -> std::io::Result<ExitStatus> {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait()? {
                 return Ok(status);
             }
             if Instant::now() > deadline {
-                return Err(std::io::Error::other("the service did not stop after SIGTERM"));
+                return Err(std::io::Error::other("the service did not exit"));
             }
             thread::sleep(Duration::from_millis(20));
         }

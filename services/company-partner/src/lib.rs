@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use xerpium_events::CompanyPartnerCommandServer;
 use xerpium_events::messaging::{Config, Heartbeat, Publisher};
 use xerpium_service::commands::Serving;
-use xerpium_service::{Database, Error, Outbox, Shutdown, http, outbox};
+use xerpium_service::{Database, Error, Health, Outbox, Shutdown, http, outbox};
 
 pub use settings::Settings;
 
@@ -40,10 +40,14 @@ pub struct AppState {
     pub db: Database,
     /// The outbox of the events to publish.
     pub outbox: Outbox,
+    /// What `GET /health` answers, from the heartbeat.
+    pub health: Health,
 }
 
 /// Runs company-partner on `listener` until `shutdown`: the HTTP API, the
-/// outbox relay, the command server and a heartbeat.
+/// outbox relay, the command server and a heartbeat. The command server is
+/// essential: if it stops before `shutdown`, everything stops and this
+/// returns its error.
 pub async fn run(settings: Settings, config: Config, listener: TcpListener, shutdown: Shutdown) -> Result<(), Error> {
     let db = Database::open(&settings.database, &[store::SCHEMA, outbox::SCHEMA].concat())?;
     let outbox = Outbox::new(db.clone(), Publisher::connect(&config).await?);
@@ -57,7 +61,12 @@ pub async fn run(settings: Settings, config: Config, listener: TcpListener, shut
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "company-partner listening");
     }
-    let served = http::serve(listener, api::router(AppState { db, outbox }), shutdown.clone()).await;
+    let app = AppState {
+        health: Health::new(&heartbeat, &config),
+        db,
+        outbox,
+    };
+    let served = http::serve(listener, api::router(app), shutdown.clone()).await;
     shutdown.trigger();
     let commands = serving.stop().await;
     if let Err(error) = relay.await {

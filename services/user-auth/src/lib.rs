@@ -36,7 +36,7 @@ use tokio::net::TcpListener;
 use xerpium_events::UserAuthCommandServer;
 use xerpium_events::messaging::{Config, Heartbeat, Publisher};
 use xerpium_service::commands::Serving;
-use xerpium_service::{Database, Error, Outbox, Shutdown, http, outbox};
+use xerpium_service::{Database, Error, Health, Outbox, Shutdown, http, outbox};
 
 pub use settings::Settings;
 
@@ -58,10 +58,14 @@ pub struct AppState {
     pub notices: notices::Notices,
     /// The notifications this service forwards to browsers.
     pub gateway: gateway::Gateway,
+    /// What `GET /health` answers, from the heartbeat.
+    pub health: Health,
 }
 
 /// Runs user-auth on `listener` until `shutdown`: the HTTP API, the outbox
 /// relay, the command server, the notification gateway and a heartbeat.
+/// The command server is essential: if it stops before `shutdown`,
+/// everything stops and this returns its error.
 pub async fn run(settings: Settings, config: Config, listener: TcpListener, shutdown: Shutdown) -> Result<(), Error> {
     let db = Database::open(&settings.database, &[store::SCHEMA, outbox::SCHEMA].concat())?;
     let outbox = Outbox::new(db.clone(), Publisher::connect(&config).await?);
@@ -78,6 +82,7 @@ pub async fn run(settings: Settings, config: Config, listener: TcpListener, shut
     let app = AppState {
         notices: notices::Notices::new(&config)?,
         gateway: gateway::Gateway::new(&config, shutdown.clone())?,
+        health: Health::new(&heartbeat, &config),
         db,
         outbox,
         settings: Arc::new(settings),

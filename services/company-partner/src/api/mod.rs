@@ -13,22 +13,39 @@
 //! | `POST /partners/{id}/archive` | archive it (`partner.archived`) |
 //! | `POST /currency-rates` | record an exchange rate (`currency.rate_updated`) |
 //! | `GET /currency-rates/{base}/{quote}` | the latest rate of a pair (`?on=YYYY-MM-DD`: valid on that day) |
-//! | `GET /health` | `{"status": "ok", "outbox_pending": n}` |
+//! | `GET /health` | 200 `{"status": "ok", "outbox_pending": n, "checks": […]}`; 503 naming the failing checks when the command server is stopped, stuck or not reading (see below) |
 //!
 //! Writes name who acts in `X-User-ID` (a UUID): the service trusts the
 //! gateway in front of it to have authenticated that user. Decimals
 //! (rates, amounts) are JSON strings, never numbers. Every response carries
 //! `X-Request-ID`, the correlation id of the events the request caused.
+//!
+//! # Health
+//! `GET /health` answers from the heartbeat's latest report (one every 5 s;
+//! see [`xerpium_service::health`]), with `outbox_pending` (events not yet
+//! published) in every answer: 200 `ok` while the command server reads and
+//! settles; 503 `unhealthy`, its check named in `failing` (`consumer
+//! company-partner/<consumer>` and what is wrong), when it is stopped, stuck
+//! (holds commands, settles none for a minute) or not reading. A command
+//! server that ends on its own stops the whole process (exit code 1).
+//!
+//! Redis down: writes keep working (their events wait in the
+//! outbox), so an outage alone is no failure: 200 `degraded`, the `redis`
+//! check failing. The command server cannot read commands meanwhile: once
+//! it has not read for (block + publish timeout) × 2, 20 s at the defaults,
+//! `/health` answers 503 naming it, although the API still takes requests,
+//! and 200 again at the first beat after a read comes back.
 
 mod companies;
 mod partners;
 mod rates;
 
+use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::HeaderName;
 use axum::http::request::Parts;
+use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use uuid::Uuid;
 use xerpium_service::{ApiError, http};
 
@@ -53,8 +70,8 @@ pub fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
-async fn health(State(app): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    http::health(&app.outbox).await
+async fn health(State(app): State<AppState>) -> Result<Response, ApiError> {
+    http::health(&app.outbox, &app.health).await
 }
 
 /// The acting user, from `X-User-ID`; 401 without it.

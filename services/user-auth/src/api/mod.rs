@@ -13,10 +13,26 @@
 //! | `PUT /admin/users/{id}/roles` | an admin | `user.roles_changed` |
 //! | `GET /notifications` | signed in | the user's notifications as Server-Sent Events |
 //! | `GET /` | anyone | the page: register, sign in, see notifications as toasts |
-//! | `GET /health` | anyone | `{"status": "ok", "outbox_pending": n}` |
+//! | `GET /health` | anyone | 200 `{"status": "ok", "outbox_pending": n, "checks": […]}`; 503 naming the failing checks when the command server is stopped, stuck or not reading (see below) |
 //!
 //! Every response carries `X-Request-ID`: the caller's, or a new one; it is
 //! the correlation id of every event the request caused.
+//!
+//! # Health
+//! `GET /health` answers from the heartbeat's latest report (one every 5 s;
+//! see [`xerpium_service::health`]), with `outbox_pending` (events not yet
+//! published) in every answer: 200 `ok` while the command server reads and
+//! settles; 503 `unhealthy`, its check named in `failing` (`consumer
+//! user-auth/<consumer>` and what is wrong), when it is stopped, stuck
+//! (holds commands, settles none for a minute) or not reading. A command
+//! server that ends on its own stops the whole process (exit code 1).
+//!
+//! Redis down: sign-ups, sign-ins and every other write keep working (their events wait in the
+//! outbox), so an outage alone is no failure: 200 `degraded`, the `redis`
+//! check failing. The command server cannot read commands meanwhile: once
+//! it has not read for (block + publish timeout) × 2, 20 s at the defaults,
+//! `/health` answers 503 naming it, although the API still takes requests,
+//! and 200 again at the first beat after a read comes back.
 
 mod admin;
 mod password;
@@ -24,9 +40,10 @@ mod profile;
 mod registration;
 mod sessions;
 
+use axum::Router;
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
 use uuid::Uuid;
 use xerpium_events::{LogoutReason, PublishContext, PublishEvents, UserLoggedOut};
 use xerpium_service::outbox::OutboxTransaction;
@@ -56,8 +73,8 @@ pub fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
-async fn health(State(app): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    http::health(&app.outbox).await
+async fn health(State(app): State<AppState>) -> Result<Response, ApiError> {
+    http::health(&app.outbox, &app.health).await
 }
 
 /// The user `id` inside a transaction, or 404.
