@@ -15,6 +15,7 @@
 //! | `enum-value-removed` | a value old writers still send (also notification types) |
 //! | `subject-changed` | the entity key that orders and partitions an event's entries |
 //! | `stream-changed` | an event moved to another category, a command to another target service |
+//! | `partitions-changed` | a category's `partitions` (absent counts as 1): its subjects move to other streams, so groups on the old streams stop seeing new entries and order across the change is lost |
 //! | `version-changed` | an event's version raised or lowered without keeping the old one, a command's version changed |
 //! | `wire-name-changed` | a field, enum value, event or command renamed: a removal for readers of the old name |
 //!
@@ -30,7 +31,7 @@
 use std::fmt;
 
 use crate::diagnostic::Diagnostics;
-use crate::model::{Catalog, Command, Event, Field};
+use crate::model::{Catalog, Category, Command, Event, Field};
 use crate::positions::Positions;
 
 /// One catalog of the comparison, with the positions of its nodes.
@@ -91,6 +92,8 @@ pub enum Rule {
     SubjectChanged,
     /// An event moved to another stream, a command to another service.
     StreamChanged,
+    /// A category's number of partitions changed.
+    PartitionsChanged,
     /// A version changed without keeping the old one.
     VersionChanged,
     /// Something was renamed.
@@ -99,7 +102,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 10] = [
+    pub const ALL: [Rule; 11] = [
         Rule::EventRemoved,
         Rule::CommandRemoved,
         Rule::FieldRemoved,
@@ -108,6 +111,7 @@ impl Rule {
         Rule::EnumValueRemoved,
         Rule::SubjectChanged,
         Rule::StreamChanged,
+        Rule::PartitionsChanged,
         Rule::VersionChanged,
         Rule::WireNameChanged,
     ];
@@ -123,6 +127,7 @@ impl Rule {
             Rule::EnumValueRemoved => "enum-value-removed",
             Rule::SubjectChanged => "subject-changed",
             Rule::StreamChanged => "stream-changed",
+            Rule::PartitionsChanged => "partitions-changed",
             Rule::VersionChanged => "version-changed",
             Rule::WireNameChanged => "wire-name-changed",
         }
@@ -152,6 +157,9 @@ impl Rule {
             }
             Rule::StreamChanged => {
                 "consumers read the old stream and servers the old command stream; add the new one beside the old and retire the old later"
+            }
+            Rule::PartitionsChanged => {
+                "drain the old streams before publishers switch: stop the category's publishers, let every group read and ack all of the old streams (`xerpium-mq groups`: lag 0, nothing pending), deploy the consumers with the new layout, then the publishers; or give the new layout to a new category and retire the old one later"
             }
             Rule::VersionChanged => {
                 "keep the old version under `previous_versions` until every consumer handles the new one (commands: add a new command instead)"
@@ -207,12 +215,31 @@ pub fn compare(old: &Side, new: &Side) -> Vec<Change> {
         new,
         changes: Vec::new(),
     };
+    comparison.categories();
     comparison.events();
     comparison.commands();
     comparison.shared_types();
     let mut changes = comparison.changes;
     changes.sort_by(|a, b| (a.rule, &a.file, a.line, &a.path).cmp(&(b.rule, &b.file, b.line, &b.path)));
     changes
+}
+
+/// A category's streams in a message: `` `<ns>:events:user` (1 stream) `` or
+/// `` `<ns>:events:user:<p>` (8 partitions) ``.
+fn streams(category: &Category) -> String {
+    match category.layout.partitions {
+        1 => format!("`{}` (1 stream)", category.stream_key()),
+        partitions => format!("`{}` ({partitions} partitions)", category.stream_key()),
+    }
+}
+
+/// The key of the streams of category `name` of `catalog` (`<ns>:events:user`, `<ns>:events:user:<p>`).
+fn stream_key(catalog: &Catalog, name: &str) -> String {
+    catalog
+        .categories
+        .iter()
+        .find(|category| category.name == name)
+        .map_or_else(|| format!("<ns>:events:{name}"), Category::stream_key)
 }
 
 /// Which catalog a change shows in.
@@ -262,6 +289,37 @@ impl Comparison<'_> {
         });
     }
 
+    /// Categories in both catalogs: how many streams they have.
+    fn categories(&mut self) {
+        let (old, new) = (&self.old.catalog, &self.new.catalog);
+        for before in &old.categories {
+            let Some(after) = new.categories.iter().find(|after| after.name == before.name) else {
+                continue;
+            };
+            if before.layout.partitions == after.layout.partitions {
+                continue;
+            }
+            let path = format!("categories.{}.partitions", before.name);
+            // Where the count is written: in the newer catalog, else (back to one stream) in the older one.
+            let side = if self.new.positions.occurrences(&path).is_empty() {
+                In::Old
+            } else {
+                In::New
+            };
+            self.report(
+                Rule::PartitionsChanged,
+                side,
+                path,
+                format!(
+                    "category `{}` goes from {} to {}: subjects move to other streams, so groups on the old streams stop seeing new entries and a subject's order across the change is lost",
+                    before.name,
+                    streams(before),
+                    streams(after)
+                ),
+            );
+        }
+    }
+
     fn events(&mut self) {
         let (old, new) = (&self.old.catalog, &self.new.catalog);
         let same = |a: &Event, b: &Event| a.category == b.category && a.name == b.name;
@@ -296,9 +354,9 @@ impl Comparison<'_> {
                     In::New,
                     moved.path(),
                     format!(
-                        "{label} moved from stream `<ns>:events:{}` to `<ns>:events:{}` (now `{}`)",
-                        before.category,
-                        moved.category,
+                        "{label} moved from stream `{}` to `{}` (now `{}`)",
+                        stream_key(old, &before.category),
+                        stream_key(new, &moved.category),
                         moved.type_name()
                     ),
                 );

@@ -140,11 +140,35 @@ fn stream_changed() {
     check(
         "stream-changed",
         expect![[r#"
-            new.yaml:8: stream-changed: `user.invited` v1 moved from stream `<ns>:events:user` to `<ns>:events:invitation` (now `invitation.invited`) (at categories.invitation.events.invited)
-            new.yaml:11: stream-changed: command `user.get` moved from `<ns>:commands:user-auth` to `<ns>:commands:user-directory` (at commands.user.get.target)"#]],
+            new.yaml:9: stream-changed: `user.invited` v1 moved from stream `<ns>:events:user` to `<ns>:events:invitation:<p>` (now `invitation.invited`) (at categories.invitation.events.invited)
+            new.yaml:12: stream-changed: command `user.get` moved from `<ns>:commands:user-auth` to `<ns>:commands:user-directory` (at commands.user.get.target)"#]],
         expect![[r#"
-            old.yaml:6: stream-changed: `invitation.invited` v1 moved from stream `<ns>:events:invitation` to `<ns>:events:user` (now `user.invited`) (at categories.user.events.invited)
+            old.yaml:6: stream-changed: `invitation.invited` v1 moved from stream `<ns>:events:invitation:<p>` to `<ns>:events:user` (now `user.invited`) (at categories.user.events.invited)
             old.yaml:9: stream-changed: command `user.get` moved from `<ns>:commands:user-directory` to `<ns>:commands:user-auth` (at commands.user.get.target)"#]],
+    );
+}
+
+/// From absent (one stream) to 8, from 8 to 16, from 4 to an explicit 1; `audit` going from absent
+/// to `partitions: 1` keeps its one stream and passes.
+#[test]
+fn partitions_changed() {
+    check(
+        "partitions-changed",
+        expect![[r#"
+            new.yaml:4: partitions-changed: category `user` goes from `<ns>:events:user` (1 stream) to `<ns>:events:user:<p>` (8 partitions): subjects move to other streams, so groups on the old streams stop seeing new entries and a subject's order across the change is lost (at categories.user.partitions)
+            new.yaml:8: partitions-changed: category `company` goes from `<ns>:events:company:<p>` (8 partitions) to `<ns>:events:company:<p>` (16 partitions): subjects move to other streams, so groups on the old streams stop seeing new entries and a subject's order across the change is lost (at categories.company.partitions)
+            new.yaml:12: partitions-changed: category `menu` goes from `<ns>:events:menu:<p>` (4 partitions) to `<ns>:events:menu` (1 stream): subjects move to other streams, so groups on the old streams stop seeing new entries and a subject's order across the change is lost (at categories.menu.partitions)"#]],
+        expect![[r#"
+            new.yaml:4: partitions-changed: category `user` goes from `<ns>:events:user:<p>` (8 partitions) to `<ns>:events:user` (1 stream): subjects move to other streams, so groups on the old streams stop seeing new entries and a subject's order across the change is lost (at categories.user.partitions)
+            old.yaml:7: partitions-changed: category `company` goes from `<ns>:events:company:<p>` (16 partitions) to `<ns>:events:company:<p>` (8 partitions): subjects move to other streams, so groups on the old streams stop seeing new entries and a subject's order across the change is lost (at categories.company.partitions)
+            old.yaml:11: partitions-changed: category `menu` goes from `<ns>:events:menu` (1 stream) to `<ns>:events:menu:<p>` (4 partitions): subjects move to other streams, so groups on the old streams stop seeing new entries and a subject's order across the change is lost (at categories.menu.partitions)"#]],
+    );
+    assert!(
+        Rule::PartitionsChanged
+            .hint()
+            .starts_with("drain the old streams before publishers switch"),
+        "{}",
+        Rule::PartitionsChanged.hint()
     );
 }
 

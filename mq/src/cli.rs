@@ -36,13 +36,14 @@ pub enum Command {
     Streams,
     /// Every consumer group: lag, pending entries, consumers and their idle time.
     Groups,
-    /// Prints the events of a category as they arrive, decoded by type.
+    /// Prints the events of a category as they arrive, decoded by type; a
+    /// partitioned category's from all its streams, in entry-id (time) order.
     Tail {
         /// The category, e.g. `user`.
         #[arg(value_parser = parse_category)]
         category: Category,
-        /// Start after this entry id: `$` for new events only, `0` for
-        /// everything still in the stream.
+        /// Start after this entry id (in every stream of the category): `$`
+        /// for new events only, `0` for everything still in the streams.
         #[arg(long, default_value = "$", value_name = "ID")]
         from: String,
         /// Stop after this many events.
@@ -73,11 +74,12 @@ pub enum DlqCommand {
         /// The dead letter's id (as `dlq list` shows it).
         id: String,
     },
-    /// Puts dead letters back on the stream they came from, as new entries
-    /// with `replay.*` fields saying where they come from, and removes them
-    /// from the dead-letter stream. Every group reading that stream gets
-    /// them again; the message id is kept, so groups with an idempotency
-    /// store skip what they handled already.
+    /// Puts dead letters back on the stream they came from (the one their
+    /// subject goes to now if their category's partitions changed since),
+    /// as new entries with `replay.*` fields saying where they come from,
+    /// and removes them from the dead-letter stream. Every group reading
+    /// that stream gets them again; the message id is kept, so groups with
+    /// an idempotency store skip what they handled already.
     Replay {
         /// The consumer group.
         group: String,

@@ -2,7 +2,12 @@
 //!
 //! A dead letter is the original entry's fields followed by `dlq.*` fields
 //! (see `xerpium_messaging::consumer::dead_letter`). A replay writes the
-//! original fields back to `dlq.stream` as a new entry, followed by:
+//! original fields back to `dlq.stream` (the partition stream it was read
+//! from, for a partitioned category) as a new entry, trimmed like the
+//! category's streams. When that stream is no longer one of its category's
+//! (the category's `partitions` changed since), no group reads it any more:
+//! the entry goes to the stream its subject goes to now instead. The new
+//! entry ends with:
 //!
 //! | field | value |
 //! |---|---|
@@ -17,6 +22,8 @@ use std::process::ExitCode;
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
+use xerpium_events::Category;
+use xerpium_messaging::Keys;
 use xerpium_messaging::consumer::dead_letter::field as dlq;
 
 use crate::entry::Entry;
@@ -201,7 +208,14 @@ pub async fn replay(
         match replay_one(session, &stream, letter, keep).await? {
             Ok((target, new_id)) => {
                 if !json {
-                    writeln!(out, "replayed {} to {target} as {new_id}", letter.id)?;
+                    write!(out, "replayed {} to {target} as {new_id}", letter.id)?;
+                    match letter.get(dlq::STREAM) {
+                        Some(from) if from != target => writeln!(
+                            out,
+                            " (it came from {from}, which its category no longer has: its partitions changed)"
+                        )?,
+                        _ => writeln!(out)?,
+                    }
                 }
                 replayed.push(json!({ "id": letter.id, "stream": target, "entry_id": new_id }));
             }
@@ -231,23 +245,21 @@ async fn replay_one(
     letter: &Entry,
     keep: bool,
 ) -> Result<Result<(String, String), String>, Error> {
-    let Some(target) = letter.get(dlq::STREAM) else {
+    let Some(from) = letter.get(dlq::STREAM) else {
         return Ok(Err(format!("it has no `{}` field", dlq::STREAM)));
     };
-    if !target.starts_with(&format!("{}:", session.keys.namespace())) {
-        return Ok(Err(format!("its stream `{target}` is outside this namespace")));
+    if !from.starts_with(&format!("{}:", session.keys.namespace())) {
+        return Ok(Err(format!("its stream `{from}` is outside this namespace")));
     }
     if original(letter).next().is_none() {
         return Ok(Err(
             "its entry was trimmed from the stream before it could be read: there is nothing to put back".into(),
         ));
     }
+    let (target, max_len) = destination(&session.keys, letter, from)
+        .unwrap_or_else(|| (from.to_owned(), session.config.default_policy().max_len));
     let mut add = redis::cmd("XADD");
-    add.arg(target)
-        .arg("MAXLEN")
-        .arg("~")
-        .arg(session.config.default_policy().max_len)
-        .arg("*");
+    add.arg(&target).arg("MAXLEN").arg("~").arg(max_len).arg("*");
     for (name, value) in original(letter) {
         add.arg(name).arg(value);
     }
@@ -271,7 +283,42 @@ async fn replay_one(
             .run("removing a replayed dead letter", delete.query_async(&mut redis))
             .await?;
     }
-    Ok(Ok((target.to_owned(), new_id)))
+    Ok(Ok((target, new_id)))
+}
+
+/// Where a dead letter that came from stream `from` goes back to, and the
+/// cap to trim that stream by (its category's), when `from` is or was a
+/// stream of the letter's category: that category is the first part of its
+/// wire type (`user.deleted`), known even for a type this build does not
+/// know. `None` for any other stream.
+fn destination(keys: &Keys, letter: &Entry, from: &str) -> Option<(String, u64)> {
+    let (category, _) = letter.get("type")?.split_once('.')?;
+    let category: Category = category.parse().ok()?;
+    let target = home(keys, category, from, letter.get("subject")?)?;
+    Some((target, category.layout().max_len))
+}
+
+/// The stream an entry of `category` with subject `subject` that came from
+/// stream `from` goes back to: `from` while the category has it; else (its
+/// `partitions` changed since, and no group reads `from` any more) the
+/// stream the runtime publishes `subject` to now. `None` when `from` is no
+/// stream of the category, now or before.
+fn home(keys: &Keys, category: Category, from: &str, subject: &str) -> Option<String> {
+    let (name, layout) = (category.as_str(), category.layout());
+    let single = keys.events(name);
+    let was_ours = from == single
+        || from
+            .strip_prefix(&single)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .is_some_and(|partition| partition.parse::<u32>().is_ok());
+    if !was_ours {
+        return None;
+    }
+    if keys.event_streams(name, &layout).iter().any(|stream| stream == from) {
+        Some(from.to_owned())
+    } else {
+        Some(keys.event_stream(name, &layout, subject))
+    }
 }
 
 /// `dlq purge`: deletes the given dead letters, or all of them, after
@@ -410,6 +457,25 @@ fn summary_json(letter: &Entry) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_go_back_to_a_stream_their_category_still_has() {
+        let keys = Keys::new("ns");
+        let layout = Category::User.layout();
+        assert!(layout.is_partitioned(), "the catalog partitions `user`");
+        let now = keys.event_stream("user", &layout, "u-1");
+        // Its own partition, still one of `user`'s: it stays.
+        assert_eq!(home(&keys, Category::User, &now, "u-1"), Some(now.clone()));
+        // From before `user` was partitioned, or from a partition it no longer has: where `u-1` goes now.
+        assert_eq!(home(&keys, Category::User, "ns:events:user", "u-1"), Some(now.clone()));
+        let gone = format!("ns:events:user:{}", layout.partitions);
+        assert_eq!(home(&keys, Category::User, &gone, "u-1"), Some(now));
+        // Not a stream of `user`: none of its business.
+        assert_eq!(home(&keys, Category::User, "ns:events:user_x", "u-1"), None);
+        assert_eq!(home(&keys, Category::User, "ns:commands:user-auth", "u-1"), None);
+        let security = keys.events("security");
+        assert_eq!(home(&keys, Category::Security, &security, "s"), Some(security));
+    }
 
     #[test]
     fn the_next_id_follows() {

@@ -35,6 +35,13 @@ impl Entry {
             .into()
     }
 
+    /// Its id (`<ms>-<seq>`) as numbers, to order the entries of several
+    /// streams by time.
+    pub fn position(&self) -> (u64, u64) {
+        let (ms, seq) = self.id.split_once('-').unwrap_or((&self.id, "0"));
+        (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+    }
+
     /// The entry read as a message envelope.
     pub fn envelope(&self) -> Result<Envelope, EnvelopeError> {
         Envelope::from_fields(|name| self.get(name))
@@ -91,7 +98,15 @@ mod tests {
             bulk("s"),
             Value::Array(vec![one("3-0", &["x", "y"])]),
         ])]);
-        assert_eq!(read(read_reply).expect("parses")[0].id, "3-0");
+        let got = read(read_reply).expect("parses");
+        assert_eq!(got[0].id, "3-0");
+        assert_eq!(got[0].position(), (3, 0));
+        // By number, not by text: `1704164645000-12` comes after `2-0`.
+        let later = Entry {
+            id: "1704164645000-12".into(),
+            fields: Fields::default(),
+        };
+        assert!(later.position() > entries[1].position() && entries[1].position() > entries[0].position());
         assert!(read(Value::Nil).expect("timeout").is_empty());
         assert!(range(Value::Int(3)).is_err());
     }

@@ -1,7 +1,24 @@
 //! `tail`: a category's events as they arrive, decoded by type.
+//!
+//! A partitioned category has one stream per partition; `tail` follows all
+//! of them and shows their entries in entry-id (time) order:
+//!
+//! - Each stream is read with its own `XREAD`: on Redis Cluster the
+//!   partitions lie in different slots, and no command may span two.
+//! - What a read brings waits in the stream's buffer until the entries
+//!   before it are known: the entry shown next is the oldest head of the
+//!   buffers, and a buffer that runs dry while its stream may hold more
+//!   (its last read was full) is refilled before anything else is shown.
+//! - With one stream the read blocks on it (`BLOCK`). With several, blocking
+//!   on one would hold back the others' entries for as long as it blocks, so
+//!   they are read without blocking and, when none had anything new, read
+//!   again after [`POLL`]: a few cheap reads a second, and an entry shows at
+//!   most that late.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use xerpium_events::{AnyEvent, Category};
@@ -14,9 +31,13 @@ use crate::session::{Session, TAIL_BLOCK};
 
 /// Entries read per round trip at most.
 const BATCH: u64 = 100;
+/// How long `tail` waits before reading the streams of a partitioned
+/// category again when none had anything new.
+const POLL: Duration = Duration::from_millis(100);
 
 /// Prints the events of `category` after entry `from` (`$`: from now on),
-/// `count` of them or until interrupted.
+/// `count` of them or until interrupted, in entry-id order across its
+/// streams.
 pub async fn tail(
     session: &mut Session,
     category: Category,
@@ -25,42 +46,118 @@ pub async fn tail(
     json: bool,
     out: &mut impl Write,
 ) -> Result<ExitCode, Error> {
-    let stream = session.keys.events(category.as_str());
-    let mut after = if from == "$" {
-        last_id(session, &stream).await?
-    } else {
-        from.to_owned()
-    };
-    if !json {
-        eprintln!("Following {stream} after {after} (Ctrl-C to stop)…");
+    let streams = session.keys.event_streams(category.as_str(), &category.layout());
+    let partitioned = streams.len() > 1;
+    let mut sources = Vec::with_capacity(streams.len());
+    for stream in streams {
+        let after = if from == "$" {
+            last_id(session, &stream).await?
+        } else {
+            from.to_owned()
+        };
+        sources.push(Source::new(stream, after));
     }
+    if !json {
+        eprintln!("{} (Ctrl-C to stop)…", following(category, &sources, from));
+    }
+    let block = (!partitioned).then_some(TAIL_BLOCK);
     let mut shown = 0;
     while count.is_none_or(|count| shown < count) {
         let wanted = count.map_or(BATCH, |count| (count - shown).min(BATCH));
-        let mut read = redis::cmd("XREAD");
-        read.arg("COUNT")
-            .arg(wanted)
-            .arg("BLOCK")
-            .arg(u64::try_from(TAIL_BLOCK.as_millis()).unwrap_or(1000))
-            .arg("STREAMS")
-            .arg(&stream)
-            .arg(&after);
-        let mut redis = session.redis.clone();
-        let reply = session.run("reading events", read.query_async(&mut redis)).await?;
-        let entries = session.run("reading events", async { entry::read(reply) }).await?;
-        for entry in entries {
-            if json {
-                serde_json::to_writer(&mut *out, &event_json(&stream, &entry))?;
-                writeln!(out)?;
-            } else {
-                write_event(out, &entry)?;
+        for source in sources.iter_mut().filter(|source| source.buffer.is_empty()) {
+            source.read(session, wanted, block).await?;
+        }
+        if sources.iter().all(|source| source.buffer.is_empty()) {
+            if partitioned {
+                tokio::time::sleep(POLL).await;
             }
-            after = entry.id;
+            continue;
+        }
+        // The oldest buffered entry, until a stream that may hold entries
+        // older than the rest runs dry.
+        while count.is_none_or(|count| shown < count) {
+            let Some(source) = sources
+                .iter_mut()
+                .filter(|source| !source.buffer.is_empty())
+                .min_by_key(|source| source.buffer.front().map(Entry::position))
+            else {
+                break;
+            };
+            let Some(entry) = source.buffer.pop_front() else { break };
+            if json {
+                serde_json::to_writer(&mut *out, &event_json(&source.stream, &entry))?;
+                writeln!(out)?;
+            } else if partitioned {
+                write_event(out, &format!("{} {}", source.stream, entry.id), &entry)?;
+            } else {
+                write_event(out, &entry.id, &entry)?;
+            }
             shown += 1;
+            if source.buffer.is_empty() && source.more {
+                break;
+            }
         }
         out.flush()?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One stream of the category being followed.
+struct Source {
+    /// Its key.
+    stream: String,
+    /// The id of the last entry read from it.
+    after: String,
+    /// Entries read and not shown yet, oldest first.
+    buffer: VecDeque<Entry>,
+    /// Whether its last read was full: it may hold more right now.
+    more: bool,
+}
+
+impl Source {
+    fn new(stream: String, after: String) -> Source {
+        Source {
+            stream,
+            after,
+            buffer: VecDeque::new(),
+            more: false,
+        }
+    }
+
+    /// Reads up to `count` entries after the last one read into the
+    /// buffer, waiting up to `block` for one when given.
+    async fn read(&mut self, session: &Session, count: u64, block: Option<Duration>) -> Result<(), Error> {
+        let mut read = redis::cmd("XREAD");
+        read.arg("COUNT").arg(count);
+        if let Some(block) = block {
+            read.arg("BLOCK").arg(u64::try_from(block.as_millis()).unwrap_or(1000));
+        }
+        read.arg("STREAMS").arg(&self.stream).arg(&self.after);
+        let mut redis = session.redis.clone();
+        let reply = session.run("reading events", read.query_async(&mut redis)).await?;
+        let entries = session.run("reading events", async { entry::read(reply) }).await?;
+        self.more = entries.len() as u64 >= count;
+        if let Some(last) = entries.last() {
+            self.after.clone_from(&last.id);
+        }
+        self.buffer.extend(entries);
+        Ok(())
+    }
+}
+
+/// What `tail` follows, for the operator: the stream and where it starts,
+/// or the category's partition streams.
+fn following(category: Category, sources: &[Source], from: &str) -> String {
+    if let [one] = sources {
+        return format!("Following {} after {}", one.stream, one.after);
+    }
+    let start = if from == "$" { "their newest entries" } else { from };
+    let streams: Vec<&str> = sources.iter().map(|source| source.stream.as_str()).collect();
+    format!(
+        "Following the {} streams of `{category}` ({}) after {start}",
+        streams.len(),
+        streams.join(", ")
+    )
 }
 
 /// The id of the stream's newest entry (`0-0` when it is empty or absent).
@@ -76,11 +173,12 @@ pub fn decode(envelope: &Envelope) -> Result<Value, String> {
         .and_then(|event| event.to_json().map_err(|error| error.to_string()))
 }
 
-/// One event for people: a header line, its metadata, its payload.
-fn write_event(out: &mut impl Write, entry: &Entry) -> Result<(), Error> {
+/// One event for people, headed by `label` (its entry id, or its stream
+/// and entry id): a header line, its metadata, its payload.
+fn write_event(out: &mut impl Write, label: &str, entry: &Entry) -> Result<(), Error> {
     match entry.envelope() {
         Ok(envelope) => {
-            write_envelope(out, &entry.id, &envelope)?;
+            write_envelope(out, label, &envelope)?;
             match decode(&envelope) {
                 Ok(event) => indented(out, "  ", &serde_json::to_string_pretty(&event)?)?,
                 Err(error) => {
@@ -90,7 +188,7 @@ fn write_event(out: &mut impl Write, entry: &Entry) -> Result<(), Error> {
             }
         }
         Err(error) => {
-            writeln!(out, "{}  not a message: {error}", entry.id)?;
+            writeln!(out, "{label}  not a message: {error}")?;
             for (name, value) in entry.fields() {
                 writeln!(out, "  {name} = {}", output::shorten(value, 200))?;
             }
@@ -100,11 +198,12 @@ fn write_event(out: &mut impl Write, entry: &Entry) -> Result<(), Error> {
     Ok(())
 }
 
-/// The header and metadata lines of one message.
-pub fn write_envelope(out: &mut impl Write, entry_id: &str, envelope: &Envelope) -> Result<(), Error> {
+/// The header and metadata lines of one message, the header starting with
+/// `label` (where the entry is: its id, or its stream and id).
+pub fn write_envelope(out: &mut impl Write, label: &str, envelope: &Envelope) -> Result<(), Error> {
     writeln!(
         out,
-        "{entry_id}  {} v{}  subject {}",
+        "{label}  {} v{}  subject {}",
         envelope.event_type, envelope.version, envelope.subject
     )?;
     writeln!(

@@ -12,11 +12,11 @@ use expect_test::{Expect, expect};
 use redis::aio::MultiplexedConnection;
 use uuid::Uuid;
 use xerpium_events::{
-    CompanyDeactivated, Event, HandlerError, HandlerResult, Message, PublishContext, UserDeleted, UserDispatch,
-    UserHandler,
+    Event, EventType, HandlerError, HandlerResult, Message, PublishContext, SecurityDispatch, SecurityHandler,
+    SecurityTokenRevoked, UserDeleted, UserDispatch, UserHandler,
 };
 use xerpium_messaging::testing::RedisServer;
-use xerpium_messaging::{Config, Consumer, Heartbeat, Publisher, StartPosition};
+use xerpium_messaging::{Config, Consumer, Heartbeat, Keys, Publisher, StartPosition};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -58,6 +58,12 @@ impl Seed {
         format!("{}:{rest}", self.namespace)
     }
 
+    /// The stream the runtime publishes `event` to (its partition's, in a
+    /// partitioned category).
+    fn stream_of<E: Event>(&self, event: &E) -> String {
+        Keys::new(&self.namespace).event_stream(E::CATEGORY, &E::STREAM, &event.subject())
+    }
+
     /// Publishes `event` with a fixed message id, time and correlation id
     /// (number `n`), so that its output is the same at every run.
     async fn publish<E: Event>(&self, event: &E, n: u128) -> String {
@@ -71,13 +77,14 @@ impl Seed {
             .expect("published")
     }
 
-    /// Adds a `user.deleted` entry whose payload does not match its schema.
-    async fn add_undecodable(&self) {
+    /// Adds an entry of `event_type`, subject `u-9`, whose payload does not
+    /// match its schema, where the runtime would publish it.
+    async fn add_undecodable(&self, event_type: EventType) {
         let id = uuid(9).to_string();
         let fields = [
             ("specversion", "1.0"),
             ("id", id.as_str()),
-            ("type", "user.deleted"),
+            ("type", event_type.as_str()),
             ("version", "1"),
             ("source", "legacy"),
             ("time", "2024-01-02T03:04:05Z"),
@@ -85,7 +92,9 @@ impl Seed {
             ("correlationid", "corr-9"),
             ("data", r#"{"user_id":"not a uuid"}"#),
         ];
-        let mut add = vec!["XADD".to_owned(), self.key("events:user"), "*".to_owned()];
+        let stream =
+            Keys::new(&self.namespace).event_stream(event_type.category().as_str(), &event_type.layout(), "u-9");
+        let mut add = vec!["XADD".to_owned(), stream, "*".to_owned()];
         add.extend(
             fields
                 .iter()
@@ -104,6 +113,35 @@ impl Seed {
             .query_async(&mut self.redis.clone())
             .await
             .expect("redis command")
+    }
+
+    /// How many `XREAD`s the server has answered.
+    async fn xread_calls(&self) -> u64 {
+        let info: String = self.cmd(&["INFO", "commandstats"]).await;
+        info.lines()
+            .find_map(|line| line.strip_prefix("cmdstat_xread:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|calls| calls.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Starts `tail <category> --count 1` (new events only), waits until
+    /// `reading` says it reads, publishes `event` (number `n`) and returns
+    /// what the tail printed.
+    async fn tail_next<E: Event, Fut: Future<Output = bool>>(
+        &self,
+        category: &str,
+        reading: impl FnMut() -> Fut,
+        event: &E,
+        n: u128,
+    ) -> Run {
+        let mut waiting = self.command(&["tail", category, "--count", "1"]).spawn().expect("runs");
+        drop(waiting.stdin.take());
+        eventually("tail reads", reading).await;
+        self.publish(event, n).await;
+        tokio::task::spawn_blocking(move || Run::from(wait(waiting)))
+            .await
+            .expect("ran")
     }
 
     /// Runs `xerpium-mq` with `args`, `stdin` on its standard input.
@@ -195,12 +233,13 @@ fn user_deleted(n: u128, reason: Option<&str>) -> UserDeleted {
     }
 }
 
-fn company_deactivated(n: u128) -> CompanyDeactivated {
-    CompanyDeactivated {
-        company_id: uuid(200 + n),
-        reason: None,
-        deactivated_by: uuid(100),
-        deactivated_at: at(n as i64),
+fn token_revoked(n: u128, reason: &str) -> SecurityTokenRevoked {
+    SecurityTokenRevoked {
+        user_id: uuid(n),
+        token_id: uuid(300 + n),
+        reason: reason.to_owned(),
+        revoked_by: None,
+        revoked_at: at(n as i64),
     }
 }
 
@@ -290,20 +329,25 @@ fn the_mask_hides_what_changes() {
     assert_eq!(mask_value("2024-01-02T03:04:05Z"), "2024-01-02T03:04:05Z");
 }
 
-/// Seeds two categories and two groups: `audit` on `user` (read 2 of 3,
-/// acked 1), `mailer` on `company` (read 1 of 2, then the last entry deleted:
-/// its lag cannot be known).
+/// Seeds two categories and two groups: `audit` on the partition stream of
+/// one user, of the partitioned `user` (read 2 of its 3 entries, acked 1),
+/// `mailer` on `security`, one stream (read 1 of 2, then the last entry
+/// deleted: its lag cannot be known).
 async fn seed_groups(seed: &Seed) {
-    let (user, company) = (seed.key("events:user"), seed.key("events:company"));
+    let deleted = |n: u128| UserDeleted {
+        deleted_at: at(n as i64),
+        ..user_deleted(1, None)
+    };
+    let (user, security) = (seed.stream_of(&deleted(1)), seed.stream_of(&token_revoked(1, "logout")));
     for n in 1..=3 {
-        seed.publish(&user_deleted(n, None), n).await;
+        seed.publish(&deleted(n), n).await;
     }
-    let mut company_ids = Vec::new();
+    let mut security_ids = Vec::new();
     for n in 1..=2 {
-        company_ids.push(seed.publish(&company_deactivated(n), 10 + n).await);
+        security_ids.push(seed.publish(&token_revoked(n, "logout"), 10 + n).await);
     }
     let _: () = seed.cmd(&["XGROUP", "CREATE", &user, "audit", "0"]).await;
-    let _: () = seed.cmd(&["XGROUP", "CREATE", &company, "mailer", "0"]).await;
+    let _: () = seed.cmd(&["XGROUP", "CREATE", &security, "mailer", "0"]).await;
     let read: redis::Value = seed
         .cmd(&[
             "XREADGROUP",
@@ -328,11 +372,11 @@ async fn seed_groups(seed: &Seed) {
             "COUNT",
             "1",
             "STREAMS",
-            &company,
+            &security,
             ">",
         ])
         .await;
-    let _: u64 = seed.cmd(&["XDEL", &company, &company_ids[1]]).await;
+    let _: u64 = seed.cmd(&["XDEL", &security, &security_ids[1]]).await;
 }
 
 fn first_entry_id(read: redis::Value) -> String {
@@ -357,8 +401,8 @@ async fn streams_groups_and_health() {
         0,
         expect![[r#"
             STREAM  LENGTH  GROUPS  MEMORY  FIRST ENTRY  LAST ENTRY
-            <ns>:events:company  1  1  <size>  <id> (<age> ago)  <id> (<age> ago)
-            <ns>:events:user  3  1  <size>  <id> (<age> ago)  <id> (<age> ago)
+            <ns>:events:security  1  1  <size>  <id> (<age> ago)  <id> (<age> ago)
+            <ns>:events:user:0  3  1  <size>  <id> (<age> ago)  <id> (<age> ago)
         "#]],
     );
     seed.check(
@@ -366,12 +410,12 @@ async fn streams_groups_and_health() {
         0,
         expect![[r#"
             STREAM  GROUP  LAG  PENDING  READ  LAST DELIVERED  OLDEST PENDING
-            <ns>:events:company  mailer  unknown  1  1  <id>  <age> old, mailer-1, 1 delivery
-            <ns>:events:user  audit  1  1  2  <id>  <age> old, audit-1, 1 delivery
+            <ns>:events:security  mailer  unknown  1  1  <id>  <age> old, mailer-1, 1 delivery
+            <ns>:events:user:0  audit  1  1  2  <id>  <age> old, audit-1, 1 delivery
 
             STREAM  GROUP  CONSUMER  PENDING  IDLE
-            <ns>:events:company  mailer  mailer-1  1  <age>
-            <ns>:events:user  audit  audit-1  1  <age>
+            <ns>:events:security  mailer  mailer-1  1  <age>
+            <ns>:events:user:0  audit  audit-1  1  <age>
         "#]],
     );
     let json = seed.mq(&["groups", "--json"], "").await;
@@ -423,8 +467,8 @@ async fn streams_groups_and_health() {
 
             Consumer groups
             STREAM  GROUP  LAG  PENDING  OLDEST PENDING
-            <ns>:events:company  mailer  unknown  1  <age> old, mailer-1, 1 delivery
-            <ns>:events:user  audit  1  1  <age> old, audit-1, 1 delivery
+            <ns>:events:security  mailer  unknown  1  <age> old, mailer-1, 1 delivery
+            <ns>:events:user:0  audit  1  1  <age> old, audit-1, 1 delivery
 
             Dead letters
               none
@@ -454,41 +498,61 @@ async fn streams_groups_and_health() {
     audit.stop().await;
 }
 
-/// Fails `user.deleted` events whose reason is `bad`, permanently.
+/// Fails `user.deleted` and `security.token_revoked` events whose reason is
+/// `bad`, permanently.
 struct Picky;
 
-impl UserHandler for Picky {
-    async fn deleted(&self, event: UserDeleted, _message: &Message) -> HandlerResult {
-        match event.reason.as_deref() {
+impl Picky {
+    fn handle(reason: Option<&str>) -> HandlerResult {
+        match reason {
             Some("bad") => Err(HandlerError::permanent("mailbox gone")),
             _ => Ok(()),
         }
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dead_letters_are_listed_shown_replayed_and_purged() {
-    let seed = Seed::new().await;
-    let (user, dlq) = (seed.key("events:user"), seed.key("dlq:audit"));
-    seed.publish(&user_deleted(1, Some("bad")), 1).await;
-    seed.publish(&user_deleted(2, None), 2).await;
-    seed.publish(&user_deleted(3, Some("bad")), 3).await;
-    seed.add_undecodable().await;
+impl UserHandler for Picky {
+    async fn deleted(&self, event: UserDeleted, _message: &Message) -> HandlerResult {
+        Picky::handle(event.reason.as_deref())
+    }
+}
+
+impl SecurityHandler for Picky {
+    async fn token_revoked(&self, event: SecurityTokenRevoked, _message: &Message) -> HandlerResult {
+        Picky::handle(Some(event.reason.as_str()))
+    }
+}
+
+/// Runs group `audit` with `dispatch` until `dead` entries are dead-lettered.
+async fn dead_letter(seed: &Seed, dispatch: impl xerpium_messaging::Dispatch, dead: u64) {
+    let dlq = seed.key("dlq:audit");
     let consumer = Consumer::builder(&seed.config("audit"))
         .consumer("audit-1")
         .start(StartPosition::Beginning)
         .build()
         .expect("consumer");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(consumer.run(UserDispatch(Picky), async move {
+    let running = tokio::spawn(consumer.run(dispatch, async move {
         let _ = stopped.await;
     }));
-    eventually("three entries are dead-lettered", || async {
-        seed.cmd::<u64>(&["XLEN", &dlq]).await == 3
+    eventually("the entries are dead-lettered", || async {
+        seed.cmd::<u64>(&["XLEN", &dlq]).await == dead
     })
     .await;
     let _ = stop.send(());
     running.await.expect("consumer task").expect("consumer ends cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_shown_replayed_and_purged() {
+    let seed = Seed::new().await;
+    // `security` has one stream, so the dead letters come in publishing order.
+    let (security, dlq) = (seed.key("events:security"), seed.key("dlq:audit"));
+    seed.publish(&token_revoked(1, "bad"), 1).await;
+    seed.publish(&token_revoked(2, "logout"), 2).await;
+    seed.publish(&token_revoked(3, "bad"), 3).await;
+    seed.add_undecodable(EventType::SecurityTokenRevoked).await;
+    dead_letter(&seed, SecurityDispatch(Picky), 3).await;
 
     seed.check(
         &seed.mq(&["dlq", "list"], "").await,
@@ -503,9 +567,9 @@ async fn dead_letters_are_listed_shown_replayed_and_purged() {
         0,
         expect![[r#"
             ID  TYPE  REASON  ATTEMPTS  FROM  ERROR
-            <id>  user.deleted  permanent  1  <ns>:events:user <id>  permanent: mailbox gone
-            <id>  user.deleted  permanent  1  <ns>:events:user <id>  permanent: mailbox gone
-            <id>  user.deleted  undecodable  1  <ns>:events:user <id>  undecodable: payload of `user.deleted` v1 does not match it…
+            <id>  security.token_revoked  permanent  1  <ns>:events:security <id>  permanent: mailbox gone
+            <id>  security.token_revoked  permanent  1  <ns>:events:security <id>  permanent: mailbox gone
+            <id>  security.token_revoked  undecodable  1  <ns>:events:security <id>  undecodable: payload of `security.token_revoked` v1 does no…
         "#]],
     );
     seed.check(
@@ -513,7 +577,7 @@ async fn dead_letters_are_listed_shown_replayed_and_purged() {
         0,
         expect![[r#"
             ID  TYPE  REASON  ATTEMPTS  FROM  ERROR
-            <id>  user.deleted  permanent  1  <ns>:events:user <id>  permanent: mailbox gone
+            <id>  security.token_revoked  permanent  1  <ns>:events:security <id>  permanent: mailbox gone
             (1 of 3 shown; --limit to see more)
         "#]],
     );
@@ -533,7 +597,7 @@ async fn dead_letters_are_listed_shown_replayed_and_purged() {
         0,
         expect![[r#"
             Dead letter <id> in <ns>:dlq:audit
-              dlq.stream  <ns>:events:user
+              dlq.stream  <ns>:events:security
               dlq.entry_id  <id>
               dlq.group  audit
               dlq.consumer  audit-1
@@ -543,15 +607,13 @@ async fn dead_letters_are_listed_shown_replayed_and_purged() {
               dlq.time  <time>
 
             Message
-            <id>  user.deleted v1  subject 01900000-0000-7000-9000-000000000001
+            <id>  security.token_revoked v1  subject 01900000-0000-7000-9000-000000000001
               id 01900000-0000-7000-8000-000000000001  time 2024-01-02T03:04:06.000000Z  source seed
               correlation corr-1
               {
-                "company_id": "01900000-0000-7000-9000-0000000000c9",
-                "deleted_at": "2024-01-02T03:04:06Z",
-                "deleted_by": "01900000-0000-7000-9000-000000000064",
-                "erase_personal_data": true,
                 "reason": "bad",
+                "revoked_at": "2024-01-02T03:04:06Z",
+                "token_id": "01900000-0000-7000-9000-00000000012d",
                 "user_id": "01900000-0000-7000-9000-000000000001"
               }
         "#]],
@@ -561,20 +623,20 @@ async fn dead_letters_are_listed_shown_replayed_and_purged() {
         0,
         expect![[r#"
             Dead letter <id> in <ns>:dlq:audit
-              dlq.stream  <ns>:events:user
+              dlq.stream  <ns>:events:security
               dlq.entry_id  <id>
               dlq.group  audit
               dlq.consumer  audit-1
               dlq.attempts  1
               dlq.reason  undecodable
-              dlq.error  undecodable: payload of `user.deleted` v1 does not match its schema: UUID parsing failed: invalid character: found `n` at 0 at line 1 column 23
+              dlq.error  undecodable: payload of `security.token_revoked` v1 does not match its schema: UUID parsing failed: invalid character: found `n` at 0 at line 1 column 23
               dlq.time  <time>
 
             Message
-            <id>  user.deleted v1  subject u-9
+            <id>  security.token_revoked v1  subject u-9
               id 01900000-0000-7000-9000-000000000009  time 2024-01-02T03:04:05.000000Z  source legacy
               correlation corr-9
-              cannot decode: payload of `user.deleted` v1 does not match its schema: UUID parsing failed: invalid character: found `n` at 0 at line 1 column 23
+              cannot decode: payload of `security.token_revoked` v1 does not match its schema: UUID parsing failed: invalid character: found `n` at 0 at line 1 column 23
               {
                 "user_id": "not a uuid"
               }
@@ -591,11 +653,11 @@ async fn dead_letters_are_listed_shown_replayed_and_purged() {
         &seed.mq(&["dlq", "replay", "audit", &ids[0]], "").await,
         0,
         expect![[r#"
-            replayed <id> to <ns>:events:user as <id>
+            replayed <id> to <ns>:events:security as <id>
             1 dead letter(s) replayed, removed from <ns>:dlq:audit.
         "#]],
     );
-    let last: redis::Value = seed.cmd(&["XREVRANGE", &user, "+", "-", "COUNT", "1"]).await;
+    let last: redis::Value = seed.cmd(&["XREVRANGE", &security, "+", "-", "COUNT", "1"]).await;
     let reply: redis::streams::StreamRangeReply = redis::from_redis_value(last).expect("XREVRANGE");
     let replayed = &reply.ids[0];
     let field = |name: &str| replayed.get::<String>(name).unwrap_or_default();
@@ -651,31 +713,81 @@ async fn dead_letters_are_listed_shown_replayed_and_purged() {
     );
 }
 
+/// A dead letter of a partitioned category goes back to the partition stream
+/// it was read from; one from a stream the category no longer has (written
+/// before `user` was partitioned) goes where its subject goes now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_go_back_to_their_partition() {
+    let seed = Seed::new().await;
+    let (single, dlq) = (seed.key("events:user"), seed.key("dlq:audit"));
+    let event = user_deleted(3, Some("bad"));
+    let partition = seed.stream_of(&event);
+    seed.publish(&event, 3).await;
+    dead_letter(&seed, UserDispatch(Picky), 1).await;
+    let letters: redis::streams::StreamRangeReply =
+        redis::from_redis_value(seed.cmd::<redis::Value>(&["XRANGE", &dlq, "-", "+"]).await).expect("XRANGE");
+    let letter = &letters.ids[0];
+    assert_eq!(letter.get::<String>("dlq.stream"), Some(partition.clone()));
+    let mut stale = vec!["XADD".to_owned(), dlq.clone(), "*".to_owned()];
+    for (name, value) in &letter.map {
+        let value: String = redis::from_redis_value(value.clone()).expect("text");
+        let value = if name == "dlq.stream" { single.clone() } else { value };
+        stale.extend([name.clone(), value]);
+    }
+    let _: String = seed.cmd(&stale.iter().map(String::as_str).collect::<Vec<_>>()).await;
+
+    seed.check(
+        &seed.mq(&["dlq", "replay", "audit", "--all"], "").await,
+        0,
+        expect![[r#"
+            replayed <id> to <ns>:events:user:6 as <id>
+            replayed <id> to <ns>:events:user:6 as <id> (it came from <ns>:events:user, which its category no longer has: its partitions changed)
+            2 dead letter(s) replayed, removed from <ns>:dlq:audit.
+        "#]],
+    );
+    assert_eq!(seed.cmd::<u64>(&["XLEN", &partition]).await, 3);
+    assert_eq!(seed.cmd::<u64>(&["EXISTS", &single]).await, 0);
+}
+
+/// Waits a little, so that the next entry's id is later by time than the
+/// last one's even in another stream (ids only order by time across streams).
+async fn next_millisecond() {
+    tokio::time::sleep(Duration::from_millis(3)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_prints_events_decoded_by_type() {
     let seed = Seed::new().await;
-    let user = seed.key("events:user");
-    seed.publish(&user_deleted(1, Some("left the company")), 1).await;
-    seed.add_undecodable().await;
-    let _: String = seed.cmd(&["XADD", &user, "*", "hello", "world"]).await;
+    // `user` is partitioned: the first and the third entry go to one
+    // partition, the second to a lower one, and they show in entry-id
+    // (arrival) order, not by partition nor by their `time`.
+    let first = user_deleted(3, Some("left the company"));
+    let (high, low) = (seed.stream_of(&first), seed.key("events:user:2"));
+    assert!(high > low, "{high} sorts after {low}");
+    seed.publish(&first, 3).await;
+    next_millisecond().await;
+    seed.add_undecodable(EventType::UserDeleted).await;
+    next_millisecond().await;
+    let _: String = seed.cmd(&["XADD", &high, "*", "hello", "world"]).await;
+    assert_eq!(seed.cmd::<u64>(&["XLEN", &low]).await, 1, "`u-9` is in partition 2");
 
     seed.check(
         &seed.mq(&["tail", "user", "--from", "0", "--count", "3"], "").await,
         0,
         expect![[r#"
-            <id>  user.deleted v1  subject 01900000-0000-7000-9000-000000000001
-              id 01900000-0000-7000-8000-000000000001  time 2024-01-02T03:04:06.000000Z  source seed
-              correlation corr-1
+            <ns>:events:user:6 <id>  user.deleted v1  subject 01900000-0000-7000-9000-000000000003
+              id 01900000-0000-7000-8000-000000000003  time 2024-01-02T03:04:08.000000Z  source seed
+              correlation corr-3
               {
                 "company_id": "01900000-0000-7000-9000-0000000000c9",
-                "deleted_at": "2024-01-02T03:04:06Z",
+                "deleted_at": "2024-01-02T03:04:08Z",
                 "deleted_by": "01900000-0000-7000-9000-000000000064",
                 "erase_personal_data": true,
                 "reason": "left the company",
-                "user_id": "01900000-0000-7000-9000-000000000001"
+                "user_id": "01900000-0000-7000-9000-000000000003"
               }
 
-            <id>  user.deleted v1  subject u-9
+            <ns>:events:user:2 <id>  user.deleted v1  subject u-9
               id 01900000-0000-7000-9000-000000000009  time 2024-01-02T03:04:05.000000Z  source legacy
               correlation corr-9
               cannot decode: payload of `user.deleted` v1 does not match its schema: UUID parsing failed: invalid character: found `n` at 0 at line 1 column 23
@@ -683,7 +795,7 @@ async fn tail_prints_events_decoded_by_type() {
                 "user_id": "not a uuid"
               }
 
-            <id>  not a message: stream entry has no `specversion` field
+            <ns>:events:user:6 <id>  not a message: stream entry has no `specversion` field
               hello = world
 
         "#]],
@@ -705,22 +817,22 @@ async fn tail_prints_events_decoded_by_type() {
         [
           {
             "causation_id": null,
-            "correlation_id": "corr-1",
+            "correlation_id": "corr-3",
             "data": {
               "company_id": "01900000-0000-7000-9000-0000000000c9",
-              "deleted_at": "2024-01-02T03:04:06Z",
+              "deleted_at": "2024-01-02T03:04:08Z",
               "deleted_by": "01900000-0000-7000-9000-000000000064",
               "erase_personal_data": true,
               "reason": "left the company",
-              "user_id": "01900000-0000-7000-9000-000000000001"
+              "user_id": "01900000-0000-7000-9000-000000000003"
             },
             "entry_id": "<id>",
             "error": null,
-            "id": "01900000-0000-7000-8000-000000000001",
+            "id": "01900000-0000-7000-8000-000000000003",
             "source": "seed",
-            "stream": "<ns>:events:user",
-            "subject": "01900000-0000-7000-9000-000000000001",
-            "time": "2024-01-02T03:04:06Z",
+            "stream": "<ns>:events:user:6",
+            "subject": "01900000-0000-7000-9000-000000000003",
+            "time": "2024-01-02T03:04:08Z",
             "traceparent": null,
             "type": "user.deleted",
             "version": 1
@@ -735,7 +847,7 @@ async fn tail_prints_events_decoded_by_type() {
             "error": "payload of `user.deleted` v1 does not match its schema: UUID parsing failed: invalid character: found `n` at 0 at line 1 column 23",
             "id": "01900000-0000-7000-9000-000000000009",
             "source": "legacy",
-            "stream": "<ns>:events:user",
+            "stream": "<ns>:events:user:2",
             "subject": "u-9",
             "time": "2024-01-02T03:04:05Z",
             "traceparent": null,
@@ -744,23 +856,15 @@ async fn tail_prints_events_decoded_by_type() {
           }
         ]"#]].assert_eq(&serde_json::to_string_pretty(&lines).expect("JSON").replace(&seed.namespace, "<ns>"));
 
-    // Without --from: only events published after it started.
-    let mut waiting = seed.command(&["tail", "user", "--count", "1"]).spawn().expect("runs");
-    drop(waiting.stdin.take());
-    eventually("tail waits for new events", || async {
-        let info: String = seed.cmd(&["INFO", "clients"]).await;
-        info.contains("blocked_clients:1")
-    })
-    .await;
-    seed.publish(&user_deleted(4, None), 4).await;
-    let run = tokio::task::spawn_blocking(move || Run::from(wait(waiting)))
-        .await
-        .expect("ran");
+    // Without --from: only events published after it started, in any partition.
+    let reads = seed.xread_calls().await;
+    let polling = || async { seed.xread_calls().await > reads };
+    let run = seed.tail_next("user", polling, &user_deleted(4, None), 4).await;
     seed.check(
         &run,
         0,
         expect![[r#"
-        <id>  user.deleted v1  subject 01900000-0000-7000-9000-000000000004
+        <ns>:events:user:7 <id>  user.deleted v1  subject 01900000-0000-7000-9000-000000000004
           id 01900000-0000-7000-8000-000000000004  time 2024-01-02T03:04:09.000000Z  source seed
           correlation corr-4
           {
@@ -769,6 +873,73 @@ async fn tail_prints_events_decoded_by_type() {
             "deleted_by": "01900000-0000-7000-9000-000000000064",
             "erase_personal_data": true,
             "user_id": "01900000-0000-7000-9000-000000000004"
+          }
+
+    "#]],
+    );
+}
+
+/// More entries than one read brings (100) in one partition, and one in
+/// another partition amid them: the first partition is read again before the
+/// other's entry shows, so it shows in its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_merges_partitions_beyond_one_read() {
+    let seed = Seed::new().await;
+    let (busy, quiet) = (seed.key("events:menu:0"), seed.key("events:menu:3"));
+    for n in 0..150 {
+        if n == 120 {
+            next_millisecond().await;
+            let _: String = seed.cmd(&["XADD", &quiet, "*", "n", "quiet"]).await;
+            next_millisecond().await;
+        }
+        let _: String = seed.cmd(&["XADD", &busy, "*", "n", &n.to_string()]).await;
+    }
+    let run = seed
+        .mq(&["tail", "menu", "--from", "0", "--count", "151", "--json"], "")
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let shown: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).expect("one JSON object per line");
+            let stream = event["stream"]
+                .as_str()
+                .expect("stream")
+                .replace(&seed.namespace, "<ns>");
+            format!("{stream} {}", event["fields"]["n"].as_str().expect("n"))
+        })
+        .collect();
+    let mut expected: Vec<String> = (0..150).map(|n| format!("<ns>:events:menu:0 {n}")).collect();
+    expected.insert(120, "<ns>:events:menu:3 quiet".to_owned());
+    assert_eq!(shown, expected);
+}
+
+/// A category of one stream is followed with a blocking read, its entries
+/// headed by their id alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_blocks_on_a_category_of_one_stream() {
+    let seed = Seed::new().await;
+    seed.publish(&token_revoked(1, "logout"), 1).await;
+    let blocked = || async {
+        let info: String = seed.cmd(&["INFO", "clients"]).await;
+        info.contains("blocked_clients:1")
+    };
+    let run = seed
+        .tail_next("security", blocked, &token_revoked(2, "admin_action"), 2)
+        .await;
+    seed.check(
+        &run,
+        0,
+        expect![[r#"
+        <id>  security.token_revoked v1  subject 01900000-0000-7000-9000-000000000002
+          id 01900000-0000-7000-8000-000000000002  time 2024-01-02T03:04:07.000000Z  source seed
+          correlation corr-2
+          {
+            "reason": "admin_action",
+            "revoked_at": "2024-01-02T03:04:07Z",
+            "token_id": "01900000-0000-7000-9000-00000000012e",
+            "user_id": "01900000-0000-7000-9000-000000000002"
           }
 
     "#]],
