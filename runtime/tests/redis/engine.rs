@@ -177,6 +177,82 @@ async fn entries_of_a_killed_consumer_are_handled_by_another_at_the_default_bloc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_of_a_killed_consumer_are_reclaimed_at_the_full_defaults() {
+    let f = production().await;
+    f.send_many(3, 3).await;
+    kill_child_holding(&f, 3, false).await;
+    // Nothing shortened: the survivor claims them once they have been idle
+    // for the default claim idle time (60 s).
+    let recorder = Recorder::ok();
+    let log = recorder.log.clone();
+    let killed = Instant::now();
+    let survivor = spawn(&f.config, recorder, |b| b.consumer("survivor"));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while log.done_counts().len() < 3 {
+        assert!(Instant::now() < deadline, "not reclaimed within 120 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        killed.elapsed() >= Duration::from_secs(55),
+        "claimed before the claim idle time"
+    );
+    f.all_acked().await;
+    survivor.stop().await;
+    assert!(f.dead_letters().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_comes_after_the_default_backoff() {
+    let f = production().await;
+    let deliveries = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = deliveries.clone();
+    let recorder = Recorder::new(move |_, delivery| {
+        seen.lock().expect("times").push(Instant::now());
+        if delivery == 1 { Step::Retry } else { Step::Done }
+    })
+    .with_default_policy();
+    let log = recorder.log.clone();
+    let consumer = spawn(&f.config, recorder, |b| b.start(StartPosition::Beginning));
+    f.send("s", 1).await;
+    eventually("handled on the second delivery", || async { log.done().len() == 1 }).await;
+    consumer.stop().await;
+    let times = deliveries.lock().expect("times").clone();
+    assert_eq!(times.len(), 2);
+    // The default first backoff is 1 s, plus up to 25 % jitter.
+    let gap = times[1] - times[0];
+    assert!(
+        gap >= Duration::from_secs(1) && gap < Duration::from_secs(3),
+        "retried after {gap:?}"
+    );
+    assert_eq!(log.done()[0].delivery_count, 2);
+    f.all_acked().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_slower_than_the_claim_idle_time_is_not_robbed_by_another_instance() {
+    let f = production().await;
+    // A 1 s claim idle time against 3 s handlers: the holder renews its
+    // claims every third of it, so the other instance never takes them.
+    let slow = Recorder::new(|_, _| Step::Sleep(Duration::from_secs(3)));
+    let log = slow.log.clone();
+    let tweak = |name: &'static str| {
+        move |b: xerpium_messaging::ConsumerBuilder| {
+            b.consumer(name)
+                .start(StartPosition::Beginning)
+                .claim_idle(Duration::from_secs(1))
+        }
+    };
+    let a = spawn(&f.config, slow.clone(), tweak("a"));
+    f.send_many(4, 4).await;
+    eventually("a runs them", || async { log.started().len() == 4 }).await;
+    let b = spawn(&f.config, slow, tweak("b"));
+    f.all_acked().await;
+    a.stop().await;
+    b.stop().await;
+    assert_eq!(log.started().len(), 4, "an entry ran twice: {:?}", log.started());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_killed_mid_handler_and_restarted_under_its_name_handles_its_entries() {
     let f = production().await;
     f.send_many(5, 5).await;

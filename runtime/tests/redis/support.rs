@@ -147,6 +147,8 @@ pub struct Recorder {
     script: Arc<Script>,
     categories: &'static [&'static str],
     layout: StreamLayout,
+    /// The policy of pings; `None`: the configured default policy.
+    policy: Option<DeliveryPolicy>,
 }
 
 /// Leaves the handler's mark in the log even when its future is dropped
@@ -166,7 +168,14 @@ impl Recorder {
             script: Arc::new(script),
             categories: &["test"],
             layout: StreamLayout::DEFAULT,
+            policy: Some(Ping::POLICY),
         }
+    }
+
+    /// Gives pings no policy of their own: the configured default applies.
+    pub fn with_default_policy(mut self) -> Self {
+        self.policy = None;
+        self
     }
 
     /// Reads `categories` instead (pings are accepted from any of them).
@@ -234,7 +243,7 @@ impl Dispatch for Recorder {
     }
 
     fn policy(&self, event_type: &str) -> Option<DeliveryPolicy> {
-        (event_type == Ping::TYPE).then_some(Ping::POLICY)
+        self.policy.filter(|_| event_type == Ping::TYPE)
     }
 }
 
