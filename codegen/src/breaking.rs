@@ -12,7 +12,7 @@
 //! | `field-removed` | a required field (not optional, no default) left out: old readers fail to decode |
 //! | `field-type-changed` | any change of a field's type, `T` ⇄ `T?` included |
 //! | `required-field-added` | a new field without `?` or `default`, or a default taken away: old writers do not send it |
-//! | `enum-value-removed` | a value old writers still send (also notification types) |
+//! | `enum-value-removed` | a value old writers still send (also notification types): new readers no longer know it (it reaches them as `Unrecognized`), so the code that handled it stops |
 //! | `subject-changed` | the entity key that orders and partitions an event's entries |
 //! | `stream-changed` | an event moved to another category, a command to another target service |
 //! | `partitions-changed` | a category's `partitions` (absent counts as 1): its subjects move to other streams, so groups on the old streams stop seeing new entries and order across the change is lost |
@@ -20,7 +20,11 @@
 //! | `wire-name-changed` | a field, enum value, event or command renamed: a removal for readers of the old name |
 //!
 //! Allowed: adding an optional field, a field with a default, an event, a
-//! command or an enum value; descriptions, `pii` and delivery policies;
+//! command; adding an enum value or notification type, by rule: generated enums
+//! are open (Rust keeps a value it does not know in the enum's `Unrecognized`
+//! variant, Python as a plain `str`, the schemas say that other values may
+//! appear), so a consumer built before the value handles the event and writes
+//! the value back unchanged; descriptions, `pii` and delivery policies;
 //! removing an optional field, or one marked `deprecated` in the older
 //! catalog; raising an event's version while keeping the old one under
 //! `previous_versions`, and removing an older version marked `deprecated`.
@@ -519,7 +523,9 @@ impl Comparison<'_> {
         }
     }
 
-    /// Values of an enum (or notification types) at `path` (`enums.Role`), listed by index.
+    /// Values of an enum (or notification types) at `path` (`enums.Role`), listed by index: a value gone is
+    /// removed or renamed; a value added is allowed by rule, since readers built before it keep it (generated
+    /// enums are open), so only the values of `before` are looked at.
     fn values(&mut self, what: &str, path: &str, before: &[String], after: &[String]) {
         for (index, value) in before.iter().enumerate() {
             if after.contains(value) {

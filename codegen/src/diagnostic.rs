@@ -12,6 +12,13 @@ pub struct Position {
     pub column: usize,
 }
 
+impl fmt::Display for Position {
+    /// `LINE:COLUMN`, as diagnostics name another place of the file.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
 /// One problem in a catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -86,8 +93,8 @@ impl fmt::Display for Diagnostics {
 impl std::error::Error for Diagnostics {}
 
 /// The candidate closest to `wrong` when it is close enough to be a likely
-/// typo (or differs only in case), as a "did you mean" hint.
-pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+/// typo (or differs only in case).
+pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|candidate| {
@@ -100,7 +107,12 @@ pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a st
         })
         .filter(|(distance, _)| *distance <= 0.34)
         .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| format!("did you mean `{candidate}`?"))
+        .map(|(_, candidate)| candidate)
+}
+
+/// The [`closest`] candidate as a "did you mean" hint.
+pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    closest(wrong, candidates).map(|candidate| format!("did you mean `{candidate}`?"))
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //! One pipeline, one module per stage, data flowing one way:
-//! - [`load`]: read and parse the YAML into raw structures ([`positions`] keeps where each node stands,
-//!   [`known_keys`] reports every misspelt key at once);
+//! - [`load`]: read the YAML ([`yaml`]: a tree in which every node knows where it stands) into raw structures,
+//!   reporting every value of the wrong type, unknown or repeated key at once ([`positions`] keeps where each
+//!   node stands, by catalog path);
 //! - [`validate`]: check names, types, references, versions and partitions, and build the [`model`] (with each
 //!   category's stream layout);
 //! - [`emit`]: turn the model into files (the Rust module; documents with the `docs` feature);
@@ -19,7 +20,6 @@ pub mod breaking;
 pub mod build_script;
 pub mod diagnostic;
 pub mod emit;
-pub mod known_keys;
 pub mod load;
 pub mod model;
 pub mod names;
@@ -27,6 +27,7 @@ pub mod output;
 pub mod positions;
 pub mod type_expr;
 pub mod validate;
+pub mod yaml;
 
 use std::path::Path;
 

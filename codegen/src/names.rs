@@ -47,6 +47,12 @@ impl Case {
         }
     }
 
+    /// The hint for a `name` that does not follow this convention: the converted name, when it does.
+    pub fn hint(self, name: &str) -> Option<String> {
+        let fixed = self.convert(name);
+        self.matches(&fixed).then(|| format!("write `{fixed}`"))
+    }
+
     /// How the convention is called in messages.
     pub fn describe(self) -> &'static str {
         match self {
@@ -85,63 +91,106 @@ pub fn event_type_name(category: &str, event: &str) -> String {
     format!("{}{}", pascal(category), pascal(event))
 }
 
-/// Names of `xerpium-messaging` that the Rust module imports for events.
-pub const RUNTIME_EVENT_NAMES: [&str; 12] = [
-    "DecodeError",
-    "DeliveryPolicy",
-    "Dispatch",
-    "Event",
-    "HandlerError",
-    "HandlerResult",
-    "Message",
-    "Publish",
-    "PublishContext",
-    "PublishError",
-    "StreamLayout",
-    "UnknownName",
+/// The Rust variant of a snake_case value (an enum value, a category, a notification type): its PascalCase form
+/// (`read_only` → `ReadOnly`), or `Self_` for `self`, whose PascalCase form is a keyword.
+pub fn variant_name(value: &str) -> String {
+    match pascal(value) {
+        keyword if keyword == "Self" => "Self_".to_owned(),
+        variant => variant,
+    }
+}
+
+/// The associated constant of every generated enum that lists its values (`Role::ALL`); no variant may take it.
+pub const VALUES_CONSTANT: &str = "ALL";
+
+/// The variant of every generated enum of the catalog (and of the notification types) that keeps a value this
+/// build does not know (`Role::Unrecognized("auditor")`); no value may take it.
+pub const UNRECOGNIZED_VARIANT: &str = "Unrecognized";
+
+/// The handler trait of a category (`UserHandler`).
+pub fn category_handler_name(category: &str) -> String {
+    format!("{}Handler", pascal(category))
+}
+
+/// The dispatcher of a category (`UserDispatch`).
+pub fn category_dispatch_name(category: &str) -> String {
+    format!("{}Dispatch", pascal(category))
+}
+
+/// The request type of a command (`CompanyGetRequest`).
+pub fn command_request_name(command: &str) -> String {
+    format!("{}Request", pascal(command))
+}
+
+/// The response type of a command (`CompanyGetResponse`).
+pub fn command_response_name(command: &str) -> String {
+    format!("{}Response", pascal(command))
+}
+
+/// The handler trait of the commands a service serves (`CompanyPartnerCommands`).
+pub fn commands_trait_name(target: &str) -> String {
+    format!("{}Commands", pascal(target))
+}
+
+/// The server of the commands a service serves (`CompanyPartnerCommandServer`).
+pub fn command_server_name(target: &str) -> String {
+    format!("{}CommandServer", pascal(target))
+}
+
+/// The Rust module's own items, whatever the catalog, with what each is; no type of the catalog, and no name
+/// derived from one (`{Category}Handler`), may take one. The module names everything else (`core`, `std`,
+/// serde, the runtime) by absolute path, so `Option`, `String`, `Event` or `Message` are free.
+pub const RUST_ITEM_NAMES: [(&str, &str); 9] = [
+    ("Category", "the generated enum of the categories"),
+    ("EventType", "the generated enum of the event types"),
+    ("AnyEvent", "the generated enum of any event"),
+    ("EventHandler", "the generated trait that handles every event"),
+    ("EventDispatch", "the generated dispatcher of every event"),
+    ("PublishEvents", "the generated trait of the publisher methods"),
+    ("CommandClient", "the generated trait of the command methods"),
+    ("NotificationType", "the generated enum of the notification types"),
+    ("SendNotifications", "the generated trait of the notification methods"),
 ];
 
-/// Names of `xerpium-messaging` that the Rust module imports when the catalog has commands.
-pub const RUNTIME_COMMAND_NAMES: [&str; 5] = [
-    "Command",
-    "CommandCaller",
-    "CommandError",
-    "ServeCommands",
-    "encode_response",
+/// Names the Python module and the documents define beside the catalog's, whose classes and schemas are named
+/// like the Rust types, with what each is: a type of the catalog named so would shadow it.
+pub const DOCUMENT_NAMES: [(&str, &str); 14] = [
+    (
+        "Notification",
+        "the notification message of the Python module and the documents",
+    ),
+    (
+        "NotificationTarget",
+        "the notification target of the Python module and the documents",
+    ),
+    (
+        "NotificationTargetKind",
+        "the kind of notification target of the Python module and the documents",
+    ),
+    (
+        "Envelope",
+        "the envelope of the Python module and the AsyncAPI document",
+    ),
+    ("DecodeError", "the decoding error of the Python module"),
+    ("StreamLayout", "the stream layout class of the Python module"),
+    ("EVENTS", "the table of event models of the Python module"),
+    ("STREAMS", "the table of stream layouts of the Python module"),
+    ("TYPE", "a class constant of the Python event models"),
+    ("VERSION", "a class constant of the Python event and command models"),
+    ("CATEGORY", "a class constant of the Python event models"),
+    ("SUBJECT", "a class constant of the Python event models"),
+    ("NAME", "a class constant of the Python command models"),
+    ("TARGET", "a class constant of the Python command models"),
 ];
 
-/// Names of `xerpium-messaging` that the Rust module imports when the catalog has notifications.
-pub const RUNTIME_NOTIFICATION_NAMES: [&str; 3] = ["Notification", "NotificationTarget", "Notify"];
-
-/// Type names the generated code defines or brings into scope besides the
-/// catalog's and the runtime's: the Rust module's own and its `std`/`serde`
-/// imports; `Envelope` and `NotificationTargetKind` (the Python module and the AsyncAPI document).
-pub const GENERATED_NAMES: [&str; 16] = [
-    "Category",
-    "EventType",
-    "AnyEvent",
-    "EventHandler",
-    "EventDispatch",
-    "PublishEvents",
-    "CommandClient",
-    "NotificationType",
-    "SendNotifications",
-    "Envelope",
-    "NotificationTargetKind",
-    "Duration",
-    "Future",
-    "FromStr",
-    "Serialize",
-    "Deserialize",
-];
-
-/// Every type name a catalog must not take: it would clash in the generated code.
-pub fn reserved_names() -> impl Iterator<Item = &'static str> {
-    GENERATED_NAMES
-        .into_iter()
-        .chain(RUNTIME_EVENT_NAMES)
-        .chain(RUNTIME_COMMAND_NAMES)
-        .chain(RUNTIME_NOTIFICATION_NAMES)
+/// The language in which a PascalCase name is a keyword that no identifier can spell: `Self` in Rust (not even
+/// as a raw identifier), `None`, `True` and `False` in Python.
+pub fn keyword_language(name: &str) -> Option<&'static str> {
+    match name {
+        "Self" => Some("Rust"),
+        "None" | "True" | "False" => Some("Python"),
+        _ => None,
+    }
 }
 
 /// The generated type name of one version of an event: `UserCreated` for
@@ -215,5 +264,19 @@ mod tests {
         assert_eq!(event_type_name("user", "logged_in"), "UserLoggedIn");
         assert_eq!(pascal("company-partner"), "CompanyPartner");
         assert_eq!(snake("company.get"), "company_get");
+        assert_eq!(variant_name("read_only"), "ReadOnly");
+        assert_eq!(variant_name("self"), "Self_", "`Self` is a keyword");
+        assert_eq!(variant_name("crate"), "Crate");
+    }
+
+    #[test]
+    fn hints_are_names_that_follow_the_convention() {
+        assert_eq!(Case::Snake.hint("loggedIn").as_deref(), Some("write `logged_in`"));
+        assert_eq!(
+            Case::Kebab.hint("Billing_Service").as_deref(),
+            Some("write `billing-service`")
+        );
+        assert_eq!(Case::Kebab.hint("a-1"), None, "no kebab-case spelling of it");
+        assert_eq!(Case::Snake.hint(""), None);
     }
 }

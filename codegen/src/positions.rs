@@ -1,18 +1,14 @@
 //! Source positions of every node of a catalog, by catalog path.
 //!
-//! serde reports positions only for the errors it finds itself; problems
-//! found later (an unknown type name, a duplicate, a `subject` naming no
-//! field) need the position of the node at fault. This module walks the
-//! YAML event stream of `yaml-rust2`, which marks every event, and keeps a
-//! map from catalog path (`categories.user.events.created`) to where the
-//! node's key and value start.
+//! Problems found after reading (an unknown type name, a duplicate, a
+//! `subject` naming no field) need the position of the node at fault. This
+//! module indexes the span-aware tree of [`crate::yaml`] by catalog path
+//! (`categories.user.events.created`): where each node's key and value start.
 
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::{Marker, ScanError};
-
 use crate::diagnostic::Position;
+use crate::yaml::{self, Kind};
 
 /// Where one occurrence of a node stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,13 +27,32 @@ pub struct Positions {
 }
 
 impl Positions {
-    /// Reads the positions of `text`; a YAML syntax error is returned with its position.
-    pub fn read(text: &str) -> Result<Self, (Position, String)> {
-        let mut walker = Walker::default();
-        Parser::new_from_str(text)
-            .load(&mut walker, false)
-            .map_err(|error: ScanError| (position(error.marker()), error.info().to_owned()))?;
-        Ok(Positions { nodes: walker.nodes })
+    /// Indexes the nodes under `root` by catalog path.
+    pub fn new(root: &yaml::Node) -> Self {
+        let mut positions = Positions::default();
+        positions.add("", None, root);
+        positions
+    }
+
+    fn add(&mut self, path: &str, key: Option<Position>, node: &yaml::Node) {
+        self.nodes
+            .entry(path.to_owned())
+            .or_default()
+            .push(Node { key, value: node.at });
+        match &node.kind {
+            Kind::Scalar { .. } => {}
+            Kind::Sequence(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    self.add(&join(path, &index.to_string()), None, item);
+                }
+            }
+            Kind::Mapping(entries) => {
+                for (name, value) in entries {
+                    // A collection used as a mapping key has no catalog path; give it a placeholder one.
+                    self.add(&join(path, name.text().unwrap_or("?")), Some(name.at), value);
+                }
+            }
+        }
     }
 
     /// Every occurrence of `path`, in file order.
@@ -66,96 +81,6 @@ impl Positions {
     }
 }
 
-fn position(marker: &Marker) -> Position {
-    Position {
-        line: marker.line(),
-        column: marker.col() + 1,
-    }
-}
-
-/// One open collection while walking.
-#[derive(Debug)]
-enum Frame {
-    /// A mapping at `path`; `key` is the entry whose value comes next.
-    Mapping {
-        path: String,
-        key: Option<(String, Position)>,
-    },
-    /// A sequence at `path`, with the index of its next item.
-    Sequence { path: String, next: usize },
-}
-
-#[derive(Debug, Default)]
-struct Walker {
-    stack: Vec<Frame>,
-    nodes: HashMap<String, Vec<Node>>,
-}
-
-impl Walker {
-    /// Where the next value goes: its path and the position of its key.
-    /// Returns `None` while a mapping waits for a key (the scalar is a key).
-    fn next_value_slot(&mut self) -> Option<(String, Option<Position>)> {
-        match self.stack.last_mut() {
-            None => Some((String::new(), None)),
-            Some(Frame::Mapping { key: None, .. }) => None,
-            Some(Frame::Mapping {
-                path,
-                key: Some((name, at)),
-            }) => Some((join(path, name), Some(*at))),
-            Some(Frame::Sequence { path, next }) => Some((join(path, &next.to_string()), None)),
-        }
-    }
-
-    /// Marks the current slot as filled: the mapping waits for its next key,
-    /// the sequence moves to its next index.
-    fn slot_filled(&mut self) {
-        match self.stack.last_mut() {
-            Some(Frame::Mapping { key, .. }) => *key = None,
-            Some(Frame::Sequence { next, .. }) => *next += 1,
-            None => {}
-        }
-    }
-
-    fn value(&mut self, at: Position) -> Option<String> {
-        let (path, key) = self.next_value_slot()?;
-        self.nodes
-            .entry(path.clone())
-            .or_default()
-            .push(Node { key, value: at });
-        Some(path)
-    }
-}
-
-impl MarkedEventReceiver for Walker {
-    fn on_event(&mut self, event: Event, marker: Marker) {
-        let at = position(&marker);
-        match event {
-            Event::Scalar(text, ..) => match self.value(at) {
-                Some(_) => self.slot_filled(),
-                None => {
-                    if let Some(Frame::Mapping { key, .. }) = self.stack.last_mut() {
-                        *key = Some((text, at));
-                    }
-                }
-            },
-            Event::Alias(_) if self.value(at).is_some() => self.slot_filled(),
-            Event::MappingStart(..) | Event::SequenceStart(..) => {
-                // A collection used as a mapping key has no catalog path; give it a placeholder one.
-                let path = self.value(at).unwrap_or_else(|| "?".to_owned());
-                self.stack.push(match event {
-                    Event::MappingStart(..) => Frame::Mapping { path, key: None },
-                    _ => Frame::Sequence { path, next: 0 },
-                });
-            }
-            Event::MappingEnd | Event::SequenceEnd => {
-                self.stack.pop();
-                self.slot_filled();
-            }
-            _ => {}
-        }
-    }
-}
-
 fn join(path: &str, segment: &str) -> String {
     if path.is_empty() {
         segment.to_owned()
@@ -171,19 +96,12 @@ mod tests {
     #[test]
     fn maps_paths_to_key_and_value_positions() {
         let text = "a:\n  bb: 1\n  cc: [x, y]\n  bb: 2\n";
-        let positions = Positions::read(text).expect("valid YAML");
+        let positions = Positions::new(&yaml::parse(text).expect("valid YAML").expect("a document"));
         let at = |line, column| Position { line, column };
         assert_eq!(positions.of("a.cc"), Some(at(3, 3)));
         assert_eq!(positions.value_of("a.cc.1"), Some(at(3, 11)));
         let duplicates: Vec<_> = positions.occurrences("a.bb").iter().map(|n| n.key).collect();
         assert_eq!(duplicates, [Some(at(2, 3)), Some(at(4, 3))]);
         assert_eq!(positions.of("a.cc.missing.deeper"), Some(at(3, 3)));
-    }
-
-    #[test]
-    fn reports_syntax_errors_with_their_position() {
-        let (at, message) = Positions::read("a:\n\tb: 1\n").expect_err("tabs are invalid");
-        assert_eq!(at.line, 2);
-        assert!(message.contains("tab"), "{message}");
     }
 }

@@ -12,14 +12,18 @@ use crate::model::{
     Catalog, Category, Command, Enum, Event, Field, Notifications, Policy, Scalar, StreamLayout, Struct, Target,
     TypeRef, Value,
 };
-use crate::names::{Case, event_version_type_name, pascal, reserved_names};
+use crate::names::{
+    Case, DOCUMENT_NAMES, RUST_ITEM_NAMES, UNRECOGNIZED_VARIANT, VALUES_CONSTANT, category_dispatch_name,
+    category_handler_name, command_request_name, command_response_name, command_server_name, commands_trait_name,
+    event_version_type_name, keyword_language, variant_name,
+};
 use crate::type_expr::{self, TypeExpr};
 
 /// Checks a loaded catalog and returns its model, or every problem found.
 pub fn validate(loaded: &Loaded) -> Result<Catalog, Diagnostics> {
     let mut checker = Checker {
         loaded,
-        diagnostics: Vec::new(),
+        diagnostics: loaded.problems.clone(),
         structs: HashSet::new(),
         enums: HashSet::new(),
     };
@@ -83,7 +87,7 @@ impl<'a> Checker<'a> {
                 raw_category.delivery.as_ref(),
                 default_policy,
             );
-            if raw_category.events.0.is_empty() {
+            if raw_category.events.0.is_empty() && !self.loaded.is_unread(&format!("{path}.events")) {
                 self.error(
                     &path,
                     format!("category `{name}` has no events"),
@@ -104,7 +108,7 @@ impl<'a> Checker<'a> {
                 events,
             });
         }
-        if raw.categories.0.is_empty() {
+        if raw.categories.0.is_empty() && !self.loaded.is_unread("categories") {
             self.error_at(
                 Some(self.at("categories").unwrap_or(Position { line: 1, column: 1 })),
                 "categories",
@@ -122,7 +126,17 @@ impl<'a> Checker<'a> {
             name: raw.catalog.clone().unwrap_or_else(|| "catalog".to_owned()),
             source: std::path::Path::new(&self.loaded.file)
                 .file_name()
-                .map_or_else(|| self.loaded.file.clone(), |name| name.to_string_lossy().into_owned()),
+                .map_or_else(|| self.loaded.file.clone(), |name| name.to_string_lossy().into_owned())
+                .chars()
+                // It ends up in one-line comments of the generated files.
+                .flat_map(|c| {
+                    if c.is_control() {
+                        c.escape_default().collect()
+                    } else {
+                        vec![c]
+                    }
+                })
+                .collect(),
             description: raw.description.clone(),
             structs,
             enums,
@@ -130,7 +144,8 @@ impl<'a> Checker<'a> {
             commands,
             notifications,
         };
-        self.check_rust_names(&catalog);
+        self.check_generated_names(&catalog);
+        self.check_texts();
         catalog
     }
 
@@ -153,7 +168,7 @@ impl<'a> Checker<'a> {
                 let nodes = self.loaded.positions.occurrences(&path);
                 let first = nodes.first().and_then(|n| n.key);
                 let here = nodes.get(*occurrence - 1).and_then(|n| n.key).or(first);
-                let hint = first.map(|p| format!("the first `{name}` is at line {}; rename or remove one", p.line));
+                let hint = first.map(|p| format!("the first `{name}` is at {p}; rename or remove one"));
                 self.error_at(here, &path, format!("duplicate {what} `{name}`"), hint);
                 continue;
             }
@@ -168,7 +183,7 @@ impl<'a> Checker<'a> {
     }
 
     fn enum_type(&mut self, path: &str, name: &str, values: &[String]) -> Enum {
-        if values.is_empty() {
+        if values.is_empty() && !self.loaded.is_unread(path) {
             self.error(
                 path,
                 format!("enum `{name}` has no values"),
@@ -180,23 +195,14 @@ impl<'a> Checker<'a> {
             let value_path = format!("{path}.{index}");
             let at = self.loaded.positions.value_of(&value_path);
             if !Case::Snake.matches(value) {
-                let hint = Some(format!("write `{}`", Case::Snake.convert(value)));
                 self.error_at(
                     at,
                     &value_path,
                     format!("enum value `{value}` of `{name}` is not snake_case"),
-                    hint,
+                    Case::Snake.hint(value),
                 );
-            } else if let Some(first) = seen.insert(pascal(value), value) {
-                let message = if first == value {
-                    format!("duplicate value `{value}` in enum `{name}`")
-                } else {
-                    format!(
-                        "enum values `{first}` and `{value}` of `{name}` both become `{}` in Rust",
-                        pascal(value)
-                    )
-                };
-                self.error_at(at, &value_path, message, Some("remove or rename one".into()));
+            } else {
+                self.check_variant(&mut seen, at, &value_path, value, Some(name));
             }
         }
         Enum {
@@ -211,6 +217,7 @@ impl<'a> Checker<'a> {
         let version = self.version(&format!("{path}.version"), raw.version);
         let type_name = format!("{category}.{name}");
         let subject = match &raw.subject {
+            None if self.loaded.is_unread(&format!("{path}.subject")) => String::new(),
             None => {
                 let hint = fields
                     .iter()
@@ -254,6 +261,9 @@ impl<'a> Checker<'a> {
         for (key, previous) in &raw.previous_versions.0 {
             let version_path = format!("{path}.previous_versions.{key}");
             let Some(version) = key.parse::<u32>().ok().filter(|v| (1..newest.version).contains(v)) else {
+                if key.parse::<u32>().is_ok() && self.loaded.is_unread(&format!("{path}.version")) {
+                    continue; // the newest version is unreadable (and reported): which ones are older is unknown
+                }
                 let (message, hint) = if key.parse::<u32>().is_ok_and(|v| v >= newest.version) {
                     (
                         format!(
@@ -309,7 +319,12 @@ impl<'a> Checker<'a> {
     /// `owner` names the event (version) in messages.
     fn check_subject(&mut self, subject_path: &str, subject: &str, owner: &str, fields: &[Field]) {
         let at = self.loaded.positions.value_of(subject_path);
+        let owner_path = subject_path.strip_suffix(".subject").unwrap_or(subject_path);
+        let field_path = format!("{owner_path}.fields.{subject}");
         match fields.iter().find(|f| f.name == subject) {
+            // The field is written but could not be read, or was left out for a problem reported already.
+            None if self.loaded.is_unread(&field_path)
+                || !self.loaded.positions.occurrences(&field_path).is_empty() => {}
             None => {
                 let hint = did_you_mean(subject, fields.iter().map(|f| f.name.as_str()));
                 self.error_at(
@@ -398,7 +413,9 @@ impl<'a> Checker<'a> {
 
     fn command(&mut self, path: &str, name: &str, raw: &RawCommand) -> Option<Command> {
         let mut missing = |key: &str, hint: &str| {
-            self.error(path, format!("command `{name}` has no `{key}`"), Some(hint.to_owned()));
+            if !self.loaded.is_unread(&format!("{path}.{key}")) {
+                self.error(path, format!("command `{name}` has no `{key}`"), Some(hint.to_owned()));
+            }
         };
         if raw.target.is_none() {
             missing(
@@ -426,7 +443,7 @@ impl<'a> Checker<'a> {
                 at,
                 &target_path,
                 format!("service name `{target}` is not kebab-case"),
-                Some(format!("write `{}`", Case::Kebab.convert(target))),
+                Case::Kebab.hint(target),
             );
         }
         let timeout = match &raw.timeout {
@@ -448,7 +465,7 @@ impl<'a> Checker<'a> {
         let Some(raw) = &self.loaded.catalog.notifications else {
             return Notifications::default();
         };
-        let mut seen = HashSet::new();
+        let mut seen = HashMap::new();
         for (index, kind) in raw.types.iter().enumerate() {
             let path = format!("notifications.types.{index}");
             let at = self.loaded.positions.value_of(&path);
@@ -457,10 +474,10 @@ impl<'a> Checker<'a> {
                     at,
                     &path,
                     format!("notification type `{kind}` is not snake_case"),
-                    Some(format!("write `{}`", Case::Snake.convert(kind))),
+                    Case::Snake.hint(kind),
                 );
-            } else if !seen.insert(kind) {
-                self.error_at(at, &path, format!("duplicate notification type `{kind}`"), None);
+            } else {
+                self.check_variant(&mut seen, at, &path, kind, None);
             }
         }
         let mut targets = Vec::new();
@@ -613,7 +630,14 @@ impl<'a> Checker<'a> {
                     Err(format!("default {integer} is out of range for `{ty}`"))
                 }
             }
-            (TypeRef::Scalar(Scalar::F64), Yaml::Number(number)) => number.as_f64().map(Value::Float).ok_or_else(wrong),
+            (TypeRef::Scalar(Scalar::F64), Yaml::Number(number)) => match number.as_f64() {
+                Some(float) if float.is_finite() => Ok(Value::Float(float)),
+                Some(_) => Err(format!(
+                    "default `{}` is not a finite number; JSON has no infinity or NaN (and a number beyond ±1.8e308 is infinite)",
+                    render_yaml(value)
+                )),
+                None => Err(wrong()),
+            },
             (TypeRef::Scalar(Scalar::Decimal), Yaml::String(text)) => text
                 .parse::<rust_decimal::Decimal>()
                 .map(Value::Decimal)
@@ -691,33 +715,35 @@ impl<'a> Checker<'a> {
                 .unwrap_or(policy.retention);
         }
         if let Some(max_len) = raw.max_len {
-            policy.max_len = max_len;
+            if max_len == 0 {
+                let max_len_path = format!("{path}.max_len");
+                self.error_at(
+                    self.loaded.positions.value_of(&max_len_path),
+                    &max_len_path,
+                    "max_len must be at least 1",
+                    Some("a stream capped at 0 entries keeps nothing; the runtime refuses it".into()),
+                );
+            }
+            policy.max_len = max_len.max(1);
         }
         policy
     }
 
     fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
-        match humantime::parse_duration(text) {
-            Ok(duration) if !duration.is_zero() => Some(duration),
-            Ok(_) => {
-                self.error_at(
-                    self.loaded.positions.value_of(path),
-                    path,
-                    format!("duration `{text}` must be longer than zero"),
-                    None,
-                );
-                None
-            }
-            Err(error) => {
-                self.error_at(
-                    self.loaded.positions.value_of(path),
-                    path,
-                    format!("`{text}` is not a duration: {error}"),
-                    Some("write a number and a unit: `500ms`, `30s`, `5m`, `24h`".into()),
-                );
-                None
-            }
-        }
+        let (message, hint) = match humantime::parse_duration(text) {
+            Ok(duration) if duration >= Duration::from_millis(1) => return Some(duration),
+            Ok(duration) if !duration.is_zero() => (
+                format!("duration `{text}` is shorter than a millisecond"),
+                Some("the generated code counts in milliseconds: write at least `1ms`".into()),
+            ),
+            Ok(_) => (format!("duration `{text}` must be longer than zero"), None),
+            Err(error) => (
+                format!("`{text}` is not a duration: {error}"),
+                Some("write a number and a unit: `500ms`, `30s`, `5m`, `24h`".into()),
+            ),
+        };
+        self.error_at(self.loaded.positions.value_of(path), path, message, hint);
+        None
     }
 
     /// A struct must not contain itself unless a list or map stands between
@@ -768,60 +794,280 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Names that become the same Rust type name collide: events
-    /// (`UserCreated`), shared types, command request/response types and
-    /// the generator's own names.
-    fn check_rust_names(&mut self, catalog: &Catalog) {
-        let mut owners: HashMap<String, String> = reserved_names()
-            .map(|name| (name.to_owned(), "a type the generator emits".to_owned()))
+    /// Checks the Rust variant of `value`, one of the values of enum `owner` or, without one, a notification type:
+    /// no two values may become the same variant (`a_1`, `a1`), nor any the constant of every value (`ALL`).
+    fn check_variant(
+        &mut self,
+        seen: &mut HashMap<String, String>,
+        at: Option<Position>,
+        path: &str,
+        value: &str,
+        owner: Option<&str>,
+    ) {
+        let variant = variant_name(value);
+        let taken = match variant.as_str() {
+            VALUES_CONSTANT => Some("the constant of every value"),
+            UNRECOGNIZED_VARIANT => Some("the variant that keeps a value this build does not know"),
+            _ => None,
+        };
+        let (message, hint) = if let Some(taken) = taken {
+            let what = owner.map_or_else(
+                || format!("notification type `{value}`"),
+                |name| format!("enum value `{value}` of `{name}`"),
+            );
+            (
+                format!("{what} becomes the Rust variant `{variant}`, which is already {taken}"),
+                "rename it",
+            )
+        } else if let Some(first) = seen.get(&variant) {
+            let message = match owner {
+                Some(name) if first == value => format!("duplicate value `{value}` in enum `{name}`"),
+                Some(name) => {
+                    format!("enum values `{first}` and `{value}` of `{name}` both become `{variant}` in Rust")
+                }
+                None if first == value => format!("duplicate notification type `{value}`"),
+                None => format!("notification types `{first}` and `{value}` both become `{variant}` in Rust"),
+            };
+            (message, "remove or rename one")
+        } else {
+            seen.insert(variant, value.to_owned());
+            return;
+        };
+        self.error_at(at, path, message, Some(hint.into()));
+    }
+
+    /// The names the generated code gives the catalog's items must be its own: distinct (the event
+    /// `user.created` and a type `UserCreated`; a type `OrderDispatch` and the dispatcher of category
+    /// `order`), none of the generator's ([`RUST_ITEM_NAMES`], [`DOCUMENT_NAMES`]: a category `event` would
+    /// define a second `EventHandler`), no keyword that no identifier can spell (`Self`, `None`), and no variant
+    /// `ALL`, which is the constant of every category and event type.
+    fn check_generated_names(&mut self, catalog: &Catalog) {
+        let mut owners: HashMap<String, String> = RUST_ITEM_NAMES
+            .iter()
+            .map(|(name, what)| ((*name).to_owned(), (*what).to_owned()))
             .collect();
-        let mut claim = |checker: &mut Self, rust: String, path: String, what: String| {
-            if let Some(previous) = owners.get(&rust) {
-                checker.error(
-                    &path,
-                    format!("{what} becomes the Rust type `{rust}`, which is already {previous}"),
-                    Some("rename one of them".into()),
-                );
-            } else {
-                owners.insert(rust, what);
-            }
+        /// An item of the catalog: its path, what it is, and the names it takes with what each is.
+        struct Item {
+            path: String,
+            what: String,
+            names: Vec<(String, String)>,
+        }
+        let mut items: Vec<Item> = Vec::new();
+        let single = |path: String, what: String, name: &str| Item {
+            path,
+            what: what.clone(),
+            names: vec![(name.to_owned(), what)],
         };
         for item in &catalog.structs {
-            claim(
-                self,
-                item.name.clone(),
+            items.push(single(
                 format!("types.{}", item.name),
                 format!("type `{}`", item.name),
-            );
+                &item.name,
+            ));
         }
         for item in &catalog.enums {
-            claim(
-                self,
-                item.name.clone(),
+            items.push(single(
                 format!("enums.{}", item.name),
                 format!("enum `{}`", item.name),
-            );
+                &item.name,
+            ));
         }
-        for event in catalog.events() {
-            let what = if event.latest {
-                format!("event `{}`", event.type_name())
-            } else {
-                format!("version {} of event `{}`", event.version, event.type_name())
-            };
-            claim(self, event_version_type_name(event), event.path(), what);
-        }
-        for command in &catalog.commands {
-            for part in ["Request", "Response"] {
-                let rust = format!("{}{part}", pascal(&command.name));
-                claim(
-                    self,
-                    rust,
-                    format!("commands.{}", command.name),
-                    format!("the {} of command `{}`", part.to_lowercase(), command.name),
+        for category in &catalog.categories {
+            let (name, path) = (&category.name, format!("categories.{}", category.name));
+            if variant_name(name) == VALUES_CONSTANT {
+                self.error(
+                    &path,
+                    format!("category `{name}` becomes the Rust variant `Category::{VALUES_CONSTANT}`, which is already the constant of every category"),
+                    Some("rename it".into()),
                 );
+            }
+            let names = vec![
+                (
+                    category_handler_name(name),
+                    format!("the handler trait of category `{name}`"),
+                ),
+                (
+                    category_dispatch_name(name),
+                    format!("the dispatcher of category `{name}`"),
+                ),
+            ];
+            items.push(Item {
+                path,
+                what: format!("category `{name}`"),
+                names,
+            });
+            for event in &category.events {
+                let what = if event.latest {
+                    format!("event `{}`", event.type_name())
+                } else {
+                    format!("version {} of event `{}`", event.version, event.type_name())
+                };
+                let rust = event_version_type_name(event);
+                if rust == VALUES_CONSTANT {
+                    self.error(
+                        &event.path(),
+                        format!("{what} becomes the Rust variant `EventType::{rust}`, which is already the constant of every event type"),
+                        Some("rename it".into()),
+                    );
+                }
+                items.push(single(event.path(), what, &rust));
+            }
+        }
+        let mut targets: Vec<&str> = Vec::new();
+        for command in &catalog.commands {
+            let name = &command.name;
+            let names = vec![
+                (command_request_name(name), format!("the request of command `{name}`")),
+                (command_response_name(name), format!("the response of command `{name}`")),
+            ];
+            items.push(Item {
+                path: format!("commands.{name}"),
+                what: format!("command `{name}`"),
+                names,
+            });
+            if !targets.contains(&command.target.as_str()) {
+                targets.push(&command.target);
+                let target = &command.target;
+                let names = vec![
+                    (
+                        commands_trait_name(target),
+                        format!("the handler trait of the commands of `{target}`"),
+                    ),
+                    (command_server_name(target), format!("the command server of `{target}`")),
+                ];
+                items.push(Item {
+                    path: format!("commands.{name}.target"),
+                    what: format!("service `{target}`"),
+                    names,
+                });
+            }
+        }
+        for Item { path, what, names } in items {
+            for (name, owner) in names {
+                let reserved = DOCUMENT_NAMES.iter().find(|(reserved, _)| *reserved == name);
+                let (message, hint) = if let Some(language) = keyword_language(&name) {
+                    (
+                        format!("the name `{name}` of {what} is a keyword in {language}"),
+                        format!("rename it: no {language} identifier can spell `{name}`"),
+                    )
+                } else if let Some((_, document)) = reserved {
+                    (
+                        format!("{what} becomes the Python class `{name}`, which is already {document}"),
+                        "rename it".to_owned(),
+                    )
+                } else if let Some(previous) = owners.get(&name) {
+                    let reserved = RUST_ITEM_NAMES.iter().any(|(reserved, _)| *reserved == name);
+                    let hint = if reserved { "rename it" } else { "rename one of them" };
+                    (
+                        format!("{what} becomes the Rust type `{name}`, which is already {previous}"),
+                        hint.to_owned(),
+                    )
+                } else {
+                    owners.insert(name, owner);
+                    continue;
+                };
+                let at = self.at(&path).or_else(|| self.loaded.positions.value_of(&path));
+                self.error_at(at, &path, message, Some(hint));
+                break;
             }
         }
     }
+
+    /// The catalog's name and descriptions end up in doc comments, docstrings and document strings: no control
+    /// character but line breaks and tabs in descriptions (none in the name), and no character that changes the
+    /// direction of text (Rust refuses them, since they can make code read other than it runs).
+    fn check_texts(&mut self) {
+        let raw = &self.loaded.catalog;
+        let mut texts: Vec<(String, &str)> = Vec::new();
+        let fields = |texts: &mut Vec<(String, &'a str)>, parent: String, fields: &'a Ordered<RawField>| {
+            for (name, field) in &fields.0 {
+                if let Some(text) = &field.description {
+                    texts.push((format!("{parent}.{name}.description"), text));
+                }
+            }
+        };
+        let described = |texts: &mut Vec<(String, &'a str)>, path: String, text: &'a Option<String>| {
+            if let Some(text) = text {
+                texts.push((path, text));
+            }
+        };
+        described(&mut texts, "description".to_owned(), &raw.description);
+        for (name, item) in &raw.types.0 {
+            described(&mut texts, format!("types.{name}.description"), &item.description);
+            fields(&mut texts, format!("types.{name}.fields"), &item.fields);
+        }
+        for (name, category) in &raw.categories.0 {
+            let path = format!("categories.{name}");
+            described(&mut texts, format!("{path}.description"), &category.description);
+            for (name, event) in &category.events.0 {
+                let path = format!("{path}.events.{name}");
+                described(&mut texts, format!("{path}.description"), &event.description);
+                fields(&mut texts, format!("{path}.fields"), &event.fields);
+                for (version, previous) in &event.previous_versions.0 {
+                    let path = format!("{path}.previous_versions.{version}");
+                    described(&mut texts, format!("{path}.description"), &previous.description);
+                    fields(&mut texts, format!("{path}.fields"), &previous.fields);
+                }
+            }
+        }
+        for (name, command) in &raw.commands.0 {
+            let path = format!("commands.{name}");
+            described(&mut texts, format!("{path}.description"), &command.description);
+            for (part, parts) in [("request", &command.request), ("response", &command.response)] {
+                if let Some(parts) = parts {
+                    fields(&mut texts, format!("{path}.{part}"), parts);
+                }
+            }
+        }
+        if let Some(notifications) = &raw.notifications {
+            described(
+                &mut texts,
+                "notifications.description".to_owned(),
+                &notifications.description,
+            );
+        }
+        let name = raw.catalog.as_deref().and_then(|name| text_problem(name, false));
+        let problems = texts
+            .into_iter()
+            .filter_map(|(path, text)| Some((path, "the description", text_problem(text, true)?)));
+        let problems: Vec<_> = name
+            .map(|found| ("catalog".to_owned(), "the catalog name", found))
+            .into_iter()
+            .chain(problems)
+            .collect();
+        for (path, what, (character, fix)) in problems {
+            let at = self.loaded.positions.value_of(&path);
+            self.error_at(at, &path, format!("{what} contains {character}"), Some(fix.to_owned()));
+        }
+    }
+}
+
+/// What is wrong with `text` as a name (`multiline` false) or a description: the first character it may not hold,
+/// described, and what to do.
+fn text_problem(text: &str, multiline: bool) -> Option<(String, &'static str)> {
+    let allowed = |c: char| multiline && matches!(c, '\n' | '\t');
+    let found = text
+        .chars()
+        .find(|&c| (c.is_control() && !allowed(c)) || is_direction_mark(c))?;
+    let code = format!("U+{:04X}", u32::from(found));
+    Some(if found.is_control() {
+        let fix = if multiline {
+            "write plain text: line breaks and tabs are the only control characters a description may hold"
+        } else {
+            "write the name as one line of plain text"
+        };
+        (format!("the control character {code}"), fix)
+    } else {
+        (
+            format!("{code}, which changes the direction of text"),
+            "remove it: Rust refuses text-direction characters in generated code",
+        )
+    })
+}
+
+/// Whether `c` changes the direction of text (the bidirectional marks, embeddings, overrides and isolates).
+fn is_direction_mark(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Whether a field of this type can be a subject: a required string, uuid, integer or enum.

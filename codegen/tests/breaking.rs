@@ -216,6 +216,22 @@ fn safe_changes_pass() {
 }
 
 #[test]
+fn adding_enum_values_and_notification_types_is_safe_by_rule() {
+    // Generated enums are open: a consumer built before `suspended` keeps it (`Status::Unrecognized`).
+    let catalog = |values: &str, types: &str| {
+        let text = format!(
+            "catalog: c\nenums:\n  Status: [{values}]\ncategories:\n  user:\n    events:\n      changed:\n        subject: user_id\n        fields: {{ user_id: uuid, status: Status, previous: list<Status> }}\nnotifications:\n  types: [{types}]\n"
+        );
+        Side::read("c.yaml", &text).unwrap_or_else(|diagnostics| panic!("{diagnostics}"))
+    };
+    let old = catalog("active, locked", "info");
+    let new = catalog("active, locked, suspended, archived", "info, warning");
+    assert_eq!(compare(&old, &new), [], "additions pass");
+    let rules: Vec<Rule> = compare(&new, &old).iter().map(|change| change.rule).collect();
+    assert_eq!(rules, [Rule::EnumValueRemoved; 3], "removals do not");
+}
+
+#[test]
 fn a_raised_version_that_keeps_the_old_one_passes() {
     check(
         "versions",

@@ -20,7 +20,8 @@ Decode one stream entry (as redis-py returns it from XRANGE/XREADGROUP)::
     envelope, event = decode(fields)
 
 Models serialize with the catalog's wire names: use ``model_dump_json(by_alias=True)``.
-Optional fields that are absent (``None``) are left out, as the Rust types do.
+Optional fields that are absent (``None``) are left out, as the Rust types do. A field of an enum holds a
+member of the enum, or the plain ``str`` of a value added to the catalog after this module was generated.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _str = str
 _bool = bool
 _int = int
 _float = float
+_UnicodeDecodeError = UnicodeDecodeError
 
 _I32 = _t.Annotated[int, _pd.Field(ge=-(2**31), le=2**31 - 1)]
 _I64 = _t.Annotated[int, _pd.Field(ge=-(2**63), le=2**63 - 1)]
@@ -56,6 +58,12 @@ _Decimal = _t.Annotated[
     _pd.PlainSerializer(_decimal_text, return_type=str, when_used="json"),
 ]
 
+_E = _t.TypeVar("_E", bound=_enum.Enum)
+_Open = _t.Annotated[_t.Union[_E, _str], _pd.Field(union_mode="left_to_right")]
+"""A value of the enum ``_E``, or the plain ``str`` of a value this module does not know: one added to the
+catalog after the module was generated. It is kept as it came and written back unchanged, so an event carrying
+it still validates (adding an enum value breaks no reader)."""
+
 DEFAULT_NAMESPACE = "xerpium"
 """The namespace every key starts with unless configured (XERPIUM_NAMESPACE)."""
 
@@ -70,7 +78,7 @@ class DecodeError(ValueError):
 class _Model(_pd.BaseModel):
     """Base of every model: validation by wire name or attribute name, and absent optional fields left out."""
 
-    model_config = _pd.ConfigDict(populate_by_name=True)
+    model_config = _pd.ConfigDict(populate_by_name=True, protected_namespaces=())
 
     OPTIONAL_FIELDS: _t.ClassVar[_t.FrozenSet[_str]] = frozenset()
 
@@ -303,7 +311,7 @@ class UserProfile(_Model):
     email: _str = _pd.Field(description="Login e-mail.")  # pii: personal data
     display_name: _str = _pd.Field(description="The user's full name as shown in the UI.")  # pii: personal data
     phone: _t.Optional[_str] = _pd.Field(default=None, description="Phone number in E.164 form.")  # pii: personal data
-    roles: _t.List[UserRole]
+    roles: _t.List[_Open[UserRole]]
     locale: _str = _pd.Field(default="en", description="Preferred language (BCP 47).")
     locked: _bool = _pd.Field(description="True while the account is locked.")
     last_login_at: _t.Optional[_pd.AwareDatetime] = _pd.Field(default=None, description="The last successful sign-in; absent if never.")
@@ -313,7 +321,7 @@ class Permission(_Model):
     "One permission on one menu item."
 
     menu_item: _str = _pd.Field(description="The menu item's key, e.g. `sales.orders`.")
-    access: AccessLevel = _pd.Field(description="The level granted on it.")
+    access: _Open[AccessLevel] = _pd.Field(description="The level granted on it.")
 
 
 class UserCreated(_Event):
@@ -331,7 +339,7 @@ class UserCreated(_Event):
     company_id: _uuid.UUID = _pd.Field(description="The company the user belongs to.")
     email: _str = _pd.Field(description="Login e-mail.")  # pii: personal data
     display_name: _str = _pd.Field(description="The user's full name as shown in the UI.")  # pii: personal data
-    roles: _t.List[UserRole] = _pd.Field(description="The roles the account starts with.")
+    roles: _t.List[_Open[UserRole]] = _pd.Field(description="The roles the account starts with.")
     locale: _str = _pd.Field(default="en", description="Preferred language (BCP 47).")
     invited_by: _t.Optional[_uuid.UUID] = _pd.Field(default=None, description="The user who sent the invitation; absent for self sign-up.")
     created_at: _pd.AwareDatetime
@@ -405,7 +413,7 @@ class UserLoggedOut(_Event):
 
     user_id: _uuid.UUID
     session_id: _uuid.UUID
-    reason: LogoutReason
+    reason: _Open[LogoutReason]
     ended_by: _t.Optional[_uuid.UUID] = _pd.Field(default=None, description="The admin who ended the session; absent otherwise.")
     logged_out_at: _pd.AwareDatetime
 
@@ -460,7 +468,7 @@ class UserAccountLocked(_Event):
 
     user_id: _uuid.UUID
     company_id: _uuid.UUID
-    reason: LockReason
+    reason: _Open[LockReason]
     locked_by: _t.Optional[_uuid.UUID] = _pd.Field(default=None, description="The admin who locked it; absent when locked automatically.")
     failed_attempts: _U32 = _pd.Field(default=0, description="Consecutive failed sign-ins at the time of locking.")
     locked_until: _t.Optional[_pd.AwareDatetime] = _pd.Field(default=None, description="When it unlocks by itself; absent until an admin unlocks it.")
@@ -497,9 +505,9 @@ class UserRolesChanged(_Event):
 
     user_id: _uuid.UUID
     company_id: _uuid.UUID
-    added: _t.List[UserRole] = _pd.Field(default_factory=list, description="Roles the user gained.")
-    removed: _t.List[UserRole] = _pd.Field(default_factory=list, description="Roles the user lost.")
-    roles: _t.List[UserRole] = _pd.Field(description="The user's roles after the change.")
+    added: _t.List[_Open[UserRole]] = _pd.Field(default_factory=list, description="Roles the user gained.")
+    removed: _t.List[_Open[UserRole]] = _pd.Field(default_factory=list, description="Roles the user lost.")
+    roles: _t.List[_Open[UserRole]] = _pd.Field(description="The user's roles after the change.")
     changed_by: _uuid.UUID
     changed_at: _pd.AwareDatetime
 
@@ -571,7 +579,7 @@ class PartnerCreated(_Event):
 
     partner_id: _uuid.UUID
     company_id: _uuid.UUID = _pd.Field(description="The company that owns the partner record.")
-    kind: PartnerKind
+    kind: _Open[PartnerKind]
     name: _str = _pd.Field(description="Person or organisation name.")  # pii: personal data
     email: _t.Optional[_str] = _pd.Field(default=None, description="Contact e-mail.")  # pii: personal data
     phone: _t.Optional[_str] = _pd.Field(default=None, description="Contact phone number in E.164 form.")  # pii: personal data
@@ -705,8 +713,8 @@ class SystemStatusChanged(_Event):
 
     service: _str
     instance: _str
-    status: ServiceStatus = _pd.Field(description="The new status.")
-    previous_status: _t.Optional[ServiceStatus] = _pd.Field(default=None, description="The status before; absent for the first report.")
+    status: _Open[ServiceStatus] = _pd.Field(description="The new status.")
+    previous_status: _t.Optional[_Open[ServiceStatus]] = _pd.Field(default=None, description="The status before; absent for the first report.")
     detail: _t.Optional[_str] = _pd.Field(default=None, description="What the health check found.")
     changed_at: _pd.AwareDatetime
 
@@ -745,7 +753,7 @@ class AuditRecordViewed(_Event):
     company_id: _uuid.UUID
     record_type: _str = _pd.Field(description="The kind of record, e.g. `partner`.")
     record_id: _str = _pd.Field(description="The record's id.")
-    outcome: AuditOutcome = _pd.Field(description="Whether access was allowed.")
+    outcome: _Open[AuditOutcome] = _pd.Field(description="Whether access was allowed.")
     client: _t.Optional[ClientInfo] = _pd.Field(default=None, description="Where the request came from.")
     viewed_at: _pd.AwareDatetime
 
@@ -811,7 +819,7 @@ class MenuRolePermissionsChanged(_Event):
     MAX_LEN: _t.ClassVar[_int] = 1000000
     OPTIONAL_FIELDS: _t.ClassVar[_t.FrozenSet[_str]] = frozenset({"company_id"})
 
-    role: UserRole
+    role: _Open[UserRole]
     company_id: _t.Optional[_uuid.UUID] = _pd.Field(default=None, description="The company it applies to; absent for every company.")
     granted: _t.List[Permission] = _pd.Field(default_factory=list, description="Permissions the role gained.")
     revoked: _t.List[Permission] = _pd.Field(default_factory=list, description="Permissions the role lost.")
@@ -868,8 +876,8 @@ class SecurityViolationDetected(_Event):
     OPTIONAL_FIELDS: _t.ClassVar[_t.FrozenSet[_str]] = frozenset({"company_id", "user_id", "target", "client"})
 
     violation_id: _uuid.UUID
-    kind: ViolationKind
-    severity: Severity
+    kind: _Open[ViolationKind]
+    severity: _Open[Severity]
     company_id: _t.Optional[_uuid.UUID] = _pd.Field(default=None, description="The company concerned, when known.")
     user_id: _t.Optional[_uuid.UUID] = _pd.Field(default=None, description="The account involved, when known.")
     target: _t.Optional[_str] = _pd.Field(default=None, description="What was attacked or misused (a login, a menu item, an endpoint).")  # pii: personal data
@@ -1033,7 +1041,7 @@ class Notification(_Model):
     id: _uuid.UUID = _pd.Field(description="UUIDv7 of the notification.")
     time: _pd.AwareDatetime = _pd.Field(description="When it was sent (UTC).")
     target: NotificationTarget = _pd.Field(description="Who it was sent to: personal, for a role, or for everyone.")
-    type: NotificationType = _pd.Field(description="The notification type, e.g. `success`.")
+    type: _Open[NotificationType] = _pd.Field(description="The notification type, e.g. `success`.")
     title: _str = _pd.Field(description="A short title.")
     message: _str = _pd.Field(description="The message shown to the user.")
     data: _t.Optional[_t.Any] = _pd.Field(default=None, description="Optional structured data for the client.")
@@ -1240,7 +1248,7 @@ def decode(fields: _t.Mapping[_t.Any, _t.Any]) -> _t.Tuple[Envelope, _Event]:
     try:
         text = {_text(name): _text(value) for name, value in fields.items()}
         meta = Envelope.model_validate(text)
-    except (UnicodeDecodeError, _pd.ValidationError) as error:
+    except (_UnicodeDecodeError, _pd.ValidationError) as error:
         raise DecodeError(f"not a valid envelope: {error}") from error
     model = EVENTS.get((meta.type, meta.version))
     if model is None:

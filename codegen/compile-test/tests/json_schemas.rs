@@ -96,12 +96,26 @@ fn what_readers_may_see_but_rust_does_not_write_is_accepted_too() {
             object.remove(defaulted);
         }
         object.insert("added_later".into(), json!({"any": "thing"}));
+        // Enum values added to the catalog later.
+        object.insert("roles".into(), json!(["admin", "auditor"]));
+        object.insert("flag".into(), json!("maybe"));
     });
     assert!(
         serde_json::from_value::<LedgerPosted>(payload.clone()).is_ok(),
         "Rust reads it"
     );
     assert_eq!(validator.check("ledger.posted.v1.json", &payload), Ok(()));
+    let notification = json!({
+        "id": Uuid::now_v7(), "time": "2026-11-26T10:00:00.123Z", "target": {"kind": "all"},
+        "type": "fatal", "title": "t", "message": "m",
+    });
+    let read: xerpium_messaging::NotificationMessage =
+        serde_json::from_value(notification.clone()).expect("Rust reads it");
+    assert_eq!(
+        read.kind::<NotificationType>(),
+        Ok(NotificationType::Unrecognized("fatal".into()))
+    );
+    assert_eq!(validator.check("notification.json", &notification), Ok(()));
 }
 
 #[test]
@@ -118,8 +132,8 @@ fn payloads_that_rust_would_not_read_are_rejected() {
             "is not valid uuid",
         ),
         (
-            changed(&posted(), |o| drop(o.insert("role".into(), json!("root")))),
-            "must be one of",
+            changed(&posted(), |o| drop(o.insert("role".into(), json!(3)))),
+            "want string",
         ),
         (
             changed(&posted(), |o| drop(o.insert("count".into(), json!(-1)))),
@@ -178,7 +192,6 @@ fn payloads_that_rust_would_not_read_are_rejected() {
         "id": Uuid::now_v7(), "time": "2026-11-26T10:00:00.123Z", "target": {"kind": "all"},
         "type": "fatal", "title": "t", "message": "m",
     });
-    validator.rejects("notification.json", &notification, "must be one of");
     let to_nobody = changed(&notification, |o| {
         drop(o.insert("target".into(), json!({"kind": "nobody"})))
     });

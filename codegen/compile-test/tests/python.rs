@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use support::{Validator, money, posted, voided};
+use support::{Validator, money, posted, python, voided};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 use xerpium_codegen_compile_test::*;
@@ -30,24 +30,6 @@ use xerpium_messaging::{
 };
 
 const PATIENCE: Duration = Duration::from_secs(20);
-
-/// The Python interpreter of `.venv/` (or `XERPIUM_PYTHON`); `None` when there is none outside CI.
-fn python() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("XERPIUM_PYTHON") {
-        return Some(path.into());
-    }
-    let venv = support::workspace().join(".venv/bin/python");
-    if venv.is_file() {
-        return Some(venv);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing: run scripts/setup",
-        venv.display()
-    );
-    eprintln!("skipped: {} is missing (scripts/setup makes it)", venv.display());
-    None
-}
 
 /// The file beside the generated module where [`Python::new`] writes [`partition_vectors`].
 const PARTITION_VECTORS: &str = "rust_partitions.json";

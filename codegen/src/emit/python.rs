@@ -27,16 +27,19 @@ const KEYWORDS: [&str; 35] = [
     "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
 ];
 
-/// Public attributes of pydantic's `BaseModel` (besides `model_*`) that a field must not shadow.
-const MODEL_ATTRIBUTES: [&str; 12] = [
+/// Public attributes of pydantic's `BaseModel` and of its metaclass (besides `model_*`) that a field must not
+/// shadow.
+const MODEL_ATTRIBUTES: [&str; 14] = [
     "construct",
     "copy",
     "dict",
     "from_orm",
     "json",
+    "mro",
     "parse_file",
     "parse_obj",
     "parse_raw",
+    "register",
     "schema",
     "schema_json",
     "update_forward_refs",
@@ -62,7 +65,8 @@ pub fn attribute(name: &str) -> String {
     }
 }
 
-/// The annotation of a value of `ty`.
+/// The annotation of a value of `ty`; a value of an open enum is `_Open[Name]`: a member of the enum, or the
+/// plain string of a value the module does not know.
 fn annotation(ty: &TypeRef) -> String {
     match ty {
         TypeRef::Scalar(scalar) => match scalar {
@@ -80,6 +84,7 @@ fn annotation(ty: &TypeRef) -> String {
             Scalar::Json => "_t.Any",
         }
         .to_owned(),
+        TypeRef::Enum(name) if schema::is_open_enum(name) => format!("_Open[{name}]"),
         TypeRef::Struct(name) | TypeRef::Enum(name) => name.clone(),
         TypeRef::List(item) => format!("_t.List[{}]", annotation(item)),
         TypeRef::Map(value) => format!("_t.Dict[_str, {}]", annotation(value)),
@@ -344,7 +349,7 @@ impl Module {
         });
         Module {
             source: catalog.source.clone(),
-            title: catalog.name.clone(),
+            title: docstring_text(&catalog.name),
             enums: catalog
                 .enums
                 .iter()
@@ -381,6 +386,11 @@ impl Module {
     }
 }
 
+/// `text` as it is written inside a `"""` docstring: backslashes and quotes escaped, so that it reads as written.
+fn docstring_text(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 /// A duration in whole milliseconds.
 fn milliseconds(duration: std::time::Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
@@ -408,18 +418,20 @@ mod tests {
         let list = TypeRef::List(Box::new(TypeRef::Enum("Role".into())));
         assert_eq!(
             declaration(&field("roles", list, Some(Value::Empty))),
-            "roles: _t.List[Role] = _pd.Field(default_factory=list)"
+            "roles: _t.List[_Open[Role]] = _pd.Field(default_factory=list)"
         );
         let role = TypeRef::Enum("Role".into());
         assert_eq!(
             declaration(&field("role", role, Some(Value::EnumValue("read_only".into())))),
-            "role: Role = Role.READ_ONLY"
+            "role: _Open[Role] = Role.READ_ONLY"
         );
         assert_eq!(
             declaration(&field("rate", TypeRef::Scalar(Scalar::F64), Some(Value::Float(0.5)))),
             "rate: _float = 0.5"
         );
         assert_eq!(attribute("json"), "json_");
+        assert_eq!(attribute("register"), "register_", "of pydantic's metaclass");
+        assert_eq!(docstring_text(r#"a\b """"#), r#"a\\b \"\"\""#);
         assert_eq!(attribute("match"), "match");
     }
 }

@@ -35,7 +35,11 @@ pub const MARKDOWN: Template = template!("EVENTS.md.hbs");
 /// `python/xerpium_events.py`: the pydantic models.
 pub const PYTHON: Template = template!("xerpium_events.py.hbs");
 
-handlebars_helper!(json: |value: Json| serde_json::to_string(value).unwrap_or_default());
+handlebars_helper!(json: |value: Json| match value {
+    serde_json::Value::String(text) => super::schema::quote(text),
+    other => serde_json::to_string(other).unwrap_or_default(),
+});
+handlebars_helper!(key: |name: str| super::schema::yaml_key(name));
 
 /// Renders templates; build one per emitter and render as many files as needed.
 pub struct Renderer {
@@ -49,6 +53,7 @@ impl Renderer {
         registry.set_strict_mode(true);
         registry.register_escape_fn(no_escape);
         registry.register_helper("json", Box::new(json));
+        registry.register_helper("key", Box::new(key));
         for template in templates {
             if let Err(error) = registry.register_template_string(template.name, template.text) {
                 // The templates are part of the generator, checked by its tests.

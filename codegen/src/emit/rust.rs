@@ -3,19 +3,33 @@
 //! Tokens are built with `quote`, parsed into a `syn::File` and printed with
 //! `prettyplease`, so the output is valid Rust by construction. It uses the
 //! traits of `xerpium-messaging` by path and depends on nothing else of ours.
+//!
+//! The module imports nothing: it names every item of `core`, `std`, serde and
+//! the runtime by absolute path (`::core::option::Option`, `::xerpium_messaging::Event`)
+//! and calls trait methods by their trait (`UserHandler::created(&self.0, …)`),
+//! so a catalog's names (a type `Option` or `Message`, an event `into`) shadow
+//! nothing it uses. Its own items are the catalog's names and the few of
+//! [`crate::names`], which the validator keeps apart; default values are
+//! associated functions of their type, out of the module's name space.
+//!
+//! Two parts have modules of their own: `enums`, the open enums that keep a value
+//! this build does not know, and `redaction`, the redacted copies and the `Debug`
+//! that keep personal data out of logs and audit trails.
+
+mod enums;
+mod redaction;
 
 use std::time::Duration;
 
-use heck::ToSnakeCase;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::quote;
 
 use crate::model::{
     Catalog, Category, Command, Enum, Event, Field, Policy, Scalar, StreamLayout, Target, TypeRef, Value,
 };
 use crate::names::{
-    RUNTIME_COMMAND_NAMES, RUNTIME_EVENT_NAMES, RUNTIME_NOTIFICATION_NAMES, event_method_name, event_version_type_name,
-    pascal, rust_ident, snake,
+    category_dispatch_name, category_handler_name, command_request_name, command_response_name, command_server_name,
+    commands_trait_name, event_method_name, event_version_type_name, rust_ident, snake, variant_name,
 };
 
 /// The header of every generated Rust file.
@@ -53,13 +67,13 @@ fn space_items(code: &str) -> String {
         let same_depth = previous.len() - previous_trimmed.len() == indent;
         let ends_block = ["}", "};", "];"].contains(&previous_trimmed)
             || previous_trimmed.ends_with("{}")
-            || (previous_trimmed.starts_with(')') && previous_trimmed.ends_with(';'));
+            || (previous_trimmed.starts_with(')') && previous_trimmed.ends_with(';'))
+            || (previous_trimmed.starts_with("pub struct ") && previous_trimmed.ends_with(");"));
         // A run of one-line `use`, `const` or `type` items stays together.
+        let line_items = ["use ", "const ", "pub const ", "type "];
         let ends_line_item = previous_trimmed.ends_with(';')
-            && ["use ", "const ", "type "]
-                .iter()
-                .any(|s| previous_trimmed.starts_with(s))
-            && !["use ", "const ", "type "].iter().any(|s| trimmed.starts_with(s));
+            && line_items.iter().any(|s| previous_trimmed.starts_with(s))
+            && !line_items.iter().any(|s| trimmed.starts_with(s));
         if same_depth && (ends_block || ends_line_item) && ITEM_STARTS.iter().any(|s| trimmed.starts_with(s)) {
             out.push('\n');
         }
@@ -71,11 +85,10 @@ fn space_items(code: &str) -> String {
 }
 
 fn module(catalog: &Catalog) -> TokenStream {
-    let runtime_uses = runtime_imports(catalog);
     let structs = catalog
         .structs
         .iter()
-        .map(|s| struct_item(&s.name, &[s.description.as_deref()], &s.fields));
+        .map(|s| struct_item(&s.name, &[s.description.as_deref()], &s.fields, redaction::Kind::Shared));
     let enums = catalog.enums.iter().map(enum_item);
     let categories = catalog.categories.iter().map(category_items);
     let category_enum = category_enum(catalog);
@@ -85,15 +98,9 @@ fn module(catalog: &Catalog) -> TokenStream {
     let publisher = publisher(catalog);
     let commands = commands(catalog);
     let notifications = notifications(catalog);
+    let redacted = redaction::marker();
     quote! {
-        use std::fmt;
-        use std::future::Future;
-        use std::str::FromStr;
-        use std::time::Duration;
-
-        use serde::{Deserialize, Serialize};
-        use xerpium_messaging::{#(#runtime_uses),*};
-
+        #redacted
         #(#structs)*
         #(#enums)*
         #(#categories)*
@@ -105,21 +112,6 @@ fn module(catalog: &Catalog) -> TokenStream {
         #commands
         #notifications
     }
-}
-
-fn runtime_imports(catalog: &Catalog) -> Vec<Ident> {
-    let mut names = RUNTIME_EVENT_NAMES.to_vec();
-    if !catalog.commands.is_empty() {
-        names.extend(RUNTIME_COMMAND_NAMES);
-    }
-    if !catalog.notifications.types.is_empty() {
-        names.extend(RUNTIME_NOTIFICATION_NAMES);
-    }
-    names.sort_unstable();
-    names
-        .into_iter()
-        .map(|name| Ident::new(name, Span::call_site()))
-        .collect()
 }
 
 fn ident(name: &str) -> Ident {
@@ -137,7 +129,8 @@ fn docs<'a>(paragraphs: impl IntoIterator<Item = Option<&'a str>>) -> TokenStrea
     let lines: Vec<String> = text
         .join("\n\n")
         .lines()
-        .map(|line| format!(" {line}").trim_end().to_owned())
+        // Tabs become spaces, as in hand-written docs (clippy's `tabs_in_doc_comments`).
+        .map(|line| format!(" {}", line.replace('\t', "    ")).trim_end().to_owned())
         .collect();
     quote! { #(#[doc = #lines])* }
 }
@@ -145,18 +138,18 @@ fn docs<'a>(paragraphs: impl IntoIterator<Item = Option<&'a str>>) -> TokenStrea
 fn rust_type(ty: &TypeRef) -> TokenStream {
     match ty {
         TypeRef::Scalar(scalar) => match scalar {
-            Scalar::String => quote!(String),
+            Scalar::String => quote!(::std::string::String),
             Scalar::Bool => quote!(bool),
             Scalar::I32 => quote!(i32),
             Scalar::I64 => quote!(i64),
             Scalar::U32 => quote!(u32),
             Scalar::U64 => quote!(u64),
             Scalar::F64 => quote!(f64),
-            Scalar::Decimal => quote!(rust_decimal::Decimal),
-            Scalar::Uuid => quote!(uuid::Uuid),
-            Scalar::DateTime => quote!(chrono::DateTime<chrono::Utc>),
-            Scalar::Date => quote!(chrono::NaiveDate),
-            Scalar::Json => quote!(serde_json::Value),
+            Scalar::Decimal => quote!(::rust_decimal::Decimal),
+            Scalar::Uuid => quote!(::uuid::Uuid),
+            Scalar::DateTime => quote!(::chrono::DateTime<::chrono::Utc>),
+            Scalar::Date => quote!(::chrono::NaiveDate),
+            Scalar::Json => quote!(::serde_json::Value),
         },
         TypeRef::Struct(name) | TypeRef::Enum(name) => {
             let name = ident(name);
@@ -164,24 +157,27 @@ fn rust_type(ty: &TypeRef) -> TokenStream {
         }
         TypeRef::List(item) => {
             let item = rust_type(item);
-            quote!(Vec<#item>)
+            quote!(::std::vec::Vec<#item>)
         }
         TypeRef::Map(value) => {
             let value = rust_type(value);
-            quote!(std::collections::BTreeMap<String, #value>)
+            quote!(::std::collections::BTreeMap<::std::string::String, #value>)
         }
         TypeRef::Optional(inner) => {
             let inner = rust_type(inner);
-            quote!(Option<#inner>)
+            quote!(::core::option::Option<#inner>)
         }
     }
 }
 
-/// A struct with serde attributes, and the functions of its field defaults;
+/// A struct with serde attributes, and the functions of its field defaults
+/// (associated functions, `Money::default_currency`), and its redaction ([`redaction`], by its `kind`);
 /// `paragraphs` make its doc comment.
-fn struct_item(name: &str, paragraphs: &[Option<&str>], fields: &[Field]) -> TokenStream {
+fn struct_item(name: &str, paragraphs: &[Option<&str>], fields: &[Field], kind: redaction::Kind) -> TokenStream {
     let type_name = ident(name);
-    let owner = name.to_snake_case();
+    let redaction::Redaction { methods, debug } = redaction::items(&type_name, kind, fields);
+    // A struct with personal fields has a `Debug` of its own that prints them redacted.
+    let derive_debug = debug.is_none().then(|| quote!(Debug,));
     let mut default_fns = Vec::new();
     let fields = fields.iter().map(|field| {
         let (field_ident, renamed) = rust_ident(&field.name);
@@ -189,7 +185,7 @@ fn struct_item(name: &str, paragraphs: &[Option<&str>], fields: &[Field]) -> Tok
         let ty = rust_type(&field.ty);
         let pii = field
             .pii
-            .then_some("Personal data (`pii`): redacted from audit trails and logs.");
+            .then_some("Personal data (`pii`): replaced in [`redacted`](Self::redacted) copies and in `Debug` output.");
         let doc = docs([field.description.as_deref(), pii]);
         let rename = renamed.then(|| quote!(#[serde(rename = #wire)]));
         let deprecated = field
@@ -197,8 +193,8 @@ fn struct_item(name: &str, paragraphs: &[Option<&str>], fields: &[Field]) -> Tok
             .then(|| quote!(#[deprecated = "marked `deprecated` in the catalog; it will be removed"]));
         let default = match &field.default {
             Some(value) => {
-                let function = format!("default_{owner}_{}", field.name);
-                let function_ident = ident(&function);
+                let function_ident = ident(&format!("default_{}", field.name));
+                let function = format!("{name}::{function_ident}");
                 let value = default_value(value, &field.ty);
                 default_fns.push(quote! {
                     fn #function_ident() -> #ty { #value }
@@ -206,10 +202,12 @@ fn struct_item(name: &str, paragraphs: &[Option<&str>], fields: &[Field]) -> Tok
                 let skip = field
                     .ty
                     .is_optional()
-                    .then(|| quote!(, skip_serializing_if = "Option::is_none"));
+                    .then(|| quote!(, skip_serializing_if = "::core::option::Option::is_none"));
                 Some(quote!(#[serde(default = #function #skip)]))
             }
-            None if field.ty.is_optional() => Some(quote!(#[serde(default, skip_serializing_if = "Option::is_none")])),
+            None if field.ty.is_optional() => {
+                Some(quote!(#[serde(default, skip_serializing_if = "::core::option::Option::is_none")]))
+            }
             None => None,
         };
         quote! {
@@ -220,29 +218,34 @@ fn struct_item(name: &str, paragraphs: &[Option<&str>], fields: &[Field]) -> Tok
             pub #field_ident: #ty,
         }
     });
+    let fields: Vec<TokenStream> = fields.collect();
     let doc = docs(paragraphs.iter().copied());
     quote! {
         #doc
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[derive(#derive_debug Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
         pub struct #type_name {
             #(#fields)*
         }
-        #(#default_fns)*
+        impl #type_name {
+            #methods
+            #(#default_fns)*
+        }
+        #debug
     }
 }
 
 fn default_value(value: &Value, ty: &TypeRef) -> TokenStream {
     if let TypeRef::Optional(inner) = ty {
         return match value {
-            Value::Empty => quote!(None),
+            Value::Empty => quote!(::core::option::Option::None),
             value => {
                 let inner = default_value(value, inner);
-                quote!(Some(#inner))
+                quote!(::core::option::Option::Some(#inner))
             }
         };
     }
     match value {
-        Value::String(text) => quote!(#text.to_owned()),
+        Value::String(text) => quote!(::std::string::String::from(#text)),
         Value::Bool(flag) => quote!(#flag),
         Value::Integer(number) => {
             let magnitude = Literal::u128_unsuffixed(number.unsigned_abs());
@@ -263,17 +266,17 @@ fn default_value(value: &Value, ty: &TypeRef) -> TokenStream {
         Value::Decimal(decimal) => {
             let mantissa = Literal::i128_unsuffixed(decimal.mantissa());
             let scale = Literal::u32_unsuffixed(decimal.scale());
-            quote!(rust_decimal::Decimal::from_i128_with_scale(#mantissa, #scale))
+            quote!(::rust_decimal::Decimal::from_i128_with_scale(#mantissa, #scale))
         }
         Value::EnumValue(variant) => {
             let (TypeRef::Enum(name) | TypeRef::Struct(name)) = ty else {
-                return quote!(Default::default());
+                return quote!(::core::default::Default::default());
             };
             let enum_ident = ident(name);
-            let variant = ident(&pascal(variant));
+            let variant = ident(&variant_name(variant));
             quote!(#enum_ident::#variant)
         }
-        Value::Empty => quote!(Default::default()),
+        Value::Empty => quote!(::core::default::Default::default()),
     }
 }
 
@@ -289,10 +292,11 @@ fn serde_snake(name: &str) -> String {
     out
 }
 
-/// A string-valued enum: serde names, `ALL`, `as_str`, `Display`, `FromStr`.
+/// A closed string-valued enum (the categories): serde names, `ALL`, `as_str`, `Display`, `FromStr`. The
+/// catalog's enums and the notification types are open ([`enums`]).
 fn string_enum(name: &Ident, kind: &str, values: &[String], doc: &TokenStream) -> TokenStream {
-    let variants: Vec<Ident> = values.iter().map(|v| ident(&pascal(v))).collect();
-    let uniform = values.iter().all(|v| serde_snake(&pascal(v)) == *v);
+    let variants: Vec<Ident> = values.iter().map(|v| ident(&variant_name(v))).collect();
+    let uniform = values.iter().all(|v| serde_snake(&variant_name(v)) == *v);
     let rename_all = uniform.then(|| quote!(#[serde(rename_all = "snake_case")]));
     let declared = variants.iter().zip(values).map(|(variant, wire)| {
         let rename = (!uniform).then(|| quote!(#[serde(rename = #wire)]));
@@ -301,7 +305,7 @@ fn string_enum(name: &Ident, kind: &str, values: &[String], doc: &TokenStream) -
     });
     quote! {
         #doc
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         #rename_all
         #[non_exhaustive]
         pub enum #name {
@@ -320,19 +324,19 @@ fn string_enum(name: &Ident, kind: &str, values: &[String], doc: &TokenStream) -
             }
         }
 
-        impl fmt::Display for #name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::core::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for #name {
-            type Err = UnknownName;
+        impl ::core::str::FromStr for #name {
+            type Err = ::xerpium_messaging::UnknownName;
 
-            fn from_str(name: &str) -> Result<Self, UnknownName> {
+            fn from_str(name: &str) -> ::core::result::Result<Self, ::xerpium_messaging::UnknownName> {
                 match name {
-                    #(#values => Ok(#name::#variants),)*
-                    _ => Err(UnknownName { kind: #kind, name: name.to_owned() }),
+                    #(#values => ::core::result::Result::Ok(#name::#variants),)*
+                    _ => ::core::result::Result::Err(::xerpium_messaging::UnknownName { kind: #kind, name: name.to_owned() }),
                 }
             }
         }
@@ -341,7 +345,7 @@ fn string_enum(name: &Ident, kind: &str, values: &[String], doc: &TokenStream) -
 
 fn enum_item(item: &Enum) -> TokenStream {
     let doc = docs([Some(format!("The `{}` values of the catalog.", item.name).as_str())]);
-    string_enum(&ident(&item.name), &item.name, &item.values, &doc)
+    enums::open_enum(&ident(&item.name), &item.values, &doc)
 }
 
 /// A duration in milliseconds, as a literal for `Duration::from_millis`.
@@ -361,11 +365,11 @@ fn policy_tokens(policy: &Policy) -> TokenStream {
     let (first, max, retention) = (millis(backoff_first), millis(backoff_max), millis(retention));
     let max_len = Literal::u64_unsuffixed(max_len);
     quote! {
-        DeliveryPolicy {
+        ::xerpium_messaging::DeliveryPolicy {
             max_attempts: #max_attempts,
-            backoff_first: Duration::from_millis(#first),
-            backoff_max: Duration::from_millis(#max),
-            retention: Duration::from_millis(#retention),
+            backoff_first: ::core::time::Duration::from_millis(#first),
+            backoff_max: ::core::time::Duration::from_millis(#max),
+            retention: ::core::time::Duration::from_millis(#retention),
             max_len: #max_len,
         }
     }
@@ -377,9 +381,9 @@ fn layout_tokens(layout: &StreamLayout) -> TokenStream {
     let retention = millis(layout.retention);
     let max_len = Literal::u64_unsuffixed(layout.max_len);
     quote! {
-        StreamLayout {
+        ::xerpium_messaging::StreamLayout {
             partitions: #partitions,
-            retention: Duration::from_millis(#retention),
+            retention: ::core::time::Duration::from_millis(#retention),
             max_len: #max_len,
         }
     }
@@ -426,18 +430,19 @@ fn event_item(category: &Category, event: &Event) -> TokenStream {
         &name.to_string(),
         &[event.description.as_deref(), older.as_deref(), Some(&facts)],
         &event.fields,
+        redaction::Kind::Message,
     );
     quote! {
         #item
 
-        impl Event for #name {
+        impl ::xerpium_messaging::Event for #name {
             const TYPE: &'static str = #type_name;
             const CATEGORY: &'static str = #category_name;
             const VERSION: u32 = #version;
-            const POLICY: DeliveryPolicy = #policy;
-            const STREAM: StreamLayout = #stream;
+            const POLICY: ::xerpium_messaging::DeliveryPolicy = #policy;
+            const STREAM: ::xerpium_messaging::StreamLayout = #stream;
 
-            fn subject(&self) -> String {
+            fn subject(&self) -> ::std::string::String {
                 #subject
             }
         }
@@ -454,26 +459,38 @@ fn handler_method(event: &Event, method: &Ident) -> TokenStream {
         event.version
     );
     let doc = docs([event.description.as_deref(), Some(&summary)]);
+    let allow = self_convention(method);
     quote! {
         #doc
-        fn #method(&self, _event: #ty, _message: &Message) -> impl Future<Output = HandlerResult> + Send {
-            async { Ok(()) }
+        #allow
+        fn #method(
+            &self,
+            _event: #ty,
+            _message: &::xerpium_messaging::Message,
+        ) -> impl ::core::future::Future<Output = ::xerpium_messaging::HandlerResult> + ::core::marker::Send {
+            async { ::core::result::Result::Ok(()) }
         }
     }
 }
 
+/// `#[allow(clippy::wrong_self_convention)]` for a method that takes `&self` under a name the catalog gave it and
+/// clippy expects to take `self` (`into_…`) or no `self` (`from_…`).
+fn self_convention(method: &Ident) -> Option<TokenStream> {
+    let name = method.to_string();
+    (name.starts_with("into_") || name.starts_with("from_")).then(|| quote!(#[allow(clippy::wrong_self_convention)]))
+}
+
 /// The dispatch arm that decodes `event` by its wire type and version and
-/// calls the handler's `method`.
-fn dispatch_arm(event: &Event, method: &Ident) -> TokenStream {
+/// calls `method` of the handler trait `handler` (by the trait, so that no other method of the same name is meant).
+fn dispatch_arm(event: &Event, handler: &Ident, method: &Ident) -> TokenStream {
     let (type_name, version) = (event.type_name(), Literal::u32_unsuffixed(event.version));
-    quote!((#type_name, #version) => self.0.#method(message.decode()?, message).await,)
+    quote!((#type_name, #version) => #handler::#method(&self.0, message.decode()?, message).await,)
 }
 
 fn category_items(category: &Category) -> TokenStream {
     let events = category.events.iter().map(|event| event_item(category, event));
-    let base = pascal(&category.name);
-    let handler = format_ident!("{base}Handler");
-    let dispatch = format_ident!("{base}Dispatch");
+    let handler = ident(&category_handler_name(&category.name));
+    let dispatch = ident(&category_dispatch_name(&category.name));
     let name = &category.name;
     let methods = category
         .events
@@ -482,7 +499,7 @@ fn category_items(category: &Category) -> TokenStream {
     let arms = category
         .events
         .iter()
-        .map(|event| dispatch_arm(event, &method_ident(&event_method_name(event))));
+        .map(|event| dispatch_arm(event, &handler, &method_ident(&event_method_name(event))));
     let handler_doc = docs([
         category.description.as_deref(),
         Some(&format!(
@@ -490,15 +507,15 @@ fn category_items(category: &Category) -> TokenStream {
             category.streams_summary()
         )),
     ]);
-    let variant = ident(&pascal(name));
+    let variant = ident(&variant_name(name));
     let dispatch_doc = format!(
-        " Dispatches the entries of the `{name}` category to a [`{handler}`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`]."
+        " Dispatches the entries of the `{name}` category to a [`{handler}`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`](::xerpium_messaging::HandlerError::UnknownType)."
     );
     quote! {
         #(#events)*
 
         #handler_doc
-        pub trait #handler: Send + Sync + 'static {
+        pub trait #handler: ::core::marker::Send + ::core::marker::Sync + 'static {
             #(#methods)*
         }
 
@@ -506,29 +523,29 @@ fn category_items(category: &Category) -> TokenStream {
         #[derive(Debug, Clone, Default)]
         pub struct #dispatch<H>(pub H);
 
-        impl<H: #handler> Dispatch for #dispatch<H> {
+        impl<H: #handler> ::xerpium_messaging::Dispatch for #dispatch<H> {
             fn categories(&self) -> &'static [&'static str] {
                 &[#name]
             }
 
-            fn policy(&self, event_type: &str) -> Option<DeliveryPolicy> {
-                EventType::from_str(event_type)
+            fn policy(&self, event_type: &str) -> ::core::option::Option<::xerpium_messaging::DeliveryPolicy> {
+                <EventType as ::core::str::FromStr>::from_str(event_type)
                     .ok()
                     .filter(|known| known.category() == Category::#variant)
                     .map(EventType::policy)
             }
 
-            fn layout(&self, category: &str) -> StreamLayout {
-                Category::from_str(category)
+            fn layout(&self, category: &str) -> ::xerpium_messaging::StreamLayout {
+                <Category as ::core::str::FromStr>::from_str(category)
                     .ok()
                     .filter(|known| *known == Category::#variant)
-                    .map_or(StreamLayout::DEFAULT, Category::layout)
+                    .map_or(::xerpium_messaging::StreamLayout::DEFAULT, Category::layout)
             }
 
-            async fn dispatch(&self, message: &Message) -> HandlerResult {
+            async fn dispatch(&self, message: &::xerpium_messaging::Message) -> ::xerpium_messaging::HandlerResult {
                 match (message.envelope.event_type.as_str(), message.envelope.version) {
                     #(#arms)*
-                    _ => Err(HandlerError::unknown_type(message)),
+                    _ => ::core::result::Result::Err(::xerpium_messaging::HandlerError::unknown_type(message)),
                 }
             }
         }
@@ -541,7 +558,11 @@ fn category_enum(catalog: &Catalog) -> TokenStream {
         "The event categories of the catalog: one stream each, `<ns>:events:<category>`, or one per partition, `<ns>:events:<category>:<p>`, for a category ordered across instances.",
     )]);
     let base = string_enum(&ident("Category"), "category", &names, &doc);
-    let variants: Vec<Ident> = catalog.categories.iter().map(|c| ident(&pascal(&c.name))).collect();
+    let variants: Vec<Ident> = catalog
+        .categories
+        .iter()
+        .map(|c| ident(&variant_name(&c.name)))
+        .collect();
     let events = catalog.categories.iter().map(|c| {
         let types = c.events.iter().map(event_ident);
         quote!(&[#(EventType::#types),*])
@@ -560,7 +581,7 @@ fn category_enum(catalog: &Catalog) -> TokenStream {
 
             /// How this category's streams are laid out and trimmed: its partitions, and the longest
             /// retention and largest cap of its types.
-            pub const fn layout(self) -> StreamLayout {
+            pub const fn layout(self) -> ::xerpium_messaging::StreamLayout {
                 match self {
                     #(Category::#variants => #layouts,)*
                 }
@@ -576,7 +597,7 @@ fn event_type_enum(catalog: &Catalog) -> TokenStream {
         let text = format!(" `{}` v{}", e.type_name(), e.version);
         quote!(#[doc = #text])
     });
-    let categories = events.iter().map(|e| ident(&pascal(&e.category)));
+    let categories = events.iter().map(|e| ident(&variant_name(&e.category)));
     quote! {
         /// Every event type of the catalog, by wire name and version.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -592,14 +613,14 @@ fn event_type_enum(catalog: &Catalog) -> TokenStream {
             /// The wire type name, `<category>.<event>`.
             pub const fn as_str(self) -> &'static str {
                 match self {
-                    #(EventType::#variants => <#variants as Event>::TYPE,)*
+                    #(EventType::#variants => <#variants as ::xerpium_messaging::Event>::TYPE,)*
                 }
             }
 
             /// The schema version.
             pub const fn version(self) -> u32 {
                 match self {
-                    #(EventType::#variants => <#variants as Event>::VERSION,)*
+                    #(EventType::#variants => <#variants as ::xerpium_messaging::Event>::VERSION,)*
                 }
             }
 
@@ -611,42 +632,42 @@ fn event_type_enum(catalog: &Catalog) -> TokenStream {
             }
 
             /// How the runtime delivers this type.
-            pub const fn policy(self) -> DeliveryPolicy {
+            pub const fn policy(self) -> ::xerpium_messaging::DeliveryPolicy {
                 match self {
-                    #(EventType::#variants => <#variants as Event>::POLICY,)*
+                    #(EventType::#variants => <#variants as ::xerpium_messaging::Event>::POLICY,)*
                 }
             }
 
             /// How the streams of this type's category are laid out and trimmed.
-            pub const fn layout(self) -> StreamLayout {
+            pub const fn layout(self) -> ::xerpium_messaging::StreamLayout {
                 match self {
-                    #(EventType::#variants => <#variants as Event>::STREAM,)*
+                    #(EventType::#variants => <#variants as ::xerpium_messaging::Event>::STREAM,)*
                 }
             }
 
             /// The type with this wire name and version, if this build knows it.
-            pub fn lookup(name: &str, version: u32) -> Option<EventType> {
+            pub fn lookup(name: &str, version: u32) -> ::core::option::Option<EventType> {
                 EventType::ALL.iter().copied().find(|t| t.as_str() == name && t.version() == version)
             }
         }
 
-        impl fmt::Display for EventType {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::core::fmt::Display for EventType {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for EventType {
-            type Err = UnknownName;
+        impl ::core::str::FromStr for EventType {
+            type Err = ::xerpium_messaging::UnknownName;
 
             /// Parses a wire name (`user.created`); with several versions, the highest.
-            fn from_str(name: &str) -> Result<Self, UnknownName> {
+            fn from_str(name: &str) -> ::core::result::Result<Self, ::xerpium_messaging::UnknownName> {
                 EventType::ALL
                     .iter()
                     .copied()
                     .filter(|t| t.as_str() == name)
                     .max_by_key(|t| t.version())
-                    .ok_or_else(|| UnknownName { kind: "event type", name: name.to_owned() })
+                    .ok_or_else(|| ::xerpium_messaging::UnknownName { kind: "event type", name: name.to_owned() })
             }
         }
     }
@@ -663,6 +684,8 @@ fn any_event(catalog: &Catalog) -> TokenStream {
         /// Any event of the catalog, decoded by its type and version.
         #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
+        // The events are as large as the catalog makes them; one is decoded at a time.
+        #[allow(clippy::large_enum_variant)]
         pub enum AnyEvent {
             #(#[allow(missing_docs)] #variants(#variants),)*
         }
@@ -670,14 +693,14 @@ fn any_event(catalog: &Catalog) -> TokenStream {
         impl AnyEvent {
             /// Decodes a payload by its wire type and version. An unknown
             /// type or a payload that does not match is an error, never a panic.
-            pub fn decode(event_type: &str, version: u32, data: &str) -> Result<AnyEvent, DecodeError> {
+            pub fn decode(event_type: &str, version: u32, data: &str) -> ::core::result::Result<AnyEvent, ::xerpium_messaging::DecodeError> {
                 let decoded = match (event_type, version) {
-                    #(#keys => serde_json::from_str(data).map(AnyEvent::#variants),)*
+                    #(#keys => ::serde_json::from_str(data).map(AnyEvent::#variants),)*
                     _ => {
-                        return Err(DecodeError::UnknownType { event_type: event_type.to_owned(), version });
+                        return ::core::result::Result::Err(::xerpium_messaging::DecodeError::UnknownType { event_type: event_type.to_owned(), version });
                     }
                 };
-                decoded.map_err(|error| DecodeError::Payload {
+                decoded.map_err(|error| ::xerpium_messaging::DecodeError::Payload {
                     event_type: event_type.to_owned(),
                     version,
                     reason: error.to_string(),
@@ -692,16 +715,24 @@ fn any_event(catalog: &Catalog) -> TokenStream {
             }
 
             /// The event's subject (its entity key).
-            pub fn subject(&self) -> String {
+            pub fn subject(&self) -> ::std::string::String {
                 match self {
-                    #(AnyEvent::#variants(event) => event.subject(),)*
+                    #(AnyEvent::#variants(event) => ::xerpium_messaging::Event::subject(event),)*
                 }
             }
 
             /// The event's payload as JSON.
-            pub fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+            pub fn to_json(&self) -> ::core::result::Result<::serde_json::Value, ::serde_json::Error> {
                 match self {
-                    #(AnyEvent::#variants(event) => serde_json::to_value(event),)*
+                    #(AnyEvent::#variants(event) => ::serde_json::to_value(event),)*
+                }
+            }
+
+            /// The event with its personal data replaced (the fields marked `pii` in the catalog), for logs and
+            /// audit trails; how is told at [`REDACTED`].
+            pub fn redacted(&self) -> AnyEvent {
+                match self {
+                    #(AnyEvent::#variants(event) => AnyEvent::#variants(event.redacted()),)*
                 }
             }
         }
@@ -710,7 +741,7 @@ fn any_event(catalog: &Catalog) -> TokenStream {
 
 /// The method name of an event in the all-events traits (`user_created`).
 fn qualified_method(event: &Event) -> Ident {
-    ident(&format!("{}_{}", event.category, event_method_name(event)))
+    method_ident(&format!("{}_{}", event.category, event_method_name(event)))
 }
 
 fn all_events_handler(catalog: &Catalog) -> TokenStream {
@@ -718,7 +749,10 @@ fn all_events_handler(catalog: &Catalog) -> TokenStream {
     let methods = events
         .iter()
         .map(|event| handler_method(event, &qualified_method(event)));
-    let arms = events.iter().map(|event| dispatch_arm(event, &qualified_method(event)));
+    let handler = ident("EventHandler");
+    let arms = events
+        .iter()
+        .map(|event| dispatch_arm(event, &handler, &qualified_method(event)));
     let names = catalog.categories.iter().map(|c| c.name.as_str());
     quote! {
         /// Handles every event of the catalog, from every category's stream.
@@ -726,14 +760,17 @@ fn all_events_handler(catalog: &Catalog) -> TokenStream {
         /// Implement the methods for the events you care about; the others are
         /// acknowledged and ignored. Entries of a type or version this build does
         /// not know go to [`EventHandler::unknown`]. Run it with [`EventDispatch`].
-        pub trait EventHandler: Send + Sync + 'static {
+        pub trait EventHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
             #(#methods)*
 
-            /// Handles an entry whose type or version this build does not know; by
-            /// default fails with [`HandlerError::UnknownType`], which dead-letters it.
-            fn unknown(&self, message: &Message) -> impl Future<Output = HandlerResult> + Send {
-                let error = HandlerError::unknown_type(message);
-                async move { Err(error) }
+            /// Handles an entry whose type or version this build does not know; by default fails with
+            /// [`HandlerError::UnknownType`](::xerpium_messaging::HandlerError::UnknownType), which dead-letters it.
+            fn unknown(
+                &self,
+                message: &::xerpium_messaging::Message,
+            ) -> impl ::core::future::Future<Output = ::xerpium_messaging::HandlerResult> + ::core::marker::Send {
+                let error = ::xerpium_messaging::HandlerError::unknown_type(message);
+                async move { ::core::result::Result::Err(error) }
             }
         }
 
@@ -741,23 +778,24 @@ fn all_events_handler(catalog: &Catalog) -> TokenStream {
         #[derive(Debug, Clone, Default)]
         pub struct EventDispatch<H>(pub H);
 
-        impl<H: EventHandler> Dispatch for EventDispatch<H> {
+        impl<H: EventHandler> ::xerpium_messaging::Dispatch for EventDispatch<H> {
             fn categories(&self) -> &'static [&'static str] {
                 &[#(#names),*]
             }
 
-            fn policy(&self, event_type: &str) -> Option<DeliveryPolicy> {
-                EventType::from_str(event_type).ok().map(EventType::policy)
+            fn policy(&self, event_type: &str) -> ::core::option::Option<::xerpium_messaging::DeliveryPolicy> {
+                <EventType as ::core::str::FromStr>::from_str(event_type).ok().map(EventType::policy)
             }
 
-            fn layout(&self, category: &str) -> StreamLayout {
-                Category::from_str(category).map_or(StreamLayout::DEFAULT, Category::layout)
+            fn layout(&self, category: &str) -> ::xerpium_messaging::StreamLayout {
+                <Category as ::core::str::FromStr>::from_str(category)
+                    .map_or(::xerpium_messaging::StreamLayout::DEFAULT, Category::layout)
             }
 
-            async fn dispatch(&self, message: &Message) -> HandlerResult {
+            async fn dispatch(&self, message: &::xerpium_messaging::Message) -> ::xerpium_messaging::HandlerResult {
                 match (message.envelope.event_type.as_str(), message.envelope.version) {
                     #(#arms)*
-                    _ => self.0.unknown(message).await,
+                    _ => EventHandler::unknown(&self.0, message).await,
                 }
             }
         }
@@ -768,22 +806,35 @@ fn publisher(catalog: &Catalog) -> TokenStream {
     let methods = catalog.events().map(|event| {
         let method = qualified_method(event);
         let ty = event_ident(event);
-        let summary = format!("Publishes `{}` v{} to the `{}` stream; returns the entry id.", event.type_name(), event.version, event.category);
+        let summary = format!(
+            "Publishes `{}` v{} to the `{}` stream; returns the entry id.",
+            event.type_name(),
+            event.version,
+            event.category
+        );
         let doc = docs([Some(summary.as_str()), event.description.as_deref()]);
+        let allow = self_convention(&method);
         quote! {
             #doc
-            fn #method(&self, event: &#ty, context: &PublishContext) -> impl Future<Output = Result<String, PublishError>> + Send {
-                self.publish(event, context)
+            #allow
+            fn #method(
+                &self,
+                event: &#ty,
+                context: &::xerpium_messaging::PublishContext,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<::std::string::String, ::xerpium_messaging::PublishError>,
+            > + ::core::marker::Send {
+                ::xerpium_messaging::Publish::publish(self, event, context)
             }
         }
     });
     quote! {
-        /// A typed method per event of the catalog, on every [`Publish`] implementation.
-        pub trait PublishEvents: Publish {
+        /// A typed method per event of the catalog, on every [`Publish`](::xerpium_messaging::Publish) implementation.
+        pub trait PublishEvents: ::xerpium_messaging::Publish {
             #(#methods)*
         }
 
-        impl<P: Publish> PublishEvents for P {}
+        impl<P: ::xerpium_messaging::Publish> PublishEvents for P {}
     }
 }
 
@@ -793,20 +844,27 @@ fn commands(catalog: &Catalog) -> TokenStream {
     }
     let items = catalog.commands.iter().map(command_items);
     let client_methods = catalog.commands.iter().map(|command| {
-        let method = ident(&snake(&command.name));
-        let request = format_ident!("{}Request", pascal(&command.name));
-        let response = format_ident!("{}Response", pascal(&command.name));
+        let method = command_method(command);
+        let request = ident(&command_request_name(&command.name));
+        let response = ident(&command_response_name(&command.name));
         let summary = format!(
-            "Calls `{}` on `{}` and waits for the reply, at most {} (use [`CommandCaller::call`] for another timeout).",
+            "Calls `{}` on `{}` and waits for the reply, at most {} (use [`CommandCaller::call`](::xerpium_messaging::CommandCaller::call) for another timeout).",
             command.name,
             command.target,
             humantime::format_duration(command.timeout)
         );
         let doc = docs([command.description.as_deref(), Some(&summary)]);
+        let allow = self_convention(&method);
         quote! {
             #doc
-            fn #method(&self, request: &#request) -> impl Future<Output = Result<#response, CommandError>> + Send {
-                self.call(request, None)
+            #allow
+            fn #method(
+                &self,
+                request: &#request,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<#response, ::xerpium_messaging::CommandError>,
+            > + ::core::marker::Send {
+                ::xerpium_messaging::CommandCaller::call(self, request, ::core::option::Option::None)
             }
         }
     });
@@ -820,21 +878,25 @@ fn commands(catalog: &Catalog) -> TokenStream {
     quote! {
         #(#items)*
 
-        /// A typed method per command of the catalog, on every [`CommandCaller`].
-        pub trait CommandClient: CommandCaller {
+        /// A typed method per command of the catalog, on every [`CommandCaller`](::xerpium_messaging::CommandCaller).
+        pub trait CommandClient: ::xerpium_messaging::CommandCaller {
             #(#client_methods)*
         }
 
-        impl<C: CommandCaller> CommandClient for C {}
+        impl<C: ::xerpium_messaging::CommandCaller> CommandClient for C {}
 
         #(#servers)*
     }
 }
 
+/// The method of a command in [`CommandClient`] and its target's handler trait (`company_get`).
+fn command_method(command: &Command) -> Ident {
+    method_ident(&snake(&command.name))
+}
+
 fn command_items(command: &Command) -> TokenStream {
-    let base = pascal(&command.name);
-    let request = format!("{base}Request");
-    let response = format!("{base}Response");
+    let request = command_request_name(&command.name);
+    let response = command_response_name(&command.name);
     let (request_ident, response_ident) = (ident(&request), ident(&response));
     let name = &command.name;
     let target = &command.target;
@@ -846,16 +908,22 @@ fn command_items(command: &Command) -> TokenStream {
         &request,
         &[command.description.as_deref(), Some(&request_doc)],
         &command.request,
+        redaction::Kind::Message,
     );
-    let response_item = struct_item(&response, &[Some(&response_doc)], &command.response);
+    let response_item = struct_item(
+        &response,
+        &[Some(&response_doc)],
+        &command.response,
+        redaction::Kind::Message,
+    );
     quote! {
         #request_item
         #response_item
 
-        impl Command for #request_ident {
+        impl ::xerpium_messaging::Command for #request_ident {
             const NAME: &'static str = #name;
             const TARGET: &'static str = #target;
-            const TIMEOUT: Duration = Duration::from_millis(#timeout);
+            const TIMEOUT: ::core::time::Duration = ::core::time::Duration::from_millis(#timeout);
             const VERSION: u32 = #version;
             type Response = #response_ident;
         }
@@ -863,24 +931,40 @@ fn command_items(command: &Command) -> TokenStream {
 }
 
 fn command_server(catalog: &Catalog, target: &str) -> TokenStream {
-    let base = pascal(target);
-    let handler = format_ident!("{base}Commands");
-    let server = format_ident!("{base}CommandServer");
+    let handler = ident(&commands_trait_name(target));
+    let server = ident(&command_server_name(target));
     let commands: Vec<&Command> = catalog.commands.iter().filter(|c| c.target == target).collect();
     let methods = commands.iter().map(|command| {
-        let method = ident(&snake(&command.name));
-        let request = format_ident!("{}Request", pascal(&command.name));
-        let response = format_ident!("{}Response", pascal(&command.name));
-        let doc = docs([command.description.as_deref(), Some(format!("Serves `{}`: an error is sent back to the caller as a failed reply.", command.name).as_str())]);
+        let method = command_method(command);
+        let request = ident(&command_request_name(&command.name));
+        let response = ident(&command_response_name(&command.name));
+        let doc = docs([
+            command.description.as_deref(),
+            Some(
+                format!(
+                    "Serves `{}`: an error is sent back to the caller as a failed reply.",
+                    command.name
+                )
+                .as_str(),
+            ),
+        ]);
+        let allow = self_convention(&method);
         quote! {
             #doc
-            fn #method(&self, request: #request, message: &Message) -> impl Future<Output = Result<#response, HandlerError>> + Send;
+            #allow
+            fn #method(
+                &self,
+                request: #request,
+                message: &::xerpium_messaging::Message,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<#response, ::xerpium_messaging::HandlerError>,
+            > + ::core::marker::Send;
         }
     });
     let arms = commands.iter().map(|command| {
-        let method = ident(&snake(&command.name));
+        let method = command_method(command);
         let name = &command.name;
-        quote!(#name => encode_response(&self.0.#method(message.decode()?, message).await?),)
+        quote!(#name => ::xerpium_messaging::encode_response(&#handler::#method(&self.0, message.decode()?, message).await?),)
     });
     let names = commands.iter().map(|command| command.name.as_str());
     let handler_doc =
@@ -888,7 +972,7 @@ fn command_server(catalog: &Catalog, target: &str) -> TokenStream {
     let server_doc = format!(" Serves the commands of `{target}` through a [`{handler}`].");
     quote! {
         #[doc = #handler_doc]
-        pub trait #handler: Send + Sync + 'static {
+        pub trait #handler: ::core::marker::Send + ::core::marker::Sync + 'static {
             #(#methods)*
         }
 
@@ -896,7 +980,7 @@ fn command_server(catalog: &Catalog, target: &str) -> TokenStream {
         #[derive(Debug, Clone, Default)]
         pub struct #server<H>(pub H);
 
-        impl<H: #handler> ServeCommands for #server<H> {
+        impl<H: #handler> ::xerpium_messaging::ServeCommands for #server<H> {
             fn target(&self) -> &'static str {
                 #target
             }
@@ -905,10 +989,13 @@ fn command_server(catalog: &Catalog, target: &str) -> TokenStream {
                 &[#(#names),*]
             }
 
-            async fn serve(&self, message: &Message) -> Result<String, HandlerError> {
+            async fn serve(
+                &self,
+                message: &::xerpium_messaging::Message,
+            ) -> ::core::result::Result<::std::string::String, ::xerpium_messaging::HandlerError> {
                 match message.envelope.event_type.as_str() {
                     #(#arms)*
-                    _ => Err(HandlerError::unknown_type(message)),
+                    _ => ::core::result::Result::Err(::xerpium_messaging::HandlerError::unknown_type(message)),
                 }
             }
         }
@@ -924,46 +1011,63 @@ fn notifications(catalog: &Catalog) -> TokenStream {
         notifications.description.as_deref(),
         Some("The notification types of the catalog."),
     ]);
-    let kinds = string_enum(
-        &ident("NotificationType"),
-        "notification type",
-        &notifications.types,
-        &doc,
-    );
+    let kinds = enums::open_enum(&ident("NotificationType"), &notifications.types, &doc);
     let methods = notifications.targets.iter().map(|target| {
         let (method, parameter, target_value, summary) = match target {
             Target::User => (
                 ident("notify_user"),
                 Some(quote!(user_id: &str,)),
-                quote!(NotificationTarget::User(user_id.to_owned())),
+                quote!(::xerpium_messaging::NotificationTarget::User(user_id.to_owned())),
                 "Notifies one user, on every device where they listen.",
             ),
             Target::Role => (
                 ident("notify_role"),
                 Some(quote!(role: &str,)),
-                quote!(NotificationTarget::Role(role.to_owned())),
+                quote!(::xerpium_messaging::NotificationTarget::Role(role.to_owned())),
                 "Notifies every user holding `role`.",
             ),
-            Target::All => (ident("notify_all"), None, quote!(NotificationTarget::All), "Notifies everyone listening."),
+            Target::All => (
+                ident("notify_all"),
+                None,
+                quote!(::xerpium_messaging::NotificationTarget::All),
+                "Notifies everyone listening.",
+            ),
         };
-        let doc = docs([Some(summary), Some("Fire and forget: who is not listening now misses it.")]);
+        let doc = docs([
+            Some(summary),
+            Some("Fire and forget: who is not listening now misses it."),
+        ]);
         quote! {
             #doc
-            fn #method(&self, #parameter kind: NotificationType, title: &str, message: &str, data: Option<serde_json::Value>) -> impl Future<Output = Result<(), PublishError>> + Send {
+            fn #method(
+                &self,
+                #parameter
+                kind: NotificationType,
+                title: &str,
+                message: &str,
+                data: ::core::option::Option<::serde_json::Value>,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<(), ::xerpium_messaging::PublishError>,
+            > + ::core::marker::Send {
                 let target = #target_value;
-                let notification = Notification { kind: kind.as_str().to_owned(), title: title.to_owned(), message: message.to_owned(), data };
-                async move { self.notify(&target, &notification).await }
+                let notification = ::xerpium_messaging::Notification {
+                    kind: kind.as_str().to_owned(),
+                    title: title.to_owned(),
+                    message: message.to_owned(),
+                    data,
+                };
+                async move { ::xerpium_messaging::Notify::notify(self, &target, &notification).await }
             }
         }
     });
     quote! {
         #kinds
 
-        /// Typed notification methods on every [`Notify`] implementation.
-        pub trait SendNotifications: Notify {
+        /// Typed notification methods on every [`Notify`](::xerpium_messaging::Notify) implementation.
+        pub trait SendNotifications: ::xerpium_messaging::Notify {
             #(#methods)*
         }
 
-        impl<N: Notify> SendNotifications for N {}
+        impl<N: ::xerpium_messaging::Notify> SendNotifications for N {}
     }
 }

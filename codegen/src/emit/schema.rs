@@ -63,9 +63,35 @@ impl fmt::Display for Json {
     }
 }
 
-/// `text` as a JSON string literal (also a valid YAML double-quoted scalar).
+/// `text` as a JSON string literal, also a valid YAML double-quoted scalar and Python string literal: besides
+/// what JSON escapes, the characters YAML refuses or reads as line breaks (DEL, the C1 controls, the line and
+/// paragraph separators, the byte-order mark, U+FFFE and U+FFFF) are written as `\uXXXX`.
 pub fn quote(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""))
+    let json = serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""));
+    let escaped =
+        |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}');
+    if !json.contains(escaped) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if escaped(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `name` as a key of a YAML mapping: as it is, or quoted when YAML would read it as something else than a
+/// string (`Null`, `TRUE`, `No`: a type may be named so).
+pub fn yaml_key(name: &str) -> String {
+    const WORDS: [&str; 10] = ["null", "true", "false", "yes", "no", "on", "off", "y", "n", "~"];
+    let plain = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !WORDS.contains(&name.to_ascii_lowercase().as_str());
+    if plain { name.to_owned() } else { quote(name) }
 }
 
 /// The schema of a value of `ty`; references to shared types start with `refs`
@@ -214,6 +240,8 @@ pub struct DefinitionView {
     pub object: Option<ObjectView>,
     /// Its values, for an enum.
     pub values: Option<Vec<String>>,
+    /// For an open enum (see [`is_open_enum`]), what the documents say of the values beyond the known ones.
+    pub other_values: Option<&'static str>,
 }
 
 impl DefinitionView {
@@ -229,19 +257,35 @@ impl DefinitionView {
             description: description.map(|d| d.trim().to_owned()),
             object: Some(ObjectView::new(fields, refs)),
             values: None,
+            other_values: None,
         }
     }
 
-    /// The definition of a shared enum.
+    /// The definition of a shared enum: its known values, and for an open one (see [`is_open_enum`]) that others
+    /// may appear.
     pub fn of_enum(item: &Enum) -> Self {
         DefinitionView {
             name: item.name.clone(),
             description: Some(format!("The `{}` values of the catalog.", item.name)),
             object: None,
             values: Some(item.values.clone()),
+            other_values: is_open_enum(&item.name).then_some(OTHER_VALUES),
         }
     }
 }
+
+/// Whether readers keep values of the enum `name` that they do not know: every enum of the catalog and the
+/// notification types are open, because adding a value is not a breaking change (`xerpium-codegen breaking`) and
+/// a reader built before it still gets it (Rust keeps it in the enum's `Unrecognized` variant, Python as a plain
+/// `str`); so the documents list the known values and say that others may appear. Only the kinds of
+/// notification target ([`NOTIFICATION_TARGET_KIND`]), fixed by the runtime, are closed.
+pub fn is_open_enum(name: &str) -> bool {
+    name != NOTIFICATION_TARGET_KIND
+}
+
+/// What the documents say of the values of an open enum beyond the known ones.
+pub const OTHER_VALUES: &str =
+    "A value added to the catalog after this was generated: readers built before it keep it as it is.";
 
 /// The shared structs and enums that `fields` reach, directly or through
 /// other shared structs, each once, in catalog order (structs, then enums).
@@ -433,6 +477,24 @@ pub const ENVELOPE: [EnvelopeField; 11] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_text_is_json_yaml_and_python() {
+        assert_eq!(quote("a \"b\" \\ \n"), r#""a \"b\" \\ \n""#);
+        assert_eq!(
+            quote("DEL \u{7f} NEL \u{85} LS \u{2028}"),
+            r#""DEL \u007f NEL \u0085 LS \u2028""#
+        );
+        assert_eq!(quote("日本 😀"), "\"日本 😀\"");
+    }
+
+    #[test]
+    fn yaml_keys_are_quoted_only_when_yaml_would_read_another_type() {
+        assert_eq!(yaml_key("UserCreated"), "UserCreated");
+        assert_eq!(yaml_key("Null"), "\"Null\"");
+        assert_eq!(yaml_key("TRUE"), "\"TRUE\"");
+        assert_eq!(yaml_key("No"), "\"No\"");
+    }
 
     fn field(name: &str, ty: TypeRef) -> Field {
         Field {

@@ -9,7 +9,7 @@
 //!
 //! # Layout
 //! - [`settings`]: `AUDIT_LOGGER_*` settings.
-//! - [`redaction`]: what is personal, from the catalog; [`recorder`]: events into the trail.
+//! - [`redaction`]: personal data out, by the generated code; [`recorder`]: events into the trail.
 //! - [`trail`]: the table and its queries; [`filter`]: which records to show; [`output`]: table or JSON.
 //! - [`http`]: the query API.
 
@@ -21,8 +21,6 @@ pub mod redaction;
 pub mod settings;
 pub mod trail;
 
-use std::sync::Arc;
-
 use tokio::net::TcpListener;
 use xerpium_events::EventDispatch;
 use xerpium_events::messaging::{Config, Consumer, Heartbeat, StartPosition, config::var};
@@ -31,7 +29,6 @@ use xerpium_service::{Database, Error, Essential, Health, Shutdown};
 pub use settings::Settings;
 
 use crate::recorder::Recorder;
-use crate::redaction::Redactor;
 
 /// The service's name: its consumer group unless `XERPIUM_GROUP` says otherwise.
 pub const SERVICE: &str = "audit-logger";
@@ -50,18 +47,13 @@ pub async fn run(
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> Result<(), Error> {
-    let redactor = match &settings.catalog {
-        Some(path) => Redactor::from_file(path),
-        None => Redactor::embedded(),
-    }
-    .map_err(|diagnostics| Error::Other(format!("the catalog is invalid:\n{diagnostics}")))?;
     let db = Database::open(&settings.database, trail::SCHEMA)?;
     let consumer = Consumer::builder(&config).start(start).build()?;
     let heartbeat = Heartbeat::builder(&config)
         .version(env!("CARGO_PKG_VERSION"))
         .watch(consumer.progress())
         .start()?;
-    let recorder = Recorder::new(db.clone(), Arc::new(redactor));
+    let recorder = Recorder::new(db.clone());
     let consuming = Essential::spawn(
         "the consumer",
         consumer.run(EventDispatch(recorder), shutdown.wait()),

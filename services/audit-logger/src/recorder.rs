@@ -1,42 +1,41 @@
 //! The consumer side: every event of every category, through the generated
 //! [`EventHandler`] (run with `EventDispatch`), into the trail.
 //!
-//! Every typed method records the message it was given; so does
-//! [`EventHandler::unknown`] (types this build does not know are recorded
-//! with their payload redacted whole). A redelivered event is recorded once:
-//! the trail keeps one row per event id. A database failure is retried.
-
-use std::sync::Arc;
+//! Every typed method records the message it was given, with the event it
+//! was decoded into, redacted by the generated code ([`crate::redaction`]);
+//! so does [`EventHandler::unknown`] (types this build does not know are
+//! recorded with their payload redacted whole). A redelivered event is
+//! recorded once: the trail keeps one row per event id. A database failure
+//! is retried.
 
 use xerpium_events::*;
 use xerpium_service::Database;
 use xerpium_service::db::column::now;
 
-use crate::redaction::Redactor;
+use crate::redaction::Redacted;
 use crate::trail::{self, Record};
 
 /// Records events in the audit trail.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     db: Database,
-    redactor: Arc<Redactor>,
 }
 
 impl Recorder {
-    /// A recorder writing to `db`, redacting with `redactor`.
-    pub fn new(db: Database, redactor: Arc<Redactor>) -> Recorder {
-        Recorder { db, redactor }
+    /// A recorder writing to `db`.
+    pub fn new(db: Database) -> Recorder {
+        Recorder { db }
     }
 
-    /// Appends `message` to the trail (once per event id).
-    pub async fn record(&self, message: &Message) -> HandlerResult {
+    /// Appends `message` to the trail (once per event id), with `event`, what
+    /// it was decoded into, redacted; `None` for a type this build does not
+    /// know, redacted whole.
+    pub async fn record(&self, message: &Message, event: Option<AnyEvent>) -> HandlerResult {
         let envelope = &message.envelope;
-        let redacted = self.redactor.redact(
-            &envelope.event_type,
-            envelope.version,
-            &envelope.subject,
-            &envelope.data,
-        );
+        let redacted = match &event {
+            Some(event) => Redacted::event(event, &envelope.subject),
+            None => Redacted::whole(),
+        };
         let record = Record {
             seq: 0,
             event_id: envelope.id.to_string(),
@@ -63,18 +62,20 @@ impl Recorder {
     }
 }
 
-/// Implements every event method of [`EventHandler`] as "record the message".
+/// Implements every event method of [`EventHandler`] as "record the message
+/// with its event", the event named by its type, which is also its variant of
+/// [`AnyEvent`].
 macro_rules! record_every_event {
-    ($($method:ident: $event:ty,)*) => {
+    ($($method:ident: $event:ident,)*) => {
         impl EventHandler for Recorder {
             $(
-                async fn $method(&self, _event: $event, message: &Message) -> HandlerResult {
-                    self.record(message).await
+                async fn $method(&self, event: $event, message: &Message) -> HandlerResult {
+                    self.record(message, Some(AnyEvent::$event(event))).await
                 }
             )*
 
             async fn unknown(&self, message: &Message) -> HandlerResult {
-                self.record(message).await
+                self.record(message, None).await
             }
         }
 

@@ -7,7 +7,6 @@
 //! |---|---|---|
 //! | `AUDIT_LOGGER_ADDR` | `127.0.0.1:8083` | where the query API listens |
 //! | `AUDIT_LOGGER_DATABASE` | `audit-logger.sqlite3` | the SQLite file of the trail |
-//! | `AUDIT_LOGGER_CATALOG` | the catalog it was built with | a catalog file (`events.yaml`) whose `pii` marks say what to redact |
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,8 +23,6 @@ pub struct Settings {
     pub addr: SocketAddr,
     /// The SQLite file.
     pub database: PathBuf,
-    /// The catalog file; `None`: the one built in.
-    pub catalog: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -33,7 +30,6 @@ impl Default for Settings {
         Settings {
             addr: SocketAddr::from(([127, 0, 0, 1], 8083)),
             database: PathBuf::from("audit-logger.sqlite3"),
-            catalog: None,
         }
     }
 }
@@ -45,7 +41,6 @@ impl Settings {
         Ok(Settings {
             addr: env.parse("AUDIT_LOGGER_ADDR", default.addr)?,
             database: env.parse(DATABASE, default.database)?,
-            catalog: env.raw("AUDIT_LOGGER_CATALOG").map(PathBuf::from),
         })
     }
 }

@@ -1,6 +1,9 @@
-//! Checks of free text callers send, shared by the services: names, optional
-//! notes, and the `{"reason": "…"}` that goes with some actions. Each check
-//! returns the value as stored, or a 422 naming the problem.
+//! Checks of what callers send, shared by the services: names, optional
+//! notes, the `{"reason": "…"}` that goes with some actions, and values of
+//! the catalog's enums. Each check returns the value as stored, or a 422
+//! naming the problem.
+
+use std::fmt::Display;
 
 use serde::Deserialize;
 
@@ -33,6 +36,21 @@ pub fn optional_text(text: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// A value of one of the catalog's enums that this build knows, one of `known`
+/// (the enum's `ALL`): the generated enums are open and read any value (an
+/// event from a newer producer may carry one), but a caller may only send the
+/// values this service knows. `field` names it in the error.
+pub fn known<E: PartialEq + Display>(field: &str, value: E, known: &[E]) -> Result<E, ApiError> {
+    if known.contains(&value) {
+        return Ok(value);
+    }
+    let values: Vec<String> = known.iter().map(|value| format!("`{value}`")).collect();
+    Err(ApiError::unprocessable(format!(
+        "unknown {field} `{value}`: expected one of {}",
+        values.join(", ")
+    )))
+}
+
 /// Why an action is taken, as a request body or query: `{"reason": "…"}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,5 +81,12 @@ mod tests {
         assert!(optional_text(Some("x".repeat(MAX_TEXT + 1))).is_err());
         let reason: Reason = serde_json::from_str(r#"{"reason": " late "}"#).expect("valid");
         assert_eq!(reason.text().expect("valid"), Some("late".into()));
+    }
+
+    #[test]
+    fn enum_values_must_be_known() {
+        let all = ["admin", "viewer"];
+        assert_eq!(known("role", "viewer", &all).expect("known"), "viewer");
+        assert!(known("role", "root", &all).is_err());
     }
 }

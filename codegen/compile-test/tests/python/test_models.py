@@ -77,7 +77,7 @@ class Models(unittest.TestCase):
     def test_invalid_payloads_are_rejected(self):
         for change in (
             {"entry_id": "42"},
-            {"role": "root"},
+            {"role": 3},
             {"count": -1},
             {"small": 2**40},
             {"big": 2**64},
@@ -91,6 +91,15 @@ class Models(unittest.TestCase):
         del missing["entry_id"]
         with self.assertRaises(pydantic.ValidationError):
             x.LedgerPosted.model_validate(missing)
+
+    def test_an_enum_value_added_after_the_module_is_kept_as_a_string(self):
+        event = x.LedgerPosted.model_validate(posted_payload(role="auditor", roles=["admin", "auditor"], flag="maybe"))
+        self.assertEqual((event.role, event.roles, event.flag), ("auditor", [x.Role.ADMIN, "auditor"], "maybe"))
+        self.assertNotIsInstance(event.role, x.Role)
+        self.assertIsInstance(event.roles[0], x.Role, "a known value is still the enum's member")
+        data = json.loads(event.model_dump_json(by_alias=True))
+        self.assertEqual((data["role"], data["roles"], data["flag"]), ("auditor", ["admin", "auditor"], "maybe"))
+        self.assertEqual(list(x.Role), [x.Role.ADMIN, x.Role.READ_ONLY, x.Role.V2_API, x.Role.A1], "only the known")
 
     def test_versions_side_by_side_are_separate_models(self):
         self.assertIs(x.EVENTS[("ledger.closed", 1)], x.LedgerClosedV1)
@@ -119,8 +128,9 @@ class Models(unittest.TestCase):
         self.assertIsNone(note.data)
         everyone = x.Notification.model_validate({**sent, "target": {"kind": "all"}})
         self.assertNotIn("id", json.loads(everyone.target.model_dump_json(by_alias=True)))
+        self.assertEqual(x.Notification.model_validate({**sent, "type": "fatal"}).type, "fatal", "a type added later")
         with self.assertRaises(pydantic.ValidationError):
-            x.Notification.model_validate({**sent, "type": "fatal"})
+            x.Notification.model_validate({**sent, "target": {"kind": "nobody"}})
 
 
 class Wire(unittest.TestCase):

@@ -83,6 +83,45 @@ pub fn catalog() -> xerpium_codegen::Catalog {
     xerpium_codegen::check_catalog(&fixture).unwrap_or_else(|diagnostics| panic!("{diagnostics}"))
 }
 
+/// A stream entry of `event_type` v`version` carrying `data`, as a handler gets it.
+pub fn message(event_type: &str, version: u32, data: &str) -> xerpium_messaging::Message {
+    xerpium_messaging::Message {
+        envelope: xerpium_messaging::Envelope {
+            id: Uuid::now_v7(),
+            event_type: event_type.to_owned(),
+            version,
+            source: "test".into(),
+            time: chrono::Utc::now(),
+            subject: "s".into(),
+            correlation_id: "c".into(),
+            causation_id: None,
+            traceparent: None,
+            data: data.to_owned(),
+        },
+        stream: "test:events:ledger".into(),
+        entry_id: "1-0".into(),
+        delivery_count: 1,
+    }
+}
+
+/// The Python interpreter of `.venv/` (or `XERPIUM_PYTHON`); `None` when there is none outside CI.
+pub fn python() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("XERPIUM_PYTHON") {
+        return Some(path.into());
+    }
+    let venv = workspace().join(".venv/bin/python");
+    if venv.is_file() {
+        return Some(venv);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing: run scripts/setup",
+        venv.display()
+    );
+    eprintln!("skipped: {} is missing (scripts/setup makes it)", venv.display());
+    None
+}
+
 /// The workspace's root directory.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -12,7 +12,7 @@ use xerpium_service::outbox::OutboxTransaction;
 use xerpium_service::{ApiError, RequestId, changes, decimal, patch};
 
 use super::companies::{address, company};
-use xerpium_service::input::{Reason, name, optional_text};
+use xerpium_service::input::{Reason, known, name, optional_text};
 
 use super::Actor;
 use crate::store::{self, Partner};
@@ -70,7 +70,7 @@ pub async fn create(
     let partner = Partner {
         partner_id: Uuid::now_v7(),
         company_id,
-        kind: body.kind,
+        kind: known("kind", body.kind, PartnerKind::ALL)?,
         name: name("name", &body.name)?,
         email: optional_text(body.email)?,
         phone: optional_text(body.phone)?,
@@ -88,7 +88,7 @@ pub async fn create(
     let event = PartnerCreated {
         partner_id: partner.partner_id,
         company_id,
-        kind: partner.kind,
+        kind: partner.kind.clone(),
         name: partner.name.clone(),
         email: partner.email.clone(),
         phone: partner.phone.clone(),
@@ -143,6 +143,10 @@ pub async fn update(
     Path(id): Path<Uuid>,
     Json(body): Json<PartnerChange>,
 ) -> Result<Json<Partner>, ApiError> {
+    let kind = body
+        .kind
+        .map(|kind| known("kind", kind, PartnerKind::ALL))
+        .transpose()?;
     let name_change = body.name.as_deref().map(|text| name("name", text)).transpose()?;
     let email = body.email.map(optional_text).transpose()?;
     let phone = body.phone.map(optional_text).transpose()?;
@@ -157,7 +161,7 @@ pub async fn update(
     let mut tx = app.outbox.begin().await?;
     let before = partner(&mut tx, id).await?;
     let mut after = before.clone();
-    patch::apply(&mut after.kind, body.kind);
+    patch::apply(&mut after.kind, kind);
     patch::apply(&mut after.name, name_change);
     patch::apply(&mut after.email, email);
     patch::apply(&mut after.phone, phone);

@@ -11,7 +11,7 @@ use xerpium_events::{
     UserRolesChanged,
 };
 use xerpium_service::db::column::now;
-use xerpium_service::input::Reason;
+use xerpium_service::input::{Reason, known};
 use xerpium_service::outbox::OutboxTransaction;
 use xerpium_service::{ApiError, RequestId};
 
@@ -104,7 +104,11 @@ pub async fn roles(
     Path(id): Path<Uuid>,
     Json(body): Json<Roles>,
 ) -> Result<Json<UserProfile>, ApiError> {
-    let mut roles = body.roles;
+    let mut roles = body
+        .roles
+        .into_iter()
+        .map(|role| known("role", role, UserRole::ALL))
+        .collect::<Result<Vec<_>, _>>()?;
     roles.sort();
     roles.dedup();
     if roles.is_empty() {
@@ -114,14 +118,14 @@ pub async fn roles(
     let mut user = managed(&mut tx, &me, id).await?;
     let added: Vec<UserRole> = roles
         .iter()
-        .copied()
         .filter(|role| !user.roles.contains(role))
+        .cloned()
         .collect();
     let removed: Vec<UserRole> = user
         .roles
         .iter()
-        .copied()
         .filter(|role| !roles.contains(role))
+        .cloned()
         .collect();
     if added.is_empty() && removed.is_empty() {
         return Ok(Json(user.profile()));

@@ -103,7 +103,7 @@ async fn end_sessions(
         let event = UserLoggedOut {
             user_id,
             session_id: *session_id,
-            reason,
+            reason: reason.clone(),
             ended_by,
             logged_out_at: at,
         };

@@ -20,7 +20,8 @@ Decode one stream entry (as redis-py returns it from XRANGE/XREADGROUP)::
     envelope, event = decode(fields)
 
 Models serialize with the catalog's wire names: use ``model_dump_json(by_alias=True)``.
-Optional fields that are absent (``None``) are left out, as the Rust types do.
+Optional fields that are absent (``None``) are left out, as the Rust types do. A field of an enum holds a
+member of the enum, or the plain ``str`` of a value added to the catalog after this module was generated.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _str = str
 _bool = bool
 _int = int
 _float = float
+_UnicodeDecodeError = UnicodeDecodeError
 
 _I32 = _t.Annotated[int, _pd.Field(ge=-(2**31), le=2**31 - 1)]
 _I64 = _t.Annotated[int, _pd.Field(ge=-(2**63), le=2**63 - 1)]
@@ -56,6 +58,12 @@ _Decimal = _t.Annotated[
     _pd.PlainSerializer(_decimal_text, return_type=str, when_used="json"),
 ]
 
+_E = _t.TypeVar("_E", bound=_enum.Enum)
+_Open = _t.Annotated[_t.Union[_E, _str], _pd.Field(union_mode="left_to_right")]
+"""A value of the enum ``_E``, or the plain ``str`` of a value this module does not know: one added to the
+catalog after the module was generated. It is kept as it came and written back unchanged, so an event carrying
+it still validates (adding an enum value breaks no reader)."""
+
 DEFAULT_NAMESPACE = "xerpium"
 """The namespace every key starts with unless configured (XERPIUM_NAMESPACE)."""
 
@@ -70,7 +78,7 @@ class DecodeError(ValueError):
 class _Model(_pd.BaseModel):
     """Base of every model: validation by wire name or attribute name, and absent optional fields left out."""
 
-    model_config = _pd.ConfigDict(populate_by_name=True)
+    model_config = _pd.ConfigDict(populate_by_name=True, protected_namespaces=())
 
     OPTIONAL_FIELDS: _t.ClassVar[_t.FrozenSet[_str]] = frozenset()
 
@@ -186,7 +194,7 @@ class AccountOpened(_Event):
 
     account_id: _uuid.UUID
     email: _str = _pd.Field(description="Contact e-mail.")  # pii: personal data
-    plan: Plan = Plan.FREE
+    plan: _Open[Plan] = Plan.FREE
     credit: _t.Optional[Money] = None
 
 
@@ -241,7 +249,7 @@ class Notification(_Model):
     id: _uuid.UUID = _pd.Field(description="UUIDv7 of the notification.")
     time: _pd.AwareDatetime = _pd.Field(description="When it was sent (UTC).")
     target: NotificationTarget = _pd.Field(description="Who it was sent to: personal, for a role, or for everyone.")
-    type: NotificationType = _pd.Field(description="The notification type, e.g. `success`.")
+    type: _Open[NotificationType] = _pd.Field(description="The notification type, e.g. `success`.")
     title: _str = _pd.Field(description="A short title.")
     message: _str = _pd.Field(description="The message shown to the user.")
     data: _t.Optional[_t.Any] = _pd.Field(default=None, description="Optional structured data for the client.")
@@ -367,7 +375,7 @@ def decode(fields: _t.Mapping[_t.Any, _t.Any]) -> _t.Tuple[Envelope, _Event]:
     try:
         text = {_text(name): _text(value) for name, value in fields.items()}
         meta = Envelope.model_validate(text)
-    except (UnicodeDecodeError, _pd.ValidationError) as error:
+    except (_UnicodeDecodeError, _pd.ValidationError) as error:
         raise DecodeError(f"not a valid envelope: {error}") from error
     model = EVENTS.get((meta.type, meta.version))
     if model is None:
