@@ -15,9 +15,11 @@
 //!   instance (same consumer name, new run) takes its predecessor's leases
 //!   at once instead of waiting for them to expire.
 //! - **Handover.** An instance that is no longer assigned a partition stops
-//!   reading it, lets its running handlers finish, acks them and only then
-//!   releases the lease; the next owner first finishes every entry still
-//!   pending on the partition, in stream order, then reads new ones. So
+//!   reading it, lets its running handlers finish, acks them, waits until
+//!   no read it sent can still take entries (a read of a partition blocks
+//!   1 s at most), and only then releases the lease; the next owner first
+//!   finishes every entry still pending on the partition, in stream order,
+//!   then reads new ones. So
 //!   order per subject holds through joins, leaves and crashes (a crashed
 //!   owner's lease expires after the lease time).
 //!

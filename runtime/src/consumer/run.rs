@@ -38,6 +38,14 @@ const KEPT_PER_LANE: usize = 4;
 /// bytes each.
 const STUBS_PER_PLACE: usize = 64;
 
+/// How long one read of a partition waits for new entries at most. A read
+/// already sent when its reader stops can still take entries until it
+/// times out in Redis, so a partition is handed over only this long (plus
+/// [`READ_MARGIN`]) after its reader stopped: whatever such a read took is
+/// pending by then, for the next owner to take over in order.
+const PARTITION_BLOCK: Duration = Duration::from_secs(1);
+const READ_MARGIN: Duration = Duration::from_millis(200);
+
 /// Task failures within [`FAILURE_WINDOW`] after which the consumer stops
 /// with an error rather than restart the task again.
 const MAX_FAILURES: usize = 5;
@@ -194,7 +202,7 @@ pub(super) async fn run<D: Dispatch>(
         flushes: JoinSet::new(),
         renewals: JoinSet::new(),
         not_owned: partitions.iter().cloned().collect(),
-        releasing: HashSet::new(),
+        releasing: HashMap::new(),
         released,
         progress,
     };
@@ -202,6 +210,7 @@ pub(super) async fn run<D: Dispatch>(
     let mut renew = tokio::time::interval((config.claim_idle() / 3).max(Duration::from_millis(10)));
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut deadline: Option<tokio::time::Instant> = None;
+    let mut readers_stopped: Option<Instant> = None;
 
     loop {
         if deadline.is_none() {
@@ -220,7 +229,7 @@ pub(super) async fn run<D: Dispatch>(
         if deadline.is_some() && state.workers.is_empty() && state.flushes.is_empty() && state.acks.is_empty() {
             break;
         }
-        let next_due = state.lanes.next_due();
+        let next_due = state.lanes.next_due().into_iter().chain(state.next_handover()).min();
         tokio::select! {
             biased;
             Some(finished) = state.workers.next(), if !state.workers.is_empty() => {
@@ -250,7 +259,7 @@ pub(super) async fn run<D: Dispatch>(
                     Change::Revoked(stream) => {
                         tasks.stop_reader(&stream);
                         state.let_go(&stream);
-                        state.releasing.insert(stream);
+                        state.releasing.insert(stream, Instant::now() + PARTITION_BLOCK + READ_MARGIN);
                     }
                     Change::Lost(stream) => {
                         tasks.stop_reader(&stream);
@@ -268,6 +277,7 @@ pub(super) async fn run<D: Dispatch>(
             () = &mut shutdown, if deadline.is_none() => {
                 tracing::info!(running = state.workers.len(), "consumer stopping: finishing running handlers");
                 tasks.stop_all_but_owner();
+                readers_stopped = Some(Instant::now());
                 fetched.close();
                 for delivery in state.lanes.drain() {
                     state.release(delivery.stream, delivery.id);
@@ -295,6 +305,10 @@ pub(super) async fn run<D: Dispatch>(
         let _ = tokio::time::timeout(last, ack(state.shared.clone(), acks, false)).await;
     }
     // Partitions are released only now, when nothing of theirs runs.
+    // Reads sent before the readers stopped end within PARTITION_BLOCK.
+    if let Some(stopped) = readers_stopped.filter(|_| !partitions.is_empty()) {
+        tokio::time::sleep_until((stopped + PARTITION_BLOCK + READ_MARGIN).into()).await;
+    }
     let _ = stop_owner.send(());
     let _ = tokio::time::timeout(last * 2, async { while tasks.set.join_next().await.is_some() {} }).await;
     tracing::info!(group = %state.shared.group, consumer = %state.shared.consumer, "consumer stopped");
@@ -323,7 +337,17 @@ struct TaskFactory {
 }
 
 impl TaskFactory {
+    /// Whether `stream` is a partition (read only while owned).
+    fn is_partition(&self, stream: &Arc<str>) -> bool {
+        self.plans.iter().any(|plan| plan.partitioned && plan.stream == *stream)
+    }
+
     fn reader(&self, stream: Arc<str>, first: Whose) -> Result<Reader, Error> {
+        let block = if self.is_partition(&stream) {
+            self.config.block().min(PARTITION_BLOCK)
+        } else {
+            self.config.block()
+        };
         Ok(Reader {
             reads: connection::open(&self.config, None)?,
             calls: self.connection.clone(),
@@ -332,7 +356,7 @@ impl TaskFactory {
             consumer: self.config.consumer().to_owned(),
             first,
             batch: self.config.batch_size(),
-            block: self.config.block(),
+            block,
             limit: self.config.publish_timeout(),
             window: self.window.clone(),
             out: self.out.clone(),
@@ -482,8 +506,9 @@ struct State<D> {
     /// Partitions this instance does not read now (not acquired, revoked
     /// or lost): what comes of them is let go.
     not_owned: HashSet<Arc<str>>,
-    /// Partitions revoked, being finished before they are handed over.
-    releasing: HashSet<Arc<str>>,
+    /// Partitions revoked, being finished before they are handed over, and
+    /// when the reads their reader may have sent are over.
+    releasing: HashMap<Arc<str>, Instant>,
     /// Tells the owner a revoked partition is finished.
     released: mpsc::UnboundedSender<Arc<str>>,
     progress: ConsumerProgress,
@@ -561,21 +586,30 @@ impl<D: Dispatch> State<D> {
     }
 
     /// Tells the owner about revoked partitions that hold nothing anymore
-    /// (nothing running, nothing left to ack).
+    /// (nothing running, nothing left to ack) and that no read of theirs
+    /// can still take entries.
     fn hand_over_drained(&mut self) {
         if self.releasing.is_empty() || !self.flushes.is_empty() {
             return;
         }
+        let now = Instant::now();
         let drained: Vec<Arc<str>> = self
             .releasing
             .iter()
-            .filter(|stream| !self.acks.contains_key(*stream) && !self.held.keys().any(|(s, _)| s == *stream))
-            .cloned()
+            .filter(|(stream, quiet)| {
+                **quiet <= now && !self.acks.contains_key(*stream) && !self.held.keys().any(|(s, _)| s == *stream)
+            })
+            .map(|(stream, _)| stream.clone())
             .collect();
         for stream in drained {
             self.releasing.remove(&stream);
             let _ = self.released.send(stream);
         }
+    }
+
+    /// When the next revoked partition's reads are over, if one waits.
+    fn next_handover(&self) -> Option<Instant> {
+        self.releasing.values().min().copied()
     }
 
     fn flush_acks(&mut self) {
@@ -590,7 +624,7 @@ impl<D: Dispatch> State<D> {
         let mut pipe = redis::pipe();
         let mut by_stream: HashMap<&Arc<str>, Vec<&str>> = HashMap::new();
         // Not on a partition whose lease was lost: its new owner holds them.
-        let lost = |stream: &Arc<str>| self.not_owned.contains(stream) && !self.releasing.contains(stream);
+        let lost = |stream: &Arc<str>| self.not_owned.contains(stream) && !self.releasing.contains_key(stream);
         for (stream, id) in self.held.keys().filter(|(stream, _)| !lost(stream)) {
             by_stream.entry(stream).or_default().push(id);
         }

@@ -70,10 +70,16 @@ impl Window {
 
     /// Gives `count` places back.
     pub(super) fn release(&self, count: usize) {
-        if count > 0 {
-            let mut used = self.used();
-            *used = used.saturating_sub(count);
-            drop(used);
+        if count == 0 {
+            return;
+        }
+        let mut used = self.used();
+        let was_full = *used >= self.inner.size;
+        *used = used.saturating_sub(count);
+        let has_room = *used < self.inner.size;
+        drop(used);
+        // Readers wait only while the window is full.
+        if was_full && has_room {
             self.inner.freed.notify_waiters();
         }
     }
