@@ -19,9 +19,8 @@
 //!   no read it sent can still take entries (a read of a partition blocks
 //!   1 s at most), and only then releases the lease; the next owner first
 //!   finishes every entry still pending on the partition, in stream order,
-//!   then reads new ones. So
-//!   order per subject holds through joins, leaves and crashes (a crashed
-//!   owner's lease expires after the lease time).
+//!   then reads new ones. So order per subject holds through joins, leaves
+//!   and crashes (a crashed owner's lease expires after the lease time).
 //!
 //! Every command touches one key.
 
