@@ -3,11 +3,12 @@
 //! outage once rather than once per retry.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError};
 
+use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::error::Error;
 
@@ -77,26 +78,21 @@ pub(crate) async fn warn_if_evicting(connection: &mut Connection, limit: Duratio
 
 /// Tracks one Redis outage as seen by one task, so that it is logged when
 /// it starts and when it ends, not at every retry; also gives the delay
-/// before the next retry (growing, with jitter).
+/// before the next retry (a [`Backoff`]).
 #[derive(Debug)]
 pub(crate) struct Outage {
     what: &'static str,
-    since: Option<Instant>,
-    failures: u32,
+    backoff: Backoff,
     loud: bool,
 }
 
 impl Outage {
-    const FIRST_DELAY: Duration = Duration::from_millis(50);
-    const MAX_DELAY: Duration = Duration::from_secs(5);
-
     /// An outage tracker for the task doing `what` (e.g. `reading`), which
     /// logs the start (warning) and end (info) of each outage.
     pub(crate) fn new(what: &'static str) -> Self {
         Outage {
             what,
-            since: None,
-            failures: 0,
+            backoff: Backoff::DEFAULT,
             loud: true,
         }
     }
@@ -112,33 +108,28 @@ impl Outage {
 
     /// Records a failure; returns how long to wait before retrying.
     pub(crate) fn failed(&mut self, error: &RedisError) -> Duration {
-        if self.since.is_none() {
-            self.since = Some(Instant::now());
+        if !self.backoff.is_failing() {
             if !self.loud {
                 tracing::debug!(%error, "Redis is unavailable while {}", self.what);
             } else {
                 tracing::warn!(%error, "Redis is unavailable while {}; retrying until it is back", self.what);
             }
         } else {
-            tracing::debug!(%error, failures = self.failures, "still no Redis while {}", self.what);
+            tracing::debug!(%error, failures = self.backoff.failures(), "still no Redis while {}", self.what);
         }
-        self.failures = self.failures.saturating_add(1);
-        let doublings = (self.failures - 1).min(16);
-        let delay = Self::FIRST_DELAY.saturating_mul(1 << doublings).min(Self::MAX_DELAY);
-        delay.mul_f64(0.5 + fastrand::f64() * 0.5)
+        self.backoff.failed()
     }
 
     /// Records a success, logging the end of an outage if there was one.
     pub(crate) fn recovered(&mut self) {
-        if let Some(since) = self.since.take().filter(|_| self.loud) {
+        if let Some(recovered) = self.backoff.succeeded().filter(|_| self.loud) {
             tracing::info!(
-                after = ?since.elapsed(),
-                failures = self.failures,
+                after = ?recovered.after,
+                failures = recovered.failures,
                 "Redis is back; {} resumes",
                 self.what
             );
         }
-        self.failures = 0;
     }
 }
 
@@ -151,13 +142,13 @@ mod tests {
         let error = RedisError::from((ErrorKind::Io, "down"));
         let mut outage = Outage::new("testing");
         let first = outage.failed(&error);
-        assert!(first <= Outage::FIRST_DELAY);
+        assert!(first <= Duration::from_millis(50));
         for _ in 0..30 {
-            assert!(outage.failed(&error) <= Outage::MAX_DELAY);
+            assert!(outage.failed(&error) <= Duration::from_secs(5));
         }
-        assert!(outage.since.is_some());
+        assert!(outage.backoff.is_failing());
         outage.recovered();
-        assert!(outage.since.is_none());
-        assert!(outage.failed(&error) <= Outage::FIRST_DELAY);
+        assert!(!outage.backoff.is_failing());
+        assert!(outage.failed(&error) <= Duration::from_millis(50));
     }
 }

@@ -5,6 +5,7 @@
 //! and calls the runtime through [`Publish`] and [`CommandCaller`].
 //!
 //! # Layout
+//! - [`backoff`]: a streak of failures and the wait before the next attempt ([`Backoff`]).
 //! - [`config`]: settings from the environment or a builder ([`Config`]).
 //! - [`keys`]: Redis key names under a namespace ([`Keys`]).
 //! - [`event`]: the [`Event`] trait and its [`DeliveryPolicy`].
@@ -28,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backoff;
 pub mod caller;
 pub mod command;
 pub mod command_server;
@@ -55,6 +57,7 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use backoff::Backoff;
 pub use caller::{Caller, PendingReply};
 pub use command::{Command, CommandCaller, CommandError, ServeCommands, encode_response};
 pub use command_server::{CommandServer, CommandServerBuilder};

@@ -68,7 +68,7 @@ impl Reader {
                 }
                 reads.push_back(self.read_new(wanted));
             }
-            let Some((_, read)) = reads.next().await else {
+            let Some(read) = reads.next().await else {
                 continue;
             };
             match read {
@@ -154,9 +154,8 @@ impl Reader {
         }
     }
 
-    /// Reads up to `count` new entries, waiting up to the block time for
-    /// some; resolves to `count` and the entries.
-    fn read_new(&self, count: usize) -> impl Future<Output = (usize, Result<Vec<Delivery>, RedisError>)> + use<> {
+    /// Reads up to `count` new entries, waiting up to the block time for some.
+    fn read_new(&self, count: usize) -> impl Future<Output = Result<Vec<Delivery>, RedisError>> + use<> {
         let mut read = redis::cmd("XREADGROUP");
         read.arg("GROUP")
             .arg(&self.group)
@@ -173,17 +172,14 @@ impl Reader {
         // A read may wait behind the other one in flight on the connection.
         let limit = self.block * READS_IN_FLIGHT as u32 + self.limit;
         async move {
-            let read = async {
-                let reply: Value = bounded(limit, read.query_async(&mut connection)).await?;
-                let mut deliveries = Vec::new();
-                for (name, entries) in stream::read_reply(reply)? {
-                    if *name == *stream {
-                        deliveries.extend(entries.into_iter().map(|entry| Delivery::new(&stream, entry, 1)));
-                    }
+            let reply: Value = bounded(limit, read.query_async(&mut connection)).await?;
+            let mut deliveries = Vec::new();
+            for (name, entries) in stream::read_reply(reply)? {
+                if *name == *stream {
+                    deliveries.extend(entries.into_iter().map(|entry| Delivery::new(&stream, entry, 1)));
                 }
-                Ok(deliveries)
-            };
-            (count, read.await)
+            }
+            Ok(deliveries)
         }
     }
 }

@@ -36,7 +36,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, params};
 use tokio::sync::Notify;
 use uuid::Uuid;
-use xerpium_events::messaging::{Envelope, Event, Publish, PublishContext, PublishError, Publisher, StreamLayout};
+use xerpium_events::messaging::{
+    Backoff, Envelope, Event, Publish, PublishContext, PublishError, Publisher, StreamLayout,
+};
 use xerpium_events::{Category, EventType};
 
 use crate::db::{Database, DbError, Transaction};
@@ -69,7 +71,7 @@ const BATCH: usize = 100;
 const POLL: Duration = Duration::from_secs(1);
 /// The relay's first and longest wait after a failed step, before jitter:
 /// the first doubles per failure in a row, up to the longest.
-const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(5));
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
 /// How long sent rows are kept before they are deleted.
 const KEEP_SENT: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -280,17 +282,14 @@ impl Relay {
 
 /// One step of the relay (reading, publishing, marking) while it fails
 /// again and again: logged when the failure starts and when it ends, not at
-/// every attempt, with a growing wait before each new attempt.
+/// every attempt, with a growing wait before each new attempt ([`BACKOFF`]).
 #[derive(Debug)]
 struct Retry {
     /// The step, e.g. `marking events sent`.
     what: &'static str,
     /// What happens to the events meanwhile, for the log.
     meanwhile: &'static str,
-    /// When the step began to fail, while it does.
-    since: Option<Instant>,
-    /// Failed attempts in a row.
-    failures: u32,
+    backoff: Backoff,
 }
 
 impl Retry {
@@ -299,38 +298,30 @@ impl Retry {
         Retry {
             what,
             meanwhile,
-            since: None,
-            failures: 0,
+            backoff: BACKOFF,
         }
     }
 
-    /// Records a failed attempt; returns how long to wait before the next:
-    /// [`BACKOFF`] for this many failures in a row, times a random factor
-    /// from 0.5 to 1 (so that services failing together do not retry in step).
+    /// Records a failed attempt; returns how long to wait before the next.
     fn failed(&mut self, error: &impl Display) -> Duration {
-        if self.since.is_none() {
-            self.since = Some(Instant::now());
-            tracing::warn!(%error, "outbox: {} failed; {}", self.what, self.meanwhile);
+        if self.backoff.is_failing() {
+            tracing::debug!(%error, failures = self.backoff.failures(), "outbox: {} still fails", self.what);
         } else {
-            tracing::debug!(%error, failures = self.failures, "outbox: {} still fails", self.what);
+            tracing::warn!(%error, "outbox: {} failed; {}", self.what, self.meanwhile);
         }
-        self.failures = self.failures.saturating_add(1);
-        let (first, longest) = BACKOFF;
-        let doubled = first.saturating_mul(1 << (self.failures - 1).min(16)).min(longest);
-        doubled.mul_f64(0.5 + 0.5 * fastrand::f64())
+        self.backoff.failed()
     }
 
     /// Records a successful attempt, logging the end of a failure if there was one.
     fn succeeded(&mut self) {
-        if let Some(since) = self.since.take() {
+        if let Some(recovered) = self.backoff.succeeded() {
             tracing::info!(
-                after = ?since.elapsed(),
-                failures = self.failures,
+                after = ?recovered.after,
+                failures = recovered.failures,
                 "outbox: {} works again",
                 self.what
             );
         }
-        self.failures = 0;
     }
 }
 
@@ -507,7 +498,7 @@ mod tests {
             );
         }
         retry.succeeded();
-        assert!(retry.since.is_none());
+        assert!(!retry.backoff.is_failing());
         assert!(retry.failed(&error) <= Duration::from_millis(50));
     }
 }
