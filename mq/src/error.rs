@@ -9,7 +9,9 @@ pub enum Error {
     #[error("{0}")]
     Config(#[from] ConfigError),
     /// Redis did not answer at all.
-    #[error("cannot reach Redis at {url}: {source} (is it running? set XERPIUM_REDIS_URL or --redis-url)")]
+    #[error(
+        "cannot reach Redis at {url}: {source} (is it running? set XERPIUM_REDIS_URL or --redis-url, or XERPIUM_REDIS_CLUSTER_NODES for a cluster)"
+    )]
     Unreachable {
         /// The URL, password masked.
         url: String,
@@ -28,7 +30,8 @@ pub enum Error {
         #[source]
         source: redis::RedisError,
     },
-    /// The runtime's health monitor failed (its message names the URL).
+    /// The runtime failed: its health monitor, or a check of the server at
+    /// start (its message names the URL).
     #[error("{0}")]
     Monitor(#[from] xerpium_messaging::Error),
     /// No dead letter with that id.

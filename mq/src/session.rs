@@ -3,15 +3,13 @@
 use std::future::Future;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, RedisError};
+use redis::RedisError;
+use xerpium_messaging::connection::Connection;
 use xerpium_messaging::{Config, HealthMonitor, Keys};
 
 use crate::entry::{self, Entry};
 use crate::error::Error;
 
-/// How long connecting may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long `tail` waits in one blocking read.
 pub const TAIL_BLOCK: Duration = Duration::from_secs(1);
 
@@ -21,10 +19,10 @@ pub struct Session {
     pub config: Config,
     /// The namespace's keys.
     pub keys: Keys,
-    /// The Redis URL, password masked.
+    /// The Redis URL (or cluster nodes), passwords masked.
     pub url: String,
-    /// A connection that answered `PING`.
-    pub redis: MultiplexedConnection,
+    /// A connection (to one server or a cluster) that answered `PING`.
+    pub redis: Connection,
 }
 
 impl Session {
@@ -44,19 +42,13 @@ impl Session {
             config = builder.build()?;
         }
         let url = config.redis_url_redacted();
-        let unreachable = |source| Error::Unreachable {
-            url: url.clone(),
-            source,
-        };
-        let client = redis::Client::open(config.redis_url()).map_err(unreachable)?;
-        let settings = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(config.publish_timeout() + TAIL_BLOCK));
-        let mut redis = client
-            .get_multiplexed_async_connection_with_config(&settings)
-            .await
-            .map_err(unreachable)?;
-        let _: String = redis::cmd("PING").query_async(&mut redis).await.map_err(unreachable)?;
+        let redis = Connection::connect(&config).await.map_err(|error| match error {
+            xerpium_messaging::Error::Unreachable { source, .. } => Error::Unreachable {
+                url: url.clone(),
+                source,
+            },
+            other => Error::Monitor(other),
+        })?;
         Ok(Session {
             keys: config.keys(),
             url,

@@ -955,7 +955,7 @@ async fn errors_are_clear() {
     assert_eq!(down.code, 1);
     assert!(down.stdout.is_empty());
     expect![[r#"
-        xerpium-mq: cannot reach Redis at <url>: Connection refused (os error 111) (is it running? set XERPIUM_REDIS_URL or --redis-url)
+        xerpium-mq: cannot reach Redis at <url>: Connection refused (os error 111) (is it running? set XERPIUM_REDIS_URL or --redis-url, or XERPIUM_REDIS_CLUSTER_NODES for a cluster)
     "#]].assert_eq(&down.stderr.replace(&url, "<url>"));
 
     let mut command = seed.command(&["streams"]);

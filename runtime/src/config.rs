@@ -7,7 +7,8 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `XERPIUM_REDIS_URL` | `redis://127.0.0.1:6379` | Redis to connect to (`redis://[user:password@]host:port[/db]`) |
+//! | `XERPIUM_REDIS_URL` | `redis://127.0.0.1:6379` | the Redis server to connect to (`redis://[user:password@]host:port[/db]`) |
+//! | `XERPIUM_REDIS_CLUSTER_NODES` | *(unset)* | a Redis Cluster instead: some of its nodes, comma-separated (`redis://[user:password@]host:port` or `host:port`); the others are found from them. Set this or `XERPIUM_REDIS_URL`, not both |
 //! | `XERPIUM_NAMESPACE` | `xerpium` | prefix of every key; give each environment its own (`prod`, `staging`) so their keys never collide |
 //! | `XERPIUM_SERVICE` | *(required)* | name of this service: the `source` of what it publishes, the default consumer group |
 //! | `XERPIUM_GROUP` | the service name | consumer group this service reads events in; every group gets every event |
@@ -27,6 +28,7 @@
 //! | `XERPIUM_CONSUMER_EXPIRY` | `24h` | a consumer idle this long, holding nothing, is removed from its group |
 //! | `XERPIUM_IDEMPOTENCY_TTL` | *(off)* | when set, the group records handled event ids for this long and runs a handler once per event id |
 //! | `XERPIUM_PUBLISH_TIMEOUT` | `5s` | a publish not answered within this fails with a timeout; also bounds each Redis call of a consumer |
+//! | `XERPIUM_PUBLISH_REPLICAS` | `0` | a publish succeeds only once this many replicas of the stream's master have the entry (`WAIT`), within the publish timeout; `0`: once the master has it (see Running on a Redis Cluster: what failover can lose) |
 //! | `XERPIUM_SHUTDOWN_TIMEOUT` | `30s` | how long shutdown waits for running handlers |
 //! | `XERPIUM_PARTITION_LEASE` | `10s` | an instance's lease on a partition of an ordered category, renewed every third of it (at most every second); after a crash its partitions move to the other instances within this |
 //!
@@ -43,8 +45,10 @@ use crate::event::DeliveryPolicy;
 
 /// Environment variable names, one constant per setting.
 pub mod var {
-    /// Redis URL.
+    /// Redis URL (one server).
     pub const REDIS_URL: &str = "XERPIUM_REDIS_URL";
+    /// Seed nodes of a Redis Cluster (instead of a URL).
+    pub const REDIS_CLUSTER_NODES: &str = "XERPIUM_REDIS_CLUSTER_NODES";
     /// Key namespace.
     pub const NAMESPACE: &str = "XERPIUM_NAMESPACE";
     /// Service name.
@@ -83,6 +87,8 @@ pub mod var {
     pub const IDEMPOTENCY_TTL: &str = "XERPIUM_IDEMPOTENCY_TTL";
     /// Publish timeout.
     pub const PUBLISH_TIMEOUT: &str = "XERPIUM_PUBLISH_TIMEOUT";
+    /// Replicas that must have a published entry before the publish succeeds.
+    pub const PUBLISH_REPLICAS: &str = "XERPIUM_PUBLISH_REPLICAS";
     /// Shutdown timeout.
     pub const SHUTDOWN_TIMEOUT: &str = "XERPIUM_SHUTDOWN_TIMEOUT";
     /// How long an instance's lease on a partition of an ordered category
@@ -141,10 +147,48 @@ impl fmt::Display for StartPosition {
     }
 }
 
+/// Which Redis the runtime talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisServers {
+    /// One server (or a primary with replicas it replicates to), at this URL.
+    Standalone(String),
+    /// A Redis Cluster, found from these seed nodes' URLs: every command
+    /// goes to the master of its key's slot.
+    Cluster(Vec<String>),
+}
+
+impl RedisServers {
+    /// Whether this is a cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, RedisServers::Cluster(_))
+    }
+
+    /// The URLs configured: the server's, or every seed node's.
+    pub fn urls(&self) -> &[String] {
+        match self {
+            RedisServers::Standalone(url) => std::slice::from_ref(url),
+            RedisServers::Cluster(nodes) => nodes,
+        }
+    }
+}
+
+impl fmt::Display for RedisServers {
+    /// The URL (or `cluster <url>,<url>…`), passwords masked, for messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RedisServers::Standalone(url) => f.write_str(&mask_url(url)),
+            RedisServers::Cluster(nodes) => {
+                let nodes: Vec<String> = nodes.iter().map(|node| mask_url(node)).collect();
+                write!(f, "cluster {}", nodes.join(","))
+            }
+        }
+    }
+}
+
 /// The validated settings of a service's messaging runtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    redis_url: String,
+    redis: RedisServers,
     namespace: String,
     service: String,
     group: String,
@@ -159,6 +203,7 @@ pub struct Config {
     consumer_expiry: Duration,
     idempotency_ttl: Option<Duration>,
     publish_timeout: Duration,
+    publish_replicas: u32,
     shutdown_timeout: Duration,
     partition_lease: Duration,
 }
@@ -199,6 +244,18 @@ impl Config {
                 variable: var::SERVICE,
                 hint: "set it to this service's name, e.g. `audit`",
             })?;
+        if let (Some(_), Some(nodes)) = (lookup(var::REDIS_URL)?, lookup(var::REDIS_CLUSTER_NODES)?) {
+            return Err(invalid(
+                var::REDIS_CLUSTER_NODES,
+                &nodes.split(',').map(mask_url).collect::<Vec<_>>().join(","),
+                format!(
+                    "{} is set too: set {} for one server or {} for a cluster, not both",
+                    var::REDIS_URL,
+                    var::REDIS_URL,
+                    var::REDIS_CLUSTER_NODES
+                ),
+            ));
+        }
         let mut builder = Config::builder(service);
         for (variable, apply) in VARIABLES {
             if let Some(value) = lookup(variable)? {
@@ -208,13 +265,17 @@ impl Config {
         builder.build()
     }
 
-    /// The Redis URL.
-    pub fn redis_url(&self) -> &str {
-        &self.redis_url
+    /// The Redis server or cluster to talk to.
+    pub fn redis(&self) -> &RedisServers {
+        &self.redis
     }
-    /// The Redis URL with its password (if any) masked, for messages.
+    /// The Redis URL: the server's, or a cluster's first seed node's.
+    pub fn redis_url(&self) -> &str {
+        &self.redis.urls()[0]
+    }
+    /// The Redis server or cluster with passwords masked, for messages.
     pub fn redis_url_redacted(&self) -> String {
-        mask_url(&self.redis_url)
+        self.redis.to_string()
     }
     /// The key namespace.
     pub fn namespace(&self) -> &str {
@@ -277,6 +338,11 @@ impl Config {
     pub fn publish_timeout(&self) -> Duration {
         self.publish_timeout
     }
+    /// How many replicas must have a published entry before the publish
+    /// succeeds (0: the master alone).
+    pub fn publish_replicas(&self) -> u32 {
+        self.publish_replicas
+    }
     /// How long shutdown waits for running handlers.
     pub fn shutdown_timeout(&self) -> Duration {
         self.shutdown_timeout
@@ -331,7 +397,7 @@ impl ConfigBuilder {
     fn new(service: String) -> Self {
         ConfigBuilder {
             config: Config {
-                redis_url: DEFAULT_REDIS_URL.to_owned(),
+                redis: RedisServers::Standalone(DEFAULT_REDIS_URL.to_owned()),
                 namespace: DEFAULT_NAMESPACE.to_owned(),
                 service,
                 group: String::new(),
@@ -346,6 +412,7 @@ impl ConfigBuilder {
                 consumer_expiry: Duration::from_secs(24 * 60 * 60),
                 idempotency_ttl: None,
                 publish_timeout: Duration::from_secs(5),
+                publish_replicas: 0,
                 shutdown_timeout: Duration::from_secs(30),
                 partition_lease: Duration::from_secs(10),
             },
@@ -356,8 +423,13 @@ impl ConfigBuilder {
     }
 
     setters! {
-        /// Sets `XERPIUM_REDIS_URL`.
-        redis_url(url: impl Into<String>) => config.redis_url = url.into();
+        /// Sets `XERPIUM_REDIS_URL`: one server (replacing cluster nodes set before).
+        redis_url(url: impl Into<String>) => config.redis = RedisServers::Standalone(url.into());
+        /// Sets `XERPIUM_REDIS_CLUSTER_NODES`: a Redis Cluster found from
+        /// these nodes (`redis://host:port` or `host:port`), replacing a URL
+        /// set before.
+        redis_cluster_nodes(nodes: impl IntoIterator<Item = impl Into<String>>) =>
+            config.redis = RedisServers::Cluster(nodes.into_iter().map(|node| cluster_node_url(node.into())).collect());
         /// Sets `XERPIUM_NAMESPACE`.
         namespace(namespace: impl Into<String>) => config.namespace = namespace.into();
         /// Sets `XERPIUM_GROUP` (default: the service name).
@@ -396,6 +468,8 @@ impl ConfigBuilder {
         idempotency_ttl(ttl: Option<Duration>) => config.idempotency_ttl = ttl;
         /// Sets `XERPIUM_PUBLISH_TIMEOUT`.
         publish_timeout(timeout: Duration) => config.publish_timeout = timeout;
+        /// Sets `XERPIUM_PUBLISH_REPLICAS`.
+        publish_replicas(replicas: u32) => config.publish_replicas = replicas;
         /// Sets `XERPIUM_SHUTDOWN_TIMEOUT`.
         shutdown_timeout(timeout: Duration) => config.shutdown_timeout = timeout;
         /// Sets `XERPIUM_PARTITION_LEASE`.
@@ -417,9 +491,7 @@ impl ConfigBuilder {
             }
         };
         name(var::CONSUMER, &config.consumer)?;
-        if let Err(error) = redis::Client::open(config.redis_url.as_str()) {
-            return Err(invalid(var::REDIS_URL, &mask_url(&config.redis_url), error));
-        }
+        check_redis(&config.redis)?;
         let policy = config.default_policy;
         at_least(var::MAX_ATTEMPTS, policy.max_attempts.into(), 1)?;
         at_least(var::MAX_LEN, policy.max_len, 1)?;
@@ -462,8 +534,11 @@ impl ConfigBuilder {
 /// sets the builder.
 type Apply = fn(ConfigBuilder, &Setting) -> Result<ConfigBuilder, ConfigError>;
 
-const VARIABLES: [(&str, Apply); 21] = [
+const VARIABLES: [(&str, Apply); 23] = [
     (var::REDIS_URL, |b, s| Ok(b.redis_url(&s.value))),
+    (var::REDIS_CLUSTER_NODES, |b, s| {
+        Ok(b.redis_cluster_nodes(s.value.split(',').map(str::trim).filter(|node| !node.is_empty())))
+    }),
     (var::NAMESPACE, |b, s| Ok(b.namespace(&s.value))),
     (var::GROUP, |b, s| Ok(b.group(&s.value))),
     (var::INSTANCE_ID, |b, s| Ok(b.instance_id(&s.value))),
@@ -482,6 +557,7 @@ const VARIABLES: [(&str, Apply); 21] = [
     (var::CONSUMER_EXPIRY, |b, s| Ok(b.consumer_expiry(s.duration()?))),
     (var::IDEMPOTENCY_TTL, |b, s| Ok(b.idempotency_ttl(Some(s.duration()?)))),
     (var::PUBLISH_TIMEOUT, |b, s| Ok(b.publish_timeout(s.duration()?))),
+    (var::PUBLISH_REPLICAS, |b, s| Ok(b.publish_replicas(s.number()?))),
     (var::SHUTDOWN_TIMEOUT, |b, s| Ok(b.shutdown_timeout(s.duration()?))),
     (var::PARTITION_LEASE, |b, s| Ok(b.partition_lease(s.duration()?))),
 ];
@@ -521,6 +597,36 @@ impl Setting {
             )),
         }
     }
+}
+
+/// A cluster node as written (`host:port` or a URL) as a URL.
+fn cluster_node_url(node: String) -> String {
+    if node.contains("://") {
+        node
+    } else {
+        format!("redis://{node}")
+    }
+}
+
+/// Checks that every URL of `servers` can be used.
+fn check_redis(servers: &RedisServers) -> Result<(), ConfigError> {
+    let variable = match servers {
+        RedisServers::Standalone(_) => var::REDIS_URL,
+        RedisServers::Cluster(nodes) if nodes.is_empty() => {
+            return Err(invalid(
+                var::REDIS_CLUSTER_NODES,
+                "",
+                "name at least one node of the cluster, e.g. `redis://10.0.0.1:7000,redis://10.0.0.2:7000`",
+            ));
+        }
+        RedisServers::Cluster(_) => var::REDIS_CLUSTER_NODES,
+    };
+    for url in servers.urls() {
+        if let Err(error) = redis::Client::open(url.as_str()) {
+            return Err(invalid(variable, &mask_url(url), error));
+        }
+    }
+    Ok(())
 }
 
 /// The value of environment variable `variable`, if set.
@@ -604,6 +710,52 @@ mod tests {
     fn from(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_vars(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn a_cluster_is_named_by_its_nodes_and_excludes_a_url() {
+        let config = from(&[
+            (var::SERVICE, "audit"),
+            (
+                var::REDIS_CLUSTER_NODES,
+                " 10.0.0.1:7000, redis://:secret@10.0.0.2:7000 ,",
+            ),
+        ])
+        .expect("valid");
+        assert_eq!(
+            config.redis(),
+            &RedisServers::Cluster(vec![
+                "redis://10.0.0.1:7000".to_owned(),
+                "redis://:secret@10.0.0.2:7000".to_owned()
+            ])
+        );
+        assert_eq!(
+            config.redis_url_redacted(),
+            "cluster redis://10.0.0.1:7000,redis://:***@10.0.0.2:7000"
+        );
+        let both = from(&[
+            (var::SERVICE, "audit"),
+            (var::REDIS_URL, "redis://127.0.0.1:6379"),
+            (var::REDIS_CLUSTER_NODES, "10.0.0.1:7000"),
+        ])
+        .expect_err("both refused");
+        assert!(both.to_string().starts_with("XERPIUM_REDIS_CLUSTER_NODES="), "{both}");
+        assert!(both.to_string().contains("not both"), "{both}");
+        let none = from(&[(var::SERVICE, "audit"), (var::REDIS_CLUSTER_NODES, " , ")]).expect_err("no node");
+        assert!(none.to_string().contains("name at least one node"), "{none}");
+        let bad = from(&[(var::SERVICE, "audit"), (var::REDIS_CLUSTER_NODES, "redis://a:b:c:d")]);
+        assert!(
+            matches!(
+                bad,
+                Err(ConfigError::Invalid {
+                    variable: var::REDIS_CLUSTER_NODES,
+                    ..
+                })
+            ),
+            "{bad:?}"
+        );
+        let replicas = from(&[(var::SERVICE, "audit"), (var::PUBLISH_REPLICAS, "1")]).expect("valid");
+        assert_eq!(replicas.publish_replicas(), 1);
     }
 
     #[test]

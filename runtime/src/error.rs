@@ -26,6 +26,17 @@ pub enum Error {
         #[source]
         source: redis::RedisError,
     },
+    /// The configured Redis is of the other kind: a cluster node configured
+    /// as a single server, or a single server configured as a cluster.
+    #[error("Redis at `{servers}` is {found}: {hint}")]
+    RedisMode {
+        /// The server or cluster nodes, as configured (passwords masked).
+        servers: String,
+        /// What the server turned out to be.
+        found: String,
+        /// What to set instead.
+        hint: String,
+    },
     /// Redis refused a command in a way that retrying cannot fix (for
     /// example a key of the wrong type where a stream is expected).
     #[error("{context}: {source}")]

@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - [`backoff`]: a streak of failures and the wait before the next attempt ([`Backoff`]).
-//! - [`config`]: settings from the environment or a builder ([`Config`]).
+//! - [`config`]: settings from the environment or a builder ([`Config`]), a single server or a cluster.
+//! - [`connection`]: connections to a single Redis or a Redis Cluster behind one type, pipelines grouped by slot.
 //! - [`keys`]: Redis key names under a namespace ([`Keys`]).
 //! - [`event`]: the [`Event`] trait and its [`DeliveryPolicy`].
 //! - [`envelope`]: message metadata, as it travels in a stream entry.
@@ -34,7 +35,7 @@ pub mod caller;
 pub mod command;
 pub mod command_server;
 pub mod config;
-mod connection;
+pub mod connection;
 pub mod consumer;
 pub mod entries;
 pub mod envelope;
@@ -61,7 +62,7 @@ pub use backoff::Backoff;
 pub use caller::{Caller, PendingReply};
 pub use command::{Command, CommandCaller, CommandError, ServeCommands, encode_response};
 pub use command_server::{CommandServer, CommandServerBuilder};
-pub use config::{Config, ConfigBuilder, ConfigError, StartPosition};
+pub use config::{Config, ConfigBuilder, ConfigError, RedisServers, StartPosition};
 pub use consumer::{Consumer, ConsumerBuilder, DeadLetterReason};
 pub use consumer::{ConsumerProgress, ConsumerState};
 pub use envelope::Envelope;

@@ -48,7 +48,9 @@ impl Notifier {
 
     /// Publishes `notification` to `target`'s channel with a new id and the
     /// current time; returns how many subscriptions received it (0: nobody
-    /// was listening, and nobody ever will receive this one).
+    /// was listening, and nobody ever will receive this one). On a Redis
+    /// Cluster the count is of the subscriptions on the node that took the
+    /// `PUBLISH` only (the cluster forwards it to the others, uncounted).
     pub async fn send(&self, target: &NotificationTarget, notification: &Notification) -> Result<usize, PublishError> {
         let channel = target.channel(&self.keys);
         let message = NotificationMessage {

@@ -1,5 +1,16 @@
 //! The [`Publisher`]: typed events to their category streams, one round trip
 //! per publish or per batch, never waiting longer than the publish timeout.
+//! On a Redis Cluster a batch is one pipeline per slot it writes to, sent at
+//! once (a cluster refuses a pipeline that spans slots).
+//!
+//! # Durability
+//! A publish succeeds once the stream's master has the entry. Replication
+//! is asynchronous: a master that dies before its replicas copied an entry
+//! loses it when a replica takes over. With `XERPIUM_PUBLISH_REPLICAS=n` a
+//! publish also waits (`WAIT`) until `n` replicas have it, and fails, with
+//! that reason, when they do not within the publish timeout (the entry may
+//! still be on the master: publishing again may make a duplicate, which
+//! carries the same id).
 //!
 //! # Trimming
 //! Every write trims its stream by age and by length, so streams never grow
@@ -28,7 +39,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::connection::{self, Connection};
+use crate::connection::{self, Connection, SlotPipeline};
 use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::event::{Event, StreamLayout};
@@ -43,6 +54,8 @@ pub struct Publisher {
     keys: Keys,
     source: String,
     timeout: Duration,
+    /// Replicas that must have each entry (`XERPIUM_PUBLISH_REPLICAS`).
+    replicas: u32,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -61,12 +74,13 @@ impl Publisher {
     /// warns when Redis may evict keys.
     pub async fn connect(config: &Config) -> Result<Publisher, Error> {
         let mut connection = connection::open(config, Some(config.publish_timeout()))?;
-        connection::warn_if_evicting(&mut connection, config.publish_timeout()).await;
+        connection::check_server(&mut connection, config, config.publish_timeout()).await?;
         Ok(Publisher {
             connection,
             keys: config.keys(),
             source: config.service().to_owned(),
             timeout: config.publish_timeout(),
+            replicas: config.publish_replicas(),
         })
     }
 
@@ -238,12 +252,12 @@ impl Batch<'_> {
         };
         let first_stream = first_stream.clone();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let mut pipe = redis::pipe();
+        let mut pipe = SlotPipeline::new();
         let mut caps: HashMap<&str, u64> = HashMap::new();
         for (stream, envelope, layout) in &self.items {
             let min_id = now.saturating_sub(layout.retention).as_millis();
             let add = pipe
-                .cmd("XADD")
+                .cmd(stream, "XADD")
                 .arg(stream)
                 .arg("MINID")
                 .arg("~")
@@ -256,18 +270,21 @@ impl Batch<'_> {
             *cap = (*cap).max(layout.max_len);
         }
         for (stream, cap) in &caps {
-            pipe.cmd("XTRIM").arg(*stream).arg("MAXLEN").arg("~").arg(*cap).ignore();
+            pipe.cmd(stream, "XTRIM").arg(*stream).arg("MAXLEN").arg("~").arg(*cap);
         }
-        let mut connection = self.publisher.connection.clone();
         let timeout = self.publisher.timeout;
+        // WAIT gets most of the timeout, so that too few replicas in time
+        // fails with that reason rather than with a bare timeout.
+        pipe.wait_for_replicas(self.publisher.replicas, timeout.mul_f64(0.8));
+        let mut connection = self.publisher.connection.clone();
         // A connection Redis dropped (it restarted, say) is noticed on
         // first use: send once more on the new one, within the same timeout.
         // Ids repeat if the first write had landed, so consumers can tell.
         let send = async {
-            match pipe.query_async::<Vec<Value>>(&mut connection).await {
+            match pipe.query(&mut connection).await {
                 Err(error) if error.is_connection_dropped() || error.is_connection_refusal() => {
                     tracing::debug!(%error, "connection to Redis dropped; publishing again on a new one");
-                    pipe.query_async(&mut connection).await
+                    pipe.query(&mut connection).await
                 }
                 sent => sent,
             }

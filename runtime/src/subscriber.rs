@@ -8,6 +8,14 @@
 //! while the stream's buffer is full because its reader is not keeping up
 //! (logged). Each stream holds one Redis connection while it lives;
 //! dropping it unsubscribes.
+//!
+//! On a Redis Cluster, notifications use plain Pub/Sub, which the cluster
+//! forwards to every node: a subscription holds a connection to any one of
+//! the configured nodes and moves to another when that one fails, with no
+//! slot to follow. Sharded Pub/Sub would spare the cluster that broadcast,
+//! which matters only at rates far above what notifications to people reach,
+//! and would tie each channel to one shard, to be followed through failovers
+//! and resharding.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -36,7 +44,8 @@ const PING_EVERY: Duration = Duration::from_secs(15);
 /// Opens notification subscriptions on `config`'s Redis and namespace.
 #[derive(Debug, Clone)]
 pub struct Subscriber {
-    client: redis::Client,
+    /// The server, or each configured node of a cluster.
+    clients: Vec<redis::Client>,
     keys: Keys,
     url: String,
     limit: Duration,
@@ -45,12 +54,18 @@ pub struct Subscriber {
 impl Subscriber {
     /// A subscriber for `config`'s Redis and namespace; connects nothing yet.
     pub fn new(config: &Config) -> Result<Subscriber, Error> {
-        let client = redis::Client::open(config.redis_url()).map_err(|source| Error::RedisUrl {
-            url: config.redis_url_redacted(),
-            source,
-        })?;
+        let clients = config
+            .redis()
+            .urls()
+            .iter()
+            .map(|url| redis::Client::open(url.as_str()))
+            .collect::<Result<_, _>>()
+            .map_err(|source| Error::RedisUrl {
+                url: config.redis_url_redacted(),
+                source,
+            })?;
         Ok(Subscriber {
-            client,
+            clients,
             keys: config.keys(),
             url: config.redis_url_redacted(),
             limit: config.publish_timeout(),
@@ -91,7 +106,7 @@ impl Subscriber {
             });
         }
         let listener = Listener {
-            client: self.client.clone(),
+            clients: self.clients.clone(),
             channels: channels.clone(),
             sender,
             limit: self.limit,
@@ -151,7 +166,7 @@ impl Stream for NotificationStream {
 
 /// The task behind a stream: subscribes, forwards, resubscribes.
 struct Listener {
-    client: redis::Client,
+    clients: Vec<redis::Client>,
     channels: Vec<String>,
     sender: mpsc::Sender<NotificationMessage>,
     limit: Duration,
@@ -164,8 +179,13 @@ impl Listener {
     async fn run(self, ready: oneshot::Sender<Result<(), RedisError>>) {
         let mut ready = Some(ready);
         let mut outage = Outage::new("subscribing to notifications");
+        let mut attempt = 0;
         loop {
-            match bounded(self.limit, self.connect()).await {
+            // Each attempt on the next node (on a cluster), so that a node
+            // that is down is left for another.
+            let client = &self.clients[attempt % self.clients.len()];
+            attempt += 1;
+            match bounded(self.limit, self.connect(client)).await {
                 Ok((sink, messages)) => {
                     match ready.take() {
                         Some(ready) => {
@@ -184,6 +204,8 @@ impl Listener {
                         "notification subscription lost; resubscribing (what is sent meanwhile is missed)"
                     );
                 }
+                // The first subscription fails only once every node failed.
+                Err(_) if ready.is_some() && attempt < self.clients.len() => {}
                 Err(error) => {
                     if let Some(ready) = ready.take() {
                         let _ = ready.send(Err(error));
@@ -198,8 +220,8 @@ impl Listener {
         }
     }
 
-    async fn connect(&self) -> Result<(PubSubSink, PubSubStream), RedisError> {
-        let (mut sink, messages) = self.client.get_async_pubsub().await?.split();
+    async fn connect(&self, client: &redis::Client) -> Result<(PubSubSink, PubSubStream), RedisError> {
+        let (mut sink, messages) = client.get_async_pubsub().await?.split();
         sink.subscribe(&self.channels).await?;
         Ok((sink, messages))
     }

@@ -5,6 +5,8 @@ mod redis {
     mod support;
 
     mod child;
+    mod cluster;
+    mod cluster_harness;
     mod commands;
     mod consume;
     mod engine;

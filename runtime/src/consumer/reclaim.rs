@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::Delivery;
 use super::window::Window;
-use crate::connection::{Connection, bounded};
+use crate::connection::{Connection, SlotPipeline, bounded};
 use crate::stream;
 
 /// Removes, atomically, the consumers of a group that are idle longer than
@@ -131,9 +131,9 @@ impl Reclaimer {
         let counts = if claimed.entries.is_empty() {
             HashMap::new()
         } else {
-            let mut pipe = redis::pipe();
+            let mut pipe = SlotPipeline::new();
             for entry in &claimed.entries {
-                pipe.cmd("XPENDING")
+                pipe.cmd(stream, "XPENDING")
                     .arg(&**stream)
                     .arg(&self.group)
                     .arg(&entry.id)
@@ -141,7 +141,7 @@ impl Reclaimer {
                     .arg(1)
                     .arg(&self.consumer);
             }
-            let rows: Vec<Value> = bounded(self.limit, pipe.query_async(&mut self.connection)).await?;
+            let rows = bounded(self.limit, pipe.query(&mut self.connection)).await?;
             let mut counts = HashMap::new();
             for row in rows {
                 counts.extend(stream::pending_list(row)?);

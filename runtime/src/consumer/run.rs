@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use redis::RedisError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -26,7 +25,7 @@ use super::window::Window;
 use super::worker::{self, Finished, Outcome, Shared};
 use super::{Consumer, Delivery, groups};
 use crate::config::Config;
-use crate::connection::{self, Connection, Outage, bounded};
+use crate::connection::{self, Connection, Outage, SlotPipeline, bounded};
 use crate::error::Error;
 use crate::handler::Dispatch;
 
@@ -104,7 +103,7 @@ pub(super) async fn run<D: Dispatch>(
     let mut connection = connection::open(&config, Some(limit))?;
     let mut shutdown = std::pin::pin!(shutdown);
 
-    connection::warn_if_evicting(&mut connection, limit).await;
+    connection::check_server(&mut connection, &config, limit).await?;
     let mut outage = Outage::new("creating consumer groups");
     loop {
         match groups::create(&mut connection, &streams, config.group(), config.start(), limit).await {
@@ -621,7 +620,7 @@ impl<D: Dispatch> State<D> {
     /// Renews this consumer's claim on every entry it holds, so that no
     /// other consumer takes them while they wait or run.
     fn renew_claims(&mut self) {
-        let mut pipe = redis::pipe();
+        let mut pipe = SlotPipeline::new();
         let mut by_stream: HashMap<&Arc<str>, Vec<&str>> = HashMap::new();
         // Not on a partition whose lease was lost: its new owner holds them.
         let lost = |stream: &Arc<str>| self.not_owned.contains(stream) && !self.releasing.contains_key(stream);
@@ -631,7 +630,7 @@ impl<D: Dispatch> State<D> {
         for (stream, ids) in by_stream {
             for chunk in ids.chunks(500) {
                 let claim = pipe
-                    .cmd("XCLAIM")
+                    .cmd(stream, "XCLAIM")
                     .arg(&**stream)
                     .arg(&self.shared.group)
                     .arg(&self.shared.consumer)
@@ -639,13 +638,13 @@ impl<D: Dispatch> State<D> {
                 for id in chunk {
                     claim.arg(*id);
                 }
-                claim.arg("JUSTID").ignore();
+                claim.arg("JUSTID");
             }
         }
         let shared = self.shared.clone();
         self.renewals.spawn(async move {
             let mut connection = shared.connection.clone();
-            let renewed: Result<(), RedisError> = bounded(shared.limit, pipe.query_async(&mut connection)).await;
+            let renewed = bounded(shared.limit, pipe.query(&mut connection)).await;
             if let Err(error) = renewed {
                 tracing::debug!(%error, "could not renew claims on held entries");
             }
@@ -656,15 +655,15 @@ impl<D: Dispatch> State<D> {
 /// Acks `acks` (one `XACK` per stream, one round trip); with `persist`,
 /// retries until Redis takes them.
 async fn ack<D>(shared: Arc<Shared<D>>, acks: HashMap<Arc<str>, Vec<String>>, persist: bool) {
-    let mut pipe = redis::pipe();
+    let mut pipe = SlotPipeline::new();
     for (stream, ids) in &acks {
-        pipe.cmd("XACK").arg(&**stream).arg(&shared.group).arg(ids).ignore();
+        pipe.cmd(stream, "XACK").arg(&**stream).arg(&shared.group).arg(ids);
     }
     let mut outage = Outage::quiet("acking entries");
     let mut connection: Connection = shared.connection.clone();
     loop {
-        match bounded(shared.limit, pipe.query_async::<()>(&mut connection)).await {
-            Ok(()) => return,
+        match bounded(shared.limit, pipe.query(&mut connection)).await {
+            Ok(_) => return,
             Err(error) if persist => tokio::time::sleep(outage.failed(&error)).await,
             Err(error) => {
                 tracing::warn!(%error, "could not ack handled entries at shutdown; they will be delivered again");

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use super::format_duration;
 use super::report::{Check, HealthReport, Status};
 use crate::config::{Config, ConfigError};
-use crate::connection::{self, Connection, Outage, bounded};
+use crate::connection::{self, Connection, Outage, SlotPipeline, bounded};
 use crate::consumer::{ConsumerProgress, ConsumerState};
 use crate::error::Error;
 
@@ -300,18 +300,19 @@ impl Beater {
     }
 
     /// Writes `report` to the instance's key (deleting it for a stopped
-    /// instance) and to the health stream, in one round trip.
+    /// instance) and to the health stream, in one round trip (one per slot
+    /// on a cluster).
     async fn send(&mut self, report: &HealthReport) -> Result<(), RedisError> {
         let json = serde_json::to_string(report)
             .map_err(|error| RedisError::from((redis::ErrorKind::Client, "cannot encode report", error.to_string())))?;
-        let mut pipe = redis::pipe();
+        let mut pipe = SlotPipeline::new();
         if report.status == Status::Stopped {
-            pipe.cmd("DEL").arg(&self.key).ignore();
+            pipe.cmd(&self.key, "DEL").arg(&self.key);
         } else {
             let ttl = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
-            pipe.cmd("SET").arg(&self.key).arg(&json).arg("PX").arg(ttl).ignore();
+            pipe.cmd(&self.key, "SET").arg(&self.key).arg(&json).arg("PX").arg(ttl);
         }
-        pipe.cmd("XADD")
+        pipe.cmd(&self.stream, "XADD")
             .arg(&self.stream)
             .arg("MAXLEN")
             .arg("~")
@@ -326,9 +327,8 @@ impl Beater {
             .arg("time")
             .arg(report.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
             .arg("report")
-            .arg(&json)
-            .ignore();
-        bounded(self.limit, pipe.query_async(&mut self.connection)).await
+            .arg(&json);
+        bounded(self.limit, pipe.query(&mut self.connection)).await.map(drop)
     }
 }
 

@@ -13,7 +13,7 @@ use super::format_duration;
 use super::reply::{self, Fields};
 use super::report::{HealthReport, Status, millis};
 use crate::config::Config;
-use crate::connection::{self, Connection, bounded};
+use crate::connection::{self, Connection, SlotPipeline, bounded};
 use crate::error::Error;
 use crate::keys::Keys;
 
@@ -282,14 +282,12 @@ impl HealthMonitor {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = SlotPipeline::new();
         for key in &keys {
-            pipe.cmd("XINFO").arg("STREAM").arg(key);
-            pipe.cmd("MEMORY").arg("USAGE").arg(key);
+            pipe.cmd(key, "XINFO").arg("STREAM").arg(key);
+            pipe.cmd(key, "MEMORY").arg("USAGE").arg(key);
         }
-        let replies: Vec<Value> = self
-            .run("describing streams", pipe.query_async(&mut connection))
-            .await?;
+        let replies = self.run("describing streams", pipe.query(&mut connection)).await?;
         let mut replies = replies.into_iter();
         let mut streams = Vec::with_capacity(keys.len());
         for key in keys {
@@ -345,11 +343,16 @@ impl HealthMonitor {
         if last.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = SlotPipeline::new();
         for (service, instance) in last.keys() {
-            pipe.cmd("GET").arg(self.keys.health_instance(service, instance));
+            let key = self.keys.health_instance(service, instance);
+            pipe.cmd(&key, "GET").arg(&key);
         }
-        let current: Vec<Option<String>> = self.run(WHAT, pipe.query_async(connection)).await?;
+        let current = self.run(WHAT, pipe.query(connection)).await?;
+        let current: Vec<Option<String>> = current
+            .into_iter()
+            .map(|value| redis::from_redis_value(value).ok().flatten())
+            .collect();
         Ok(last
             .into_values()
             .zip(current)
@@ -375,28 +378,9 @@ impl HealthMonitor {
     /// Every stream key of the namespace, sorted.
     async fn stream_keys(&self, connection: &mut Connection) -> Result<Vec<String>, Error> {
         let pattern = format!("{}:*", glob_escape(self.keys.namespace()));
-        let mut keys = Vec::new();
-        let mut cursor = 0;
-        loop {
-            let mut scan = redis::cmd("SCAN");
-            scan.arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .arg("TYPE")
-                .arg("stream");
-            let reply: Value = self.run("listing streams", scan.query_async(connection)).await?;
-            let (next, found) = reply::scan(reply).map_err(|error| self.failed("listing streams", error))?;
-            keys.extend(found);
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        keys.sort();
-        keys.dedup();
-        Ok(keys)
+        connection::scan_keys(connection, &pattern, "stream", self.limit)
+            .await
+            .map_err(|error| self.failed("listing streams", error))
     }
 
     async fn read_groups(
@@ -415,11 +399,11 @@ impl HealthMonitor {
         if streams.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = SlotPipeline::new();
         for stream in &streams {
-            pipe.cmd("XINFO").arg("GROUPS").arg(*stream);
+            pipe.cmd(stream, "XINFO").arg("GROUPS").arg(*stream);
         }
-        let replies: Vec<Value> = self.run(WHAT, pipe.query_async(connection)).await?;
+        let replies = self.run(WHAT, pipe.query(connection)).await?;
         let mut groups = Vec::new();
         for (stream, reply) in streams.iter().zip(replies) {
             for group in reply::list(reply, "XINFO GROUPS").map_err(|e| self.failed(WHAT, e))? {
@@ -439,17 +423,20 @@ impl HealthMonitor {
         if groups.is_empty() {
             return Ok(groups);
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = SlotPipeline::new();
         for group in &groups {
-            pipe.cmd("XINFO").arg("CONSUMERS").arg(&group.stream).arg(&group.group);
-            pipe.cmd("XPENDING")
+            pipe.cmd(&group.stream, "XINFO")
+                .arg("CONSUMERS")
+                .arg(&group.stream)
+                .arg(&group.group);
+            pipe.cmd(&group.stream, "XPENDING")
                 .arg(&group.stream)
                 .arg(&group.group)
                 .arg("-")
                 .arg("+")
                 .arg(1);
         }
-        let replies: Vec<Value> = self.run(WHAT, pipe.query_async(connection)).await?;
+        let replies = self.run(WHAT, pipe.query(connection)).await?;
         let mut replies = replies.into_iter();
         for group in &mut groups {
             let (Some(consumers), Some(pending)) = (replies.next(), replies.next()) else {
@@ -477,11 +464,14 @@ impl HealthMonitor {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = SlotPipeline::new();
         for key in &keys {
-            pipe.cmd("XLEN").arg(*key);
+            pipe.cmd(key, "XLEN").arg(*key);
         }
-        let counts: Vec<u64> = self.run("counting dead letters", pipe.query_async(connection)).await?;
+        let counts = self.run("counting dead letters", pipe.query(connection)).await?;
+        let counts = counts
+            .into_iter()
+            .map(|count| redis::from_redis_value::<u64>(count).unwrap_or(0));
         Ok(keys
             .iter()
             .zip(counts)

@@ -1,4 +1,4 @@
-//! Reading the replies of `XINFO`, `XPENDING`, `SCAN` and `TIME` from raw
+//! Reading the replies of `XINFO`, `XPENDING` and `TIME` from raw
 //! [`redis::Value`]s, in RESP2 or RESP3 shape, without trusting them.
 
 use redis::{ErrorKind, RedisError, Value};
@@ -77,20 +77,6 @@ pub(super) fn id_millis(id: &str) -> Option<u64> {
     id.split_once('-').map_or(id, |(ms, _)| ms).parse().ok()
 }
 
-/// The `[next cursor, [key, …]]` of a `SCAN` reply.
-pub(super) fn scan(value: Value) -> Result<(u64, Vec<String>), RedisError> {
-    let mut parts = list(value, "SCAN reply")?.into_iter();
-    let (Some(cursor), Some(keys)) = (parts.next(), parts.next()) else {
-        return Err(parse_error("SCAN reply: expected a cursor and keys"));
-    };
-    let cursor = int(&cursor).ok_or_else(|| unexpected("SCAN cursor", &cursor))?;
-    let keys = list(keys, "SCAN keys")?
-        .iter()
-        .map(|key| text(key).ok_or_else(|| unexpected("SCAN key", key)))
-        .collect::<Result<_, _>>()?;
-    Ok((cursor, keys))
-}
-
 /// Milliseconds since the epoch from a `TIME` reply (`[seconds, micros]`).
 pub(super) fn time_millis(value: Value) -> Result<u64, RedisError> {
     let parts = list(value, "TIME reply")?;
@@ -138,10 +124,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_scan_time_and_ids() {
-        let reply = Value::Array(vec![bulk("17"), Value::Array(vec![bulk("a"), bulk("b")])]);
-        assert_eq!(scan(reply).expect("parses"), (17, vec!["a".to_owned(), "b".to_owned()]));
-        assert!(scan(Value::Array(vec![bulk("0")])).is_err());
+    fn reads_time_and_ids() {
         let time = Value::Array(vec![bulk("1700000000"), bulk("123456")]);
         assert_eq!(time_millis(time).expect("parses"), 1_700_000_000_123);
         assert_eq!(id_millis("1700000000123-4"), Some(1_700_000_000_123));

@@ -99,7 +99,7 @@ impl ChildConsumer {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(f.server.dir().join(format!("child-{}.log", spec.name)))
+            .open(f.server.server().dir().join(format!("child-{}.log", spec.name)))
             .expect("child log");
         let mut command = Command::new(std::env::current_exe().expect("test binary"));
         command
@@ -109,7 +109,7 @@ impl ChildConsumer {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(URL, f.server.url())
+            .env(URL, f.server.server().url())
             .env(NAMESPACE, f.config.namespace())
             .env(MODE, spec.mode.as_str())
             .env(NAME, &spec.name)

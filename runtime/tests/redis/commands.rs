@@ -19,6 +19,13 @@ use xerpium_messaging::{
 use super::observe::Spans;
 use super::support::*;
 
+// On a single server and on a cluster, the same code.
+on_both!(
+    a_command_makes_the_round_trip_with_its_correlation_id,
+    two_server_instances_share_the_commands,
+    a_handler_error_comes_back_as_a_typed_error_reply,
+);
+
 /// The test command `test.echo`, served by `echo-svc`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Echo {
@@ -214,9 +221,7 @@ async fn pttl(f: &Fixture, key: &str) -> i64 {
         .expect("PTTL")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_command_makes_the_round_trip_with_its_correlation_id() {
-    let f = fixture().await;
+async fn a_command_makes_the_round_trip_with_its_correlation_id(f: Fixture) {
     let server = EchoServer::new("a");
     let serving = serve(&f, server.clone(), |c| c);
     let caller = caller(&f).await;
@@ -289,9 +294,7 @@ async fn events_a_handler_publishes_are_caused_by_the_command() {
     serving.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_server_instances_share_the_commands() {
-    let f = fixture().await;
+async fn two_server_instances_share_the_commands(f: Fixture) {
     let (a, b) = (EchoServer::new("a"), EchoServer::new("b"));
     // One command at a time each, so that neither takes them all.
     let one_at_a_time =
@@ -320,9 +323,7 @@ async fn two_server_instances_share_the_commands() {
     second.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_handler_error_comes_back_as_a_typed_error_reply() {
-    let f = fixture().await;
+async fn a_handler_error_comes_back_as_a_typed_error_reply(f: Fixture) {
     let serving = serve(&f, EchoServer::new("a"), |c| c);
     let caller = caller(&f).await;
 
@@ -544,7 +545,7 @@ async fn a_request_naming_a_foreign_reply_stream_is_refused() {
 async fn redis_down_is_a_transport_error() {
     let mut f = fixture().await;
     let caller = caller(&f).await;
-    tokio::task::block_in_place(|| f.server.stop()).expect("stops");
+    tokio::task::block_in_place(|| f.server.server_mut().stop()).expect("stops");
     let error = caller.call(&echo(1, Act::Answer), None).await.expect_err("no Redis");
     assert!(
         matches!(&error, CommandError::Transport { reason, .. } if reason.contains("cannot send the request")),

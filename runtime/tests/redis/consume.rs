@@ -11,6 +11,18 @@ use xerpium_messaging::{Publish, PublishContext, StartPosition};
 
 use super::support::*;
 
+// On a single server and on a cluster, the same code.
+on_both!(
+    two_consumers_in_a_group_share_the_load,
+    every_group_gets_every_event,
+    a_retryable_failure_is_retried_until_it_succeeds,
+    exhausted_retries_go_to_the_dead_letter_stream,
+    poison_is_dead_lettered_and_the_consumer_goes_on,
+    order_is_kept_per_subject_with_concurrency_8,
+    shutdown_drains_what_runs_and_leaves_the_rest,
+    idempotency_runs_a_handler_once_per_event_id,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_typed_event_makes_the_round_trip() {
     let f = fixture().await;
@@ -31,16 +43,14 @@ async fn a_typed_event_makes_the_round_trip() {
     consumer.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_consumers_in_a_group_share_the_load() {
-    let f = fixture().await;
+async fn two_consumers_in_a_group_share_the_load(f: Fixture) {
     let a = Recorder::new(|_, _| Step::Sleep(Duration::from_millis(1)));
     let b = Recorder::new(|_, _| Step::Sleep(Duration::from_millis(1)));
     let (log_a, log_b) = (a.log.clone(), b.log.clone());
     let first = spawn(&f.config, a, |c| c.consumer("a").batch_size(10));
     let second = spawn(&f.config, b, |c| c.consumer("b").batch_size(10));
     eventually("both consumers wait for entries", || async {
-        blocked_clients(&mut f.redis.clone()).await == 2
+        f.server.blocked_clients().expect("INFO clients") == 2
     })
     .await;
     f.send_many(300, 300).await;
@@ -67,9 +77,7 @@ async fn two_consumers_in_a_group_share_the_load() {
     assert_eq!(f.pending().await, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_group_gets_every_event() {
-    let f = fixture().await;
+async fn every_group_gets_every_event(f: Fixture) {
     let audit = Recorder::ok();
     let mail = Recorder::ok();
     let (audit_log, mail_log) = (audit.log.clone(), mail.log.clone());
@@ -86,9 +94,7 @@ async fn every_group_gets_every_event() {
     assert_eq!(mail_log.done_counts().len(), 100);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retryable_failure_is_retried_until_it_succeeds() {
-    let f = fixture().await;
+async fn a_retryable_failure_is_retried_until_it_succeeds(f: Fixture) {
     let recorder = Recorder::new(|_, delivery| if delivery < 3 { Step::Retry } else { Step::Done });
     let log = recorder.log.clone();
     let consumer = spawn(&f.config, recorder, |b| b.start(StartPosition::Beginning));
@@ -101,9 +107,7 @@ async fn a_retryable_failure_is_retried_until_it_succeeds() {
     assert!(f.dead_letters().await.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exhausted_retries_go_to_the_dead_letter_stream() {
-    let f = fixture().await;
+async fn exhausted_retries_go_to_the_dead_letter_stream(f: Fixture) {
     let recorder = Recorder::new(|ping, _| if ping.n == 1 { Step::Retry } else { Step::Done });
     let log = recorder.log.clone();
     let consumer = spawn(&f.config, recorder, |b| b.start(StartPosition::Beginning));
@@ -131,9 +135,7 @@ async fn exhausted_retries_go_to_the_dead_letter_stream() {
     assert_eq!(f.pending().await, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn poison_is_dead_lettered_and_the_consumer_goes_on() {
-    let f = fixture().await;
+async fn poison_is_dead_lettered_and_the_consumer_goes_on(f: Fixture) {
     let recorder = Recorder::new(|ping, _| match ping.n {
         13 => Step::Permanent,
         14 => Step::Panic,
@@ -206,9 +208,7 @@ async fn poison_is_dead_lettered_and_the_consumer_goes_on() {
     assert_eq!(f.pending().await, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn order_is_kept_per_subject_with_concurrency_8() {
-    let f = fixture().await;
+async fn order_is_kept_per_subject_with_concurrency_8(f: Fixture) {
     let recorder = Recorder::new(|ping, _| Step::Sleep(Duration::from_micros(200 + (ping.n * 7919) % 1500)));
     let log = recorder.log.clone();
     let consumer = spawn(&f.config, recorder, |b| {
@@ -234,9 +234,7 @@ async fn order_is_kept_per_subject_with_concurrency_8() {
     assert!((2..=8).contains(&max_running), "ran {max_running} at once");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_drains_what_runs_and_leaves_the_rest() {
-    let f = fixture().await;
+async fn shutdown_drains_what_runs_and_leaves_the_rest(f: Fixture) {
     let recorder = Recorder::new(|_, _| Step::Sleep(Duration::from_millis(30)));
     let log = recorder.log.clone();
     let claim_idle = Duration::from_millis(300);
@@ -275,9 +273,7 @@ async fn shutdown_drains_what_runs_and_leaves_the_rest() {
     assert!(counts.values().all(|&c| c == 1), "handled twice: {counts:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idempotency_runs_a_handler_once_per_event_id() {
-    let f = fixture().await;
+async fn idempotency_runs_a_handler_once_per_event_id(f: Fixture) {
     let recorder = Recorder::ok();
     let log = recorder.log.clone();
     let consumer = spawn(&f.config, recorder, |b| {

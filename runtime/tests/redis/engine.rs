@@ -9,20 +9,31 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use xerpium_messaging::testing::RedisServer;
+use xerpium_messaging::testing::TestRedis;
 use xerpium_messaging::{ConfigBuilder, Consumer, DeliveryPolicy, Event, PublishContext, StartPosition, StreamLayout};
 
 use super::child::{ChildConsumer, Mode, Spec, recorded, recorded_order};
 use super::support::*;
 
+// On a single server and on a cluster, the same code.
+on_both!(
+    two_instances_handle_one_subject_one_at_a_time_in_stream_order,
+    order_per_subject_holds_over_three_instances_through_a_kill_a_join_and_a_leave,
+    a_duplicate_waits_for_a_handler_slower_than_its_lease_and_runs_once,
+);
+
 /// A configuration for `svc` at the production defaults.
-fn defaults(server: &RedisServer) -> ConfigBuilder {
+fn defaults(server: &TestRedis) -> ConfigBuilder {
     server.config_with_defaults("svc")
 }
 
 /// A fixture whose configuration has every production default.
 async fn production() -> Fixture {
-    let mut f = fixture().await;
+    at_defaults(fixture().await).await
+}
+
+/// `f` with every production default in its configuration.
+async fn at_defaults(mut f: Fixture) -> Fixture {
     f.config = defaults(&f.server).build().expect("config");
     f.publisher = publisher(&f.config).await;
     f
@@ -96,8 +107,8 @@ async fn a_consumer_resumes_after_a_redis_restart_with_work_waiting_in_two_strea
         log.done_counts().len() == 10
     })
     .await;
-    f.server.restart().expect("redis restarts");
-    f.redis = redis(&f.server).await;
+    f.server.server_mut().restart().expect("redis restarts");
+    f.redis = redis(&f.config);
     send_to(&f, "test", &one, 100, 5, 100).await;
     send_to(&f, "other", &one, 100, 5, 200).await;
     eventually("the backlog of both streams is handled", || async {
@@ -130,12 +141,12 @@ async fn a_consumer_that_cannot_read_says_so() {
         None,
         "an idle consumer reads (and finds nothing)"
     );
-    f.server.stop().expect("redis stops");
+    f.server.server_mut().stop().expect("redis stops");
     eventually("the consumer reports that it is not reading", || async {
         progress.not_reading_for().is_some()
     })
     .await;
-    f.server.start_again().expect("redis is back");
+    f.server.server_mut().start_again().expect("redis is back");
     eventually("reading again", || async { progress.not_reading_for().is_none() }).await;
     let _ = stop.send(());
     task.await.expect("task").expect("clean stop");
@@ -279,9 +290,8 @@ async fn a_consumer_killed_mid_handler_and_restarted_under_its_name_handles_its_
 
 // --- Duplicates and idempotency ----------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_waits_for_a_handler_slower_than_its_lease_and_runs_once() {
-    let f = production().await;
+async fn a_duplicate_waits_for_a_handler_slower_than_its_lease_and_runs_once(f: Fixture) {
+    let f = at_defaults(f).await;
     // The lease lasts the claim idle time: shortened to 1 s so that a 3 s
     // handler outlives it three times over.
     let lease = Duration::from_secs(1);
@@ -522,9 +532,8 @@ async fn publishing_a_short_retention_type_never_trims_a_longer_one() {
 
 // --- Order across instances: partitioned streams ------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_handle_one_subject_one_at_a_time_in_stream_order() {
-    let f = production().await;
+async fn two_instances_handle_one_subject_one_at_a_time_in_stream_order(f: Fixture) {
+    let f = at_defaults(f).await;
     let layout = partitions(4);
     let recorder = Recorder::new(|_, _| Step::Sleep(Duration::from_millis(5))).partitioned(4);
     let log = recorder.log.clone();
@@ -543,9 +552,8 @@ async fn two_instances_handle_one_subject_one_at_a_time_in_stream_order() {
     assert_eq!(log.done_in_order()["s0"], (0..40).collect::<Vec<_>>());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn order_per_subject_holds_over_three_instances_through_a_kill_a_join_and_a_leave() {
-    let f = production().await;
+async fn order_per_subject_holds_over_three_instances_through_a_kill_a_join_and_a_leave(f: Fixture) {
+    let f = at_defaults(f).await;
     let layout = partitions(8);
     let streams = f.config.keys().event_streams("test", &layout);
     let recorder = Recorder::new(|_, _| Step::Sleep(Duration::from_millis(2))).partitioned(8);
@@ -638,10 +646,10 @@ async fn a_soak_with_kills_and_a_redis_crash_loses_nothing_and_keeps_order() {
                 }
                 // SIGKILL Redis (append-only, fsync always) and start it again.
                 2 => {
-                    f.server.kill().expect("redis killed");
+                    f.server.server_mut().kill().expect("redis killed");
                     tokio::time::sleep(Duration::from_millis(300)).await;
-                    f.server.start_again().expect("redis is back");
-                    f.redis = redis(&f.server).await;
+                    f.server.server_mut().start_again().expect("redis is back");
+                    f.redis = redis(&f.config);
                 }
                 // SIGKILL an instance for good: its partitions move after its lease.
                 _ => {
@@ -702,9 +710,13 @@ async fn a_soak_with_kills_and_a_redis_crash_loses_nothing_and_keeps_order() {
 /// Copies the server's and the children's logs out of the server's
 /// temporary directory (removed with it), for a failed test to point at.
 fn keep_logs(f: &Fixture) -> std::path::PathBuf {
-    let keep = std::env::temp_dir().join(format!("xerpium-logs-{}", f.server.port()));
+    let keep = std::env::temp_dir().join(format!("xerpium-logs-{}", f.server.server().port()));
     let _ = std::fs::create_dir_all(&keep);
-    for entry in std::fs::read_dir(f.server.dir()).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(f.server.server().dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let name = entry.file_name();
         if name.to_string_lossy().ends_with(".log") {
             let _ = std::fs::copy(entry.path(), keep.join(name));

@@ -10,11 +10,15 @@ use xerpium_messaging::{PublishContext, StartPosition};
 use super::child::{ChildConsumer, Mode, recorded};
 use super::support::*;
 
+// On a single server and on a cluster, the same code.
+on_both!(
+    a_dropped_consumers_entries_are_reclaimed,
+    a_restarted_consumer_first_works_off_what_it_held,
+);
+
 const CLAIM_IDLE: Duration = Duration::from_millis(300);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_consumers_entries_are_reclaimed() {
-    let f = fixture().await;
+async fn a_dropped_consumers_entries_are_reclaimed(f: Fixture) {
     let hanging = Recorder::new(|_, _| Step::Hang);
     let hung = hanging.log.clone();
     let first = spawn(&f.config, hanging, |b| {
@@ -42,9 +46,7 @@ async fn a_dropped_consumers_entries_are_reclaimed() {
     assert_eq!(f.pending().await, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restarted_consumer_first_works_off_what_it_held() {
-    let f = fixture().await;
+async fn a_restarted_consumer_first_works_off_what_it_held(f: Fixture) {
     let hanging = Recorder::new(|_, _| Step::Hang);
     let hung = hanging.log.clone();
     let before = spawn(&f.config, hanging, |b| {
@@ -149,7 +151,7 @@ async fn nothing_is_lost_when_redis_restarts_mid_stream() {
         }
     });
     eventually("the stream is flowing", || async { log.done().len() >= 50 }).await;
-    tokio::task::block_in_place(|| f.server.restart()).expect("redis restarts");
+    tokio::task::block_in_place(|| f.server.server_mut().restart()).expect("redis restarts");
     tokio::time::timeout(PATIENCE, producer)
         .await
         .expect("producer finishes")
@@ -160,7 +162,7 @@ async fn nothing_is_lost_when_redis_restarts_mid_stream() {
     .await;
     assert!(!consumer.task.is_finished(), "the consumer survived");
     consumer.stop().await;
-    f.redis = redis(&f.server).await;
+    f.redis = redis(&f.config);
     assert!(f.dead_letters().await.is_empty());
 }
 

@@ -8,6 +8,13 @@ use xerpium_messaging::{HealthMonitor, Heartbeat, StartPosition};
 
 use super::support::*;
 
+// On a single server and on a cluster, the same code.
+on_both!(
+    heartbeats_appear_and_go_stale_when_a_service_stops,
+    lag_figures_match_what_was_published_and_acked,
+    streams_are_described,
+);
+
 fn monitor(f: &Fixture) -> HealthMonitor {
     HealthMonitor::new(&f.config).expect("monitor")
 }
@@ -41,9 +48,7 @@ fn group<'a>(health: &'a SystemHealth, group: &str) -> &'a GroupHealth {
         .unwrap_or_else(|| panic!("group {group} in {:?}", health.groups))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn heartbeats_appear_and_go_stale_when_a_service_stops() {
-    let f = fixture().await;
+async fn heartbeats_appear_and_go_stale_when_a_service_stops(f: Fixture) {
     let monitor = monitor(&f);
     let crashing = beat(&f, "svc-a").start().expect("heartbeat a");
     let stopping = beat(&f, "svc-b").start().expect("heartbeat b");
@@ -167,9 +172,7 @@ async fn a_stuck_consumer_is_reported_unhealthy() {
     heartbeat.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lag_figures_match_what_was_published_and_acked() {
-    let f = fixture().await;
+async fn lag_figures_match_what_was_published_and_acked(f: Fixture) {
     let monitor = monitor(&f);
     f.create_group().await;
     f.send_many(10, 10).await;
@@ -231,9 +234,7 @@ async fn lag_figures_match_what_was_published_and_acked() {
     assert_eq!(group(&health, "svc").pending, 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn streams_are_described() {
-    let f = fixture().await;
+async fn streams_are_described(f: Fixture) {
     let monitor = monitor(&f);
     assert!(monitor.streams().await.expect("streams").is_empty());
     f.send_many(5, 5).await;

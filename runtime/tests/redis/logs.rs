@@ -77,10 +77,10 @@ async fn a_redis_outage_is_logged_once_not_per_retry() {
         .expect("published");
     eventually("the first event is handled", || async { log.done().len() == 1 }).await;
 
-    f.server.stop().expect("redis stops");
+    f.server.server_mut().stop().expect("redis stops");
     // Long enough for many retries of the reading loop (the first delays are 50 ms, doubling).
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    f.server.start_again().expect("redis starts again");
+    f.server.server_mut().start_again().expect("redis starts again");
     eventually("the consumer is back", || async {
         let _ = f.publisher.publish(&Ping::new("a", 2), &PublishContext::new()).await;
         log.done().iter().any(|call| call.n == 2)

@@ -8,9 +8,14 @@ use xerpium_messaging::{Config, Publish, PublishContext, PublishError, Publisher
 
 use super::support::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publish_writes_the_wire_format() {
-    let f = fixture().await;
+// On a single server and on a cluster, the same code.
+on_both!(
+    publish_writes_the_wire_format,
+    a_batch_is_published_in_order,
+    streams_are_trimmed_by_length,
+);
+
+async fn publish_writes_the_wire_format(f: Fixture) {
     let (config, publisher, mut redis) = (&f.config, &f.publisher, f.redis.clone());
     let context = PublishContext::new()
         .with_correlation_id("req-1")
@@ -48,9 +53,7 @@ async fn publish_writes_the_wire_format() {
     assert!(!entries[1].contains_key(field::CAUSATION_ID));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_is_published_in_order() {
-    let f = fixture().await;
+async fn a_batch_is_published_in_order(f: Fixture) {
     let (config, publisher, mut redis) = (&f.config, &f.publisher, f.redis.clone());
     let pings: Vec<Ping> = (0..250).map(|n| Ping::new(format!("s{}", n % 7), n)).collect();
     let ids = publisher
@@ -76,9 +79,7 @@ async fn a_batch_is_published_in_order() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn streams_are_trimmed_by_length() {
-    let f = fixture().await;
+async fn streams_are_trimmed_by_length(f: Fixture) {
     let (config, publisher, mut redis) = (&f.config, &f.publisher, f.redis.clone());
     let policy = xerpium_messaging::StreamLayout {
         max_len: 1000,

@@ -8,15 +8,38 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionLike;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use xerpium_messaging::testing::RedisServer;
+use xerpium_messaging::connection::Connection;
+use xerpium_messaging::testing::{RedisServer, TestRedis};
 use xerpium_messaging::{
     Config, Consumer, ConsumerBuilder, DeliveryPolicy, Dispatch, Error, Event, HandlerError, HandlerResult, Message,
     Publish, PublishContext, Publisher, StreamLayout,
 };
+
+/// Runs each scenario named (an `async fn(Fixture)`) as two tests, in a
+/// module of its name: `standalone`, on a single server, and `cluster`, on
+/// a cluster of three masters and three replicas.
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn standalone() {
+                    super::$scenario(super::fixture().await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn cluster() {
+                    super::$scenario(super::cluster_fixture().await).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both;
 
 /// The longest any test waits for a condition.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -255,24 +278,39 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// A server, a configuration for service `svc` on it, a publisher and a
-/// plain connection for looking at what happened.
+/// A server (or a cluster), a configuration for service `svc` on it, a
+/// publisher and a plain connection for looking at what happened.
 pub struct Fixture {
-    pub server: RedisServer,
+    pub server: TestRedis,
     pub config: Config,
     pub publisher: Publisher,
-    pub redis: MultiplexedConnection,
+    pub redis: Connection,
     /// The stream of category `test`.
     pub stream: String,
     /// The dead-letter stream of group `svc`.
     pub dlq: String,
 }
 
+/// A fixture on a single server.
 pub async fn fixture() -> Fixture {
-    let server = server();
-    let config = config(&server);
+    init_tracing();
+    fixture_on(TestRedis::Standalone(
+        RedisServer::start().expect("redis-server starts"),
+    ))
+    .await
+}
+
+/// A fixture on a cluster.
+pub async fn cluster_fixture() -> Fixture {
+    init_tracing();
+    fixture_on(TestRedis::start_cluster().expect("the cluster starts")).await
+}
+
+/// A fixture on `server`, with the short test timings.
+pub async fn fixture_on(server: TestRedis) -> Fixture {
+    let config = server.config("svc").build().expect("valid config");
     let publisher = publisher(&config).await;
-    let redis = redis(&server).await;
+    let redis = redis(&config);
     Fixture {
         stream: config.keys().events("test"),
         dlq: config.keys().dead_letters("svc"),
@@ -346,21 +384,18 @@ pub fn server() -> RedisServer {
     RedisServer::start().expect("redis-server starts")
 }
 
+pub async fn publisher(config: &Config) -> Publisher {
+    Publisher::connect(config).await.expect("publisher")
+}
+
 /// A configuration for the test service `svc` on `server`.
 pub fn config(server: &RedisServer) -> Config {
     server.config("svc").build().expect("valid config")
 }
 
-pub async fn publisher(config: &Config) -> Publisher {
-    Publisher::connect(config).await.expect("publisher")
-}
-
-pub async fn redis(server: &RedisServer) -> MultiplexedConnection {
-    redis::Client::open(server.url())
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connects")
+/// A plain connection to `config`'s Redis (a server or a cluster).
+pub fn redis(config: &Config) -> Connection {
+    Connection::open(config).expect("a connection")
 }
 
 /// A consumer running in a task.
@@ -426,7 +461,7 @@ where
 }
 
 /// The entries of stream `key`, as field maps.
-pub async fn entries(connection: &mut MultiplexedConnection, key: &str) -> Vec<HashMap<String, String>> {
+pub async fn entries(connection: &mut (impl ConnectionLike + Send), key: &str) -> Vec<HashMap<String, String>> {
     let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
         .arg(key)
         .arg("-")
@@ -448,7 +483,7 @@ pub async fn entries(connection: &mut MultiplexedConnection, key: &str) -> Vec<H
 }
 
 /// How many entries of `stream` group `group` still has pending.
-pub async fn pending(connection: &mut MultiplexedConnection, stream: &str, group: &str) -> usize {
+pub async fn pending(connection: &mut (impl ConnectionLike + Send), stream: &str, group: &str) -> usize {
     let reply: redis::Value = redis::cmd("XPENDING")
         .arg(stream)
         .arg(group)
@@ -465,12 +500,12 @@ pub async fn pending(connection: &mut MultiplexedConnection, stream: &str, group
 }
 
 /// `XLEN key`.
-pub async fn len(connection: &mut MultiplexedConnection, key: &str) -> usize {
+pub async fn len(connection: &mut (impl ConnectionLike + Send), key: &str) -> usize {
     redis::cmd("XLEN").arg(key).query_async(connection).await.expect("XLEN")
 }
 
 /// The ids of the entries of `stream` pending in `group`.
-pub async fn pending_entries(connection: &mut MultiplexedConnection, stream: &str, group: &str) -> Vec<String> {
+pub async fn pending_entries(connection: &mut (impl ConnectionLike + Send), stream: &str, group: &str) -> Vec<String> {
     let rows: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
         .arg(stream)
         .arg(group)
@@ -481,19 +516,6 @@ pub async fn pending_entries(connection: &mut MultiplexedConnection, stream: &st
         .await
         .expect("XPENDING");
     rows.into_iter().map(|(id, ..)| id).collect()
-}
-
-/// How many clients wait in a blocking command (consumers waiting in `XREADGROUP … BLOCK`).
-pub async fn blocked_clients(connection: &mut MultiplexedConnection) -> usize {
-    let info: String = redis::cmd("INFO")
-        .arg("clients")
-        .query_async(connection)
-        .await
-        .expect("INFO");
-    info.lines()
-        .find_map(|line| line.strip_prefix("blocked_clients:"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Reads up to `count` new entries of the test stream as consumer

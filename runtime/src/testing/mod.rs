@@ -1,10 +1,15 @@
-//! Test support (feature `testing`): a throw-away `redis-server` per test.
+//! Test support (feature `testing`): a throw-away `redis-server` per test,
+//! or a throw-away Redis Cluster.
 //!
 //! [`RedisServer::start`] runs `redis-server` from `PATH` on a free loopback
 //! port, in its own temporary directory, with the append-only file on and
 //! fsynced at every write (so a restart or even a kill loses nothing). It
 //! can be stopped, killed and started again on the same port and data, and
 //! it is killed when dropped. No fixed ports, nothing shared between tests.
+//!
+//! [`RedisCluster::start`] runs six such servers as a Redis Cluster of three
+//! masters and three replicas, which can fail over and move slots while
+//! clients run.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -15,6 +20,12 @@ use std::time::{Duration, Instant};
 
 use crate::Config;
 use crate::config::ConfigBuilder;
+
+mod backend;
+mod cluster;
+
+pub use backend::TestRedis;
+pub use cluster::{ClusterNode, NodeRole, RedisCluster};
 
 /// How long a server may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -38,6 +49,12 @@ impl RedisServer {
     /// Starts a server with extra `redis-server` arguments, which override
     /// the defaults (e.g. `["--appendonly", "no"]` for a benchmark).
     pub fn start_with(extra: &[&str]) -> io::Result<RedisServer> {
+        Self::start_on(free_port, extra)
+    }
+
+    /// Starts a server with extra arguments on a port that `choose_port`
+    /// finds free, choosing again if it is taken before the server binds it.
+    fn start_on(choose_port: fn() -> io::Result<u16>, extra: &[&str]) -> io::Result<RedisServer> {
         let dir = tempfile::Builder::new().prefix("xerpium-redis-").tempdir()?;
         let mut server = RedisServer {
             port: 0,
@@ -47,7 +64,7 @@ impl RedisServer {
         };
         let mut last_error = None;
         for _ in 0..5 {
-            server.port = free_port()?;
+            server.port = choose_port()?;
             match server.spawn() {
                 Ok(()) => return Ok(server),
                 Err(error) => last_error = Some(error),
@@ -85,15 +102,7 @@ impl RedisServer {
     /// own, with timings short enough for tests (block 100 ms, claim idle
     /// 1 s, backoff 50 ms to 200 ms, publish timeout 2 s).
     pub fn config(&self, service: &str) -> ConfigBuilder {
-        Config::builder(service)
-            .redis_url(self.url())
-            .namespace(format!("test{}", self.port))
-            .block(Duration::from_millis(100))
-            .claim_idle(Duration::from_secs(1))
-            .backoff_first(Duration::from_millis(50))
-            .backoff_max(Duration::from_millis(200))
-            .publish_timeout(Duration::from_secs(2))
-            .shutdown_timeout(Duration::from_secs(5))
+        quick(self.config_with_defaults(service))
     }
 
     /// Whether the server process is running.
@@ -101,6 +110,13 @@ impl RedisServer {
         self.child
             .as_mut()
             .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+    }
+
+    /// Whether the server was started and has not been stopped or killed
+    /// since (unlike [`is_running`](Self::is_running), without asking the
+    /// process whether it exited by itself).
+    fn is_started(&self) -> bool {
+        self.child.is_some()
     }
 
     /// Stops the server cleanly (`SHUTDOWN`: the append-only file is
@@ -175,7 +191,7 @@ impl RedisServer {
                 return Err(io::Error::other(format!(
                     "redis-server exited ({status}) on port {}: {}",
                     self.port,
-                    log_tail(dir)
+                    log_tail(&dir.join("redis.log"))
                 )));
             }
             if command(self.port, &["PING"]).is_ok_and(|reply| reply.starts_with("+PONG")) {
@@ -201,6 +217,18 @@ impl Drop for RedisServer {
     }
 }
 
+/// `builder` with timings short enough for tests (block 100 ms, claim idle
+/// 1 s, backoff 50 ms to 200 ms, publish timeout 2 s, shutdown 5 s).
+fn quick(builder: ConfigBuilder) -> ConfigBuilder {
+    builder
+        .block(Duration::from_millis(100))
+        .claim_idle(Duration::from_secs(1))
+        .backoff_first(Duration::from_millis(50))
+        .backoff_max(Duration::from_millis(200))
+        .publish_timeout(Duration::from_secs(2))
+        .shutdown_timeout(Duration::from_secs(5))
+}
+
 fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
 }
@@ -220,9 +248,10 @@ fn command(port: u16, parts: &[&str]) -> io::Result<String> {
     Ok(line)
 }
 
-fn log_tail(dir: &Path) -> String {
+/// The last lines of the log file at `path`, on one line.
+fn log_tail(path: &Path) -> String {
     let mut log = String::new();
-    if let Ok(mut file) = std::fs::File::open(dir.join("redis.log")) {
+    if let Ok(mut file) = std::fs::File::open(path) {
         let _ = file.read_to_string(&mut log);
     }
     let lines: Vec<&str> = log.lines().rev().take(5).collect();
