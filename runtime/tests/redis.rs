@@ -16,4 +16,5 @@ mod redis {
     mod notifications;
     mod observe;
     mod publish;
+    mod soak;
 }

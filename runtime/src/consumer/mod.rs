@@ -68,6 +68,7 @@ mod progress;
 mod reader;
 mod reclaim;
 mod run;
+mod settled;
 mod window;
 mod worker;
 

@@ -65,3 +65,54 @@ pub(super) async fn take(
         .collect();
     Ok((deliveries, Some(last)))
 }
+
+/// Up to `count` of `consumer`'s own pending entries of `stream` after
+/// `after` (exclusive `(id` or `-`), read again without claiming them (no
+/// delivery counted: they were delivered, but the reply may never have
+/// arrived), in stream order; and the last id seen, `None` when there are
+/// no more. Entries gone from the stream come back as lost deliveries.
+pub(super) async fn reread_own(
+    connection: &mut Connection,
+    limit: Duration,
+    stream: &Arc<str>,
+    group: &str,
+    consumer: &str,
+    after: &str,
+    count: usize,
+) -> Result<(Vec<Delivery>, Option<String>), RedisError> {
+    let mut list = redis::cmd("XPENDING");
+    list.arg(&**stream)
+        .arg(group)
+        .arg(after)
+        .arg("+")
+        .arg(count)
+        .arg(consumer);
+    let pending = stream::pending_list(bounded(limit, list.query_async(connection)).await?)?;
+    let Some((last, _)) = pending.last() else {
+        return Ok((Vec::new(), None));
+    };
+    let last = last.clone();
+    // Each entry on its own (one stream: one slot, one round trip): a range
+    // from the first to the last could span any number of others' entries.
+    let mut reads = redis::pipe();
+    for (id, _) in &pending {
+        reads.cmd("XRANGE").arg(&**stream).arg(id).arg(id);
+    }
+    let read: Vec<Value> = bounded(limit, reads.query_async(connection)).await?;
+    let mut entries: HashMap<String, Entry> = HashMap::new();
+    for reply in read {
+        entries.extend(
+            stream::entry_list(reply)?
+                .into_iter()
+                .map(|entry| (entry.id.clone(), entry)),
+        );
+    }
+    let deliveries = pending
+        .into_iter()
+        .map(|(id, count)| match entries.remove(&id) {
+            Some(entry) => Delivery::new(stream, entry, count),
+            None => Delivery::lost(stream, id, count),
+        })
+        .collect();
+    Ok((deliveries, Some(last)))
+}

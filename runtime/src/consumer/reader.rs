@@ -77,7 +77,48 @@ impl Reader {
                     self.progress.read_done();
                     self.send(deliveries);
                 }
-                Err(error) => self.pause(&error, &mut outage).await,
+                Err(error) => {
+                    // A read that failed may still have taken entries: Redis
+                    // ran it, and its reply was lost. Those are pending on
+                    // this consumer and nobody would deliver them again: read
+                    // them again before anything newer (dropping the other
+                    // read in flight, whose reply would come after them).
+                    reads.clear();
+                    self.pause(&error, &mut outage).await;
+                    self.reread_own(&mut outage).await;
+                }
+            }
+        }
+    }
+
+    /// Reads this consumer's own pending entries of the stream again, in
+    /// stream order, after a read whose reply may have been lost: the
+    /// consumer drops those it holds already, and acks again those it
+    /// settled a moment ago (their ack was on the way).
+    async fn reread_own(&mut self, outage: &mut Outage) {
+        let mut after = "-".to_owned();
+        loop {
+            let wanted = self.window.room(self.batch).await;
+            let read = pending::reread_own(
+                &mut self.calls,
+                self.limit,
+                &self.stream,
+                &self.group,
+                &self.consumer,
+                &after,
+                wanted,
+            )
+            .await;
+            match read {
+                Ok((deliveries, last)) => {
+                    let done = deliveries.is_empty();
+                    self.send(deliveries);
+                    match last {
+                        Some(last) if !done => after = format!("({last}"),
+                        _ => return,
+                    }
+                }
+                Err(error) => self.pause(&error, outage).await,
             }
         }
     }

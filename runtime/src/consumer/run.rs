@@ -21,6 +21,7 @@ use super::pending::Whose;
 use super::progress::ConsumerProgress;
 use super::reader::Reader;
 use super::reclaim::Reclaimer;
+use super::settled::RecentlySettled;
 use super::window::Window;
 use super::worker::{self, Finished, Outcome, Shared};
 use super::{Consumer, Delivery, groups};
@@ -198,6 +199,7 @@ pub(super) async fn run<D: Dispatch>(
         max_stubs,
         workers: FuturesUnordered::new(),
         acks: HashMap::new(),
+        settled: RecentlySettled::default(),
         flushes: JoinSet::new(),
         renewals: JoinSet::new(),
         not_owned: partitions.iter().cloned().collect(),
@@ -498,6 +500,8 @@ struct State<D> {
     workers: FuturesUnordered<Pin<Box<dyn Future<Output = Finished> + Send>>>,
     /// Ids to ack, by stream.
     acks: HashMap<Arc<str>, Vec<String>>,
+    /// Entries settled a moment ago: delivered again, they are acked again.
+    settled: RecentlySettled,
     /// The ack flush under way (one at a time).
     flushes: JoinSet<()>,
     /// The claim renewal under way (one at a time).
@@ -517,12 +521,18 @@ impl<D: Dispatch> State<D> {
     /// Takes fetched deliveries into their lanes. Dropped: a delivery of an
     /// entry held already (claimed twice), and one of a stream no longer
     /// read (a partition given up while its reader's last batch was on the
-    /// way); both stay pending where they are.
+    /// way); both stay pending where they are. One of an entry settled a
+    /// moment ago is acked again instead.
     fn admit(&mut self, batch: Vec<Delivery>) {
         for mut delivery in batch {
             let key = (delivery.stream.clone(), delivery.id.clone());
             if self.not_owned.contains(&delivery.stream) || self.held.contains_key(&key) {
                 self.window.release(1);
+                continue;
+            }
+            if self.settled.contains(&key) {
+                self.window.release(1);
+                self.acks.entry(key.0).or_default().push(key.1);
                 continue;
             }
             let lane = delivery.lane();
@@ -551,6 +561,7 @@ impl<D: Dispatch> State<D> {
         } = finished;
         if matches!(outcome, Outcome::Ack | Outcome::Settled) {
             self.progress.settle();
+            self.settled.insert(stream.clone(), id.clone());
         }
         match outcome {
             Outcome::Ack => self.acks.entry(stream.clone()).or_default().push(id.clone()),

@@ -2,6 +2,7 @@
 //! test's code runs on both.
 
 use std::io;
+use std::path::PathBuf;
 
 use super::cluster::query;
 use super::{RedisCluster, RedisServer};
@@ -77,6 +78,20 @@ impl TestRedis {
         match self {
             TestRedis::Cluster(cluster) => cluster,
             TestRedis::Standalone(_) => panic!("this test needs a cluster, not a single server"),
+        }
+    }
+
+    /// A directory that lives as long as this Redis, for logs of a test's
+    /// own processes: the server's, or the first cluster node's.
+    pub fn dir(&self) -> io::Result<PathBuf> {
+        match self {
+            TestRedis::Standalone(server) => Ok(server.dir().to_owned()),
+            TestRedis::Cluster(cluster) => cluster
+                .nodes()?
+                .into_iter()
+                .next()
+                .map(|node| node.dir)
+                .ok_or_else(|| io::Error::other("the cluster has no node")),
         }
     }
 

@@ -8,14 +8,15 @@ use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use xerpium_messaging::config::{RedisServers, var};
+use xerpium_messaging::connection::{Connection, SlotPipeline};
 use xerpium_messaging::{
-    Config, Consumer, DeliveryPolicy, Dispatch, Event, HandlerResult, Message, StartPosition, StreamLayout,
+    Config, Consumer, DeliveryPolicy, Dispatch, Event, HandlerError, HandlerResult, Message, StartPosition,
+    StreamLayout,
 };
 
 use super::support::{Fixture, Ping, eventually};
 
-const URL: &str = "XERPIUM_TEST_CHILD_URL";
 const NAMESPACE: &str = "XERPIUM_TEST_CHILD_NAMESPACE";
 const MODE: &str = "XERPIUM_TEST_CHILD_MODE";
 const IDEMPOTENT: &str = "XERPIUM_TEST_CHILD_IDEMPOTENT";
@@ -61,6 +62,8 @@ pub struct Spec {
     pub name: String,
     /// Partitions of category `test` (1: one shared stream).
     pub partitions: u32,
+    /// Its consumer group.
+    pub group: String,
 }
 
 impl Spec {
@@ -71,6 +74,7 @@ impl Spec {
             idempotent: false,
             name: "child".to_owned(),
             partitions: 1,
+            group: "svc".to_owned(),
         }
     }
 }
@@ -99,7 +103,12 @@ impl ChildConsumer {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(f.server.server().dir().join(format!("child-{}.log", spec.name)))
+            .open(
+                f.server
+                    .dir()
+                    .expect("a directory")
+                    .join(format!("child-{}-{}.log", spec.group, spec.name)),
+            )
             .expect("child log");
         let mut command = Command::new(std::env::current_exe().expect("test binary"));
         command
@@ -109,14 +118,18 @@ impl ChildConsumer {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(URL, f.server.server().url())
             .env(NAMESPACE, f.config.namespace())
+            .env(var::GROUP, &spec.group)
             .env(MODE, spec.mode.as_str())
             .env(NAME, &spec.name)
             .env(PARTITIONS, spec.partitions.to_string())
             .env("RUST_LOG", "xerpium_messaging=info")
             .stdout(log.try_clone().map_or_else(|_| Stdio::null(), Stdio::from))
             .stderr(Stdio::from(log));
+        match f.config.redis() {
+            RedisServers::Standalone(url) => command.env(var::REDIS_URL, url),
+            RedisServers::Cluster(nodes) => command.env(var::REDIS_CLUSTER_NODES, nodes.join(",")),
+        };
         if spec.idempotent {
             command.env(IDEMPOTENT, "1");
         }
@@ -138,6 +151,15 @@ impl ChildConsumer {
         self.process.try_wait().expect("child status")
     }
 
+    /// Its resident memory (`VmRSS`), in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.id())).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// Kills it with SIGKILL.
     pub fn kill(mut self) {
         self.process.kill().expect("SIGKILL");
@@ -145,20 +167,25 @@ impl ChildConsumer {
     }
 }
 
-/// The pings that child consumers of `f` recorded.
+/// The pings that child consumers of group `svc` recorded.
 pub async fn recorded(f: &Fixture) -> HashSet<u64> {
+    recorded_in(f, "svc").await
+}
+
+/// The pings that child consumers of `group` recorded.
+pub async fn recorded_in(f: &Fixture, group: &str) -> HashSet<u64> {
     redis::cmd("SMEMBERS")
-        .arg(recorded_set(f.config.namespace()))
+        .arg(recorded_set(f.config.namespace(), group))
         .query_async(&mut f.redis.clone())
         .await
         .expect("SMEMBERS")
 }
 
-/// The pings of `subject` that child consumers of `f` recorded, in the
-/// order they handled them (`Record` mode).
-pub async fn recorded_order(f: &Fixture, subject: &str) -> Vec<u64> {
+/// The pings of `subject` that child consumers of `group` recorded, in
+/// the order they handled them (`Record` mode).
+pub async fn recorded_order(f: &Fixture, group: &str, subject: &str) -> Vec<u64> {
     redis::cmd("LRANGE")
-        .arg(order_list(f.config.namespace(), subject))
+        .arg(order_list(f.config.namespace(), group, subject))
         .arg(0)
         .arg(-1)
         .query_async(&mut f.redis.clone())
@@ -166,19 +193,20 @@ pub async fn recorded_order(f: &Fixture, subject: &str) -> Vec<u64> {
         .expect("LRANGE")
 }
 
-fn recorded_set(namespace: &str) -> String {
-    format!("{namespace}:by-child")
+fn recorded_set(namespace: &str, group: &str) -> String {
+    format!("{namespace}:by-child:{group}")
 }
 
-fn order_list(namespace: &str, subject: &str) -> String {
-    format!("{namespace}:order:{subject}")
+fn order_list(namespace: &str, group: &str, subject: &str) -> String {
+    format!("{namespace}:order:{group}:{subject}")
 }
 
 /// Records pings in Redis: slowly, before hanging, or with their order.
 struct Recording {
     /// Reconnects by itself: Redis may be killed under it.
-    redis: ConnectionManager,
+    redis: Connection,
     namespace: String,
+    group: String,
     mode: Mode,
     layout: StreamLayout,
 }
@@ -193,21 +221,33 @@ impl Dispatch for Recording {
     }
 
     async fn dispatch(&self, message: &Message) -> HandlerResult {
+        if message.envelope.event_type != Ping::TYPE {
+            return Err(HandlerError::unknown_type(message));
+        }
         let ping: Ping = message.decode()?;
         match self.mode {
             Mode::Slow => tokio::time::sleep(Duration::from_millis(20)).await,
             Mode::Record => tokio::time::sleep(Duration::from_millis(1)).await,
             Mode::Hang => {}
         }
-        let mut pipe = redis::pipe();
-        pipe.cmd("SADD").arg(recorded_set(&self.namespace)).arg(ping.n).ignore();
+        let mut pipe = SlotPipeline::new();
+        let set = recorded_set(&self.namespace, &self.group);
+        pipe.cmd(&set, "SADD").arg(&set).arg(ping.n);
         if self.mode == Mode::Record {
-            pipe.cmd("RPUSH")
-                .arg(order_list(&self.namespace, &ping.subject))
-                .arg(ping.n)
-                .ignore();
+            let list = order_list(&self.namespace, &self.group, &ping.subject);
+            pipe.cmd(&list, "RPUSH").arg(&list).arg(ping.n);
         }
-        let () = pipe.query_async(&mut self.redis.clone()).await?;
+        // The record is the test's instrument, not the system under test:
+        // it waits out a Redis outage (a failover) rather than fail the
+        // handler into retries and, at the last attempt, a dead letter.
+        let mut patience = 600;
+        while let Err(error) = pipe.query(&mut self.redis.clone()).await {
+            patience -= 1;
+            if patience == 0 {
+                return Err(error.into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         if self.mode == Mode::Hang {
             std::future::pending::<()>().await;
         }
@@ -222,25 +262,32 @@ impl Dispatch for Recording {
 /// The child process; does nothing (and passes) when run as an ordinary test.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_consumer() {
-    let (Ok(url), Ok(namespace)) = (std::env::var(URL), std::env::var(NAMESPACE)) else {
+    let Ok(namespace) = std::env::var(NAMESPACE) else {
         return;
     };
     super::support::init_tracing();
     let mode = Mode::from_env();
     let partitions = std::env::var(PARTITIONS).ok().and_then(|p| p.parse().ok()).unwrap_or(1);
-    let config = Config::builder("svc")
-        .redis_url(url.clone())
+    // The Redis (a server or a cluster) and the group from XERPIUM_*, as a service reads them.
+    let service_svc = |name: &str| {
+        if name == var::SERVICE {
+            Some("svc".to_owned())
+        } else {
+            std::env::var(name).ok()
+        }
+    };
+    let config = Config::from_vars(service_svc)
+        .expect("config")
+        .into_builder()
         .namespace(namespace.clone())
         .consumer(std::env::var(NAME).unwrap_or_else(|_| "child".to_owned()))
         .concurrency(if mode == Mode::Slow { 4 } else { 16 })
         .idempotency_ttl(std::env::var(IDEMPOTENT).is_ok().then_some(Duration::from_secs(3600)))
         .build()
         .expect("config");
-    let redis = ConnectionManager::new(redis::Client::open(url).expect("url"))
-        .await
-        .expect("connects");
     let dispatch = Recording {
-        redis,
+        redis: Connection::open(&config).expect("a connection"),
+        group: config.group().to_owned(),
         namespace,
         mode,
         layout: StreamLayout {

@@ -5,14 +5,13 @@
 //! timeouts, and duplicates of one event. Where a test shortens a setting,
 //! it says why.
 
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use xerpium_messaging::testing::TestRedis;
 use xerpium_messaging::{ConfigBuilder, Consumer, DeliveryPolicy, Event, PublishContext, StartPosition, StreamLayout};
 
-use super::child::{ChildConsumer, Mode, Spec, recorded, recorded_order};
+use super::child::{ChildConsumer, Mode};
 use super::support::*;
 
 // On a single server and on a cluster, the same code.
@@ -591,136 +590,4 @@ async fn order_per_subject_holds_over_three_instances_through_a_kill_a_join_and_
         );
     }
     assert!(f.dead_letters().await.is_empty());
-}
-
-// --- Chaos: processes killed, Redis killed, order and accounting exact -------
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_soak_with_kills_and_a_redis_crash_loses_nothing_and_keeps_order() {
-    const TOTAL: u64 = 2_000;
-    const SUBJECTS: u64 = 40;
-    const PARTITIONS: u32 = 8;
-    let mut f = production().await;
-    let layout = partitions(PARTITIONS);
-    let spec = |name: &str| Spec {
-        name: name.to_owned(),
-        partitions: PARTITIONS,
-        ..Spec::new(Mode::Record)
-    };
-    let names = ["a", "b", "c"];
-    let mut children: Vec<Option<ChildConsumer>> = names
-        .iter()
-        .map(|name| Some(ChildConsumer::start_as(&f, &spec(name))))
-        .collect();
-    let started = Instant::now();
-    let mut chaos = 0;
-    let mut published = 0;
-    while published < TOTAL {
-        // Publish in small batches, retrying (the same pings) while Redis is down.
-        let count = 20.min(TOTAL - published);
-        let mut batch = f.publisher.batch();
-        for n in published..published + count {
-            let ping = Ping::new(format!("s{}", n % SUBJECTS), n);
-            let envelope = f.publisher.envelope(&ping, &PublishContext::new()).expect("envelope");
-            batch.add_envelope("test", envelope, &layout);
-        }
-        match batch.send().await {
-            Ok(_) => published += count,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        // Every 200 published, something dies.
-        if published / 200 > chaos {
-            chaos = published / 200;
-            match chaos % 4 {
-                // SIGKILL an instance and restart it under its name at once.
-                1 | 3 => {
-                    let i = (chaos as usize) % names.len();
-                    if let Some(child) = children[i].take() {
-                        child.kill();
-                    }
-                    children[i] = Some(ChildConsumer::start_as(&f, &spec(names[i])));
-                }
-                // SIGKILL Redis (append-only, fsync always) and start it again.
-                2 => {
-                    f.server.server_mut().kill().expect("redis killed");
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                    f.server.server_mut().start_again().expect("redis is back");
-                    f.redis = redis(&f.config);
-                }
-                // SIGKILL an instance for good: its partitions move after its lease.
-                _ => {
-                    let i = (chaos as usize) % names.len();
-                    if children.iter().filter(|c| c.is_some()).count() > 1
-                        && let Some(child) = children[i].take()
-                    {
-                        child.kill();
-                    }
-                }
-            }
-        }
-    }
-    let streams = f.config.keys().event_streams("test", &layout);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        for (name, child) in names.iter().zip(&mut children) {
-            if let Some(status) = child.as_mut().and_then(ChildConsumer::exited) {
-                panic!(
-                    "consumer {name} ended by itself ({status}); logs kept in {:?}",
-                    keep_logs(&f)
-                );
-            }
-        }
-        let handled = recorded(&f).await.len() as u64;
-        if handled == TOTAL && pending_over(&f, &streams).await == 0 {
-            break;
-        }
-        if Instant::now() >= deadline {
-            let pending = pending_over(&f, &streams).await;
-            panic!(
-                "after {:?}: {handled} of {TOTAL} handled, {pending} pending; logs kept in {:?}",
-                started.elapsed(),
-                keep_logs(&f)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    for child in children.into_iter().flatten() {
-        child.kill();
-    }
-    for subject in 0..SUBJECTS {
-        let mut seen = HashSet::new();
-        let order: Vec<u64> = recorded_order(&f, &format!("s{subject}"))
-            .await
-            .into_iter()
-            .filter(|n| seen.insert(*n))
-            .collect();
-        assert!(
-            order.windows(2).all(|w| w[0] < w[1]),
-            "subject s{subject} out of order: {order:?}"
-        );
-        assert_eq!(order.len() as u64, TOTAL / SUBJECTS);
-    }
-    assert!(f.dead_letters().await.is_empty(), "{:?}", f.dead_letters().await);
-}
-
-/// Copies the server's and the children's logs out of the server's
-/// temporary directory (removed with it), for a failed test to point at.
-fn keep_logs(f: &Fixture) -> std::path::PathBuf {
-    let keep = std::env::temp_dir().join(format!("xerpium-logs-{}", f.server.server().port()));
-    let _ = std::fs::create_dir_all(&keep);
-    for entry in std::fs::read_dir(f.server.server().dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let name = entry.file_name();
-        if name.to_string_lossy().ends_with(".log") {
-            let _ = std::fs::copy(entry.path(), keep.join(name));
-        }
-    }
-    keep
 }

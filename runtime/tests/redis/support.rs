@@ -393,6 +393,20 @@ pub fn config(server: &RedisServer) -> Config {
     server.config("svc").build().expect("valid config")
 }
 
+/// `f` with publishes that wait for a replica (`publish_replicas(1)`), so
+/// that a failover loses nothing a publish acknowledged.
+pub async fn waiting_for_a_replica(mut f: Fixture) -> Fixture {
+    f.config = f
+        .config
+        .clone()
+        .into_builder()
+        .publish_replicas(1)
+        .build()
+        .expect("config");
+    f.publisher = publisher(&f.config).await;
+    f
+}
+
 /// A plain connection to `config`'s Redis (a server or a cluster).
 pub fn redis(config: &Config) -> Connection {
     Connection::open(config).expect("a connection")
