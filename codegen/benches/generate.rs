@@ -1,10 +1,18 @@
-//! How long generation takes: XERPIUM's catalog, and synthetic catalogs of
-//! 500 to 2,000 events (time and peak memory should grow linearly).
+//! How long generation takes, and how much memory it needs, phase by phase: XERPIUM's catalog, and synthetic
+//! catalogs of 300 to 2,000 events (time and peak memory should grow linearly).
 //! Run with `cargo bench -p xerpium-codegen --bench generate`.
+//!
+//! Targets: every file of `events.yaml` in < 10 ms; 300 events in < 1 s; 2,000 events in < 250 ms with
+//! < 50 MiB peak RSS. Each figure is the best of several runs; the peak is the most the process held during a
+//! phase (Linux: `VmHWM`, reset before each phase through `/proc/self/clear_refs`).
 
 use std::fmt::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+use xerpium_codegen::emit::{asyncapi, json_schema, markdown, python, rust};
+use xerpium_codegen::output::GeneratedFile;
+use xerpium_codegen::{Catalog, load, validate};
 
 /// A catalog of `events` events in categories of 20, each with a shared type, an enum and eight fields.
 fn synthetic_catalog(events: usize) -> String {
@@ -28,57 +36,110 @@ fn synthetic_catalog(events: usize) -> String {
     text
 }
 
-/// The best of `runs` timings of `work`.
-fn best_of(runs: usize, mut work: impl FnMut()) -> Duration {
-    (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            work();
-            start.elapsed()
-        })
-        .min()
-        .unwrap_or_default()
+/// Resets the process's peak resident memory to what it holds now (Linux only; elsewhere a no-op).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// Peak resident memory of this process so far, in KiB (Linux only).
-fn peak_rss_kib() -> Option<u64> {
+/// Peak resident memory of this process since the last [`reset_peak_rss`], in MiB (Linux only).
+fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
-fn generate_all(file: &str, text: &str) -> usize {
-    match xerpium_codegen::check_catalog_text(file, text) {
-        Ok(catalog) => xerpium_codegen::output::files(&catalog)
-            .iter()
-            .map(|f| f.contents.len())
-            .sum(),
-        Err(diagnostics) => panic!("{diagnostics}"),
+/// One phase's figures: the best time of its runs and the highest peak memory among them.
+struct Measure {
+    time: Duration,
+    peak_mib: Option<f64>,
+}
+
+/// Runs `work` `runs` times and measures it; returns the measure and what the last run produced.
+fn measure<T>(runs: usize, mut work: impl FnMut() -> T) -> (Measure, T) {
+    let mut best = Duration::MAX;
+    let mut peak = None::<f64>;
+    let mut last = None;
+    for _ in 0..runs {
+        drop(last.take());
+        reset_peak_rss();
+        let start = Instant::now();
+        let result = work();
+        best = best.min(start.elapsed());
+        peak = match (peak, peak_rss_mib()) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        last = Some(result);
     }
+    let last = last.unwrap_or_else(|| panic!("measured no run"));
+    (
+        Measure {
+            time: best,
+            peak_mib: peak,
+        },
+        last,
+    )
+}
+
+/// A line of the report: a phase's name, time, peak memory and how many bytes it produced.
+fn report(phase: &str, measure: &Measure, bytes: Option<usize>) {
+    let peak = measure
+        .peak_mib
+        .map_or_else(|| "?".to_owned(), |mib| format!("{mib:.1} MiB"));
+    let bytes = bytes.map_or_else(String::new, |bytes| format!(", {bytes} bytes"));
+    println!(
+        "  {phase:<16} {:>9.2} ms  peak RSS {peak:>10}{bytes}",
+        measure.time.as_secs_f64() * 1e3
+    );
+}
+
+/// The checked catalog of `text`, or a panic with its diagnostics.
+fn check(file: &str, text: &str) -> Catalog {
+    xerpium_codegen::check_catalog_text(file, text).unwrap_or_else(|diagnostics| panic!("{diagnostics}"))
+}
+
+/// A document emitter.
+type Emit = fn(&Catalog) -> Vec<GeneratedFile>;
+
+/// The size of the files.
+fn size(files: &[GeneratedFile]) -> usize {
+    files.iter().map(|file| file.contents.len()).sum()
+}
+
+/// Measures every phase of generating the catalog `text` (`file` names it), then all of them together.
+fn bench(file: &str, text: &str, runs: usize) {
+    println!("{file}:");
+    let (loaded, loaded_result) = measure(runs, || load::parse(file, text));
+    report("load", &loaded, None);
+    let loaded_result = loaded_result.unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    let (validated, catalog) = measure(runs, || validate::validate(&loaded_result));
+    report("validate", &validated, None);
+    let catalog = catalog.unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    let (measured, module) = measure(runs, || rust::emit(&catalog));
+    report("rust", &measured, Some(module.len()));
+    let documents: [(&str, Emit); 4] = [
+        ("asyncapi", asyncapi::emit),
+        ("markdown", markdown::emit),
+        ("python", python::emit),
+        ("json schema", json_schema::emit),
+    ];
+    for (phase, emit) in documents {
+        let (measured, files) = measure(runs, || emit(&catalog));
+        report(phase, &measured, Some(size(&files)));
+    }
+    drop(catalog);
+    let (all, files) = measure(runs, || xerpium_codegen::output::files(&check(file, text)));
+    report("all", &all, Some(size(&files)));
 }
 
 fn main() {
     let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events.yaml");
     match std::fs::read_to_string(&catalog) {
-        Ok(text) => {
-            let mut bytes = 0;
-            let time = best_of(20, || bytes = generate_all("events.yaml", &text));
-            println!(
-                "events.yaml: {:.1} ms for every generated file ({bytes} bytes; target < 50 ms)",
-                time.as_secs_f64() * 1e3
-            );
-        }
+        Ok(text) => bench("events.yaml", &text, 20),
         Err(error) => println!("events.yaml: skipped ({error})"),
     }
-    for events in [500, 1000, 2000] {
-        let text = synthetic_catalog(events);
-        let mut bytes = 0;
-        let time = best_of(3, || bytes = generate_all("synthetic.yaml", &text));
-        let peak = peak_rss_kib().map_or_else(|| "?".to_owned(), |kib| format!("{:.1} MiB", kib as f64 / 1024.0));
-        println!(
-            "{events:>5} events: {:>7.1} ms, {:>5.1} µs/event, output {bytes} bytes, peak RSS so far {peak} (target for 2,000: < 2 s)",
-            time.as_secs_f64() * 1e3,
-            time.as_secs_f64() * 1e6 / events as f64,
-        );
+    for events in [300, 1000, 2000] {
+        bench(&format!("{events} events"), &synthetic_catalog(events), 3);
     }
 }

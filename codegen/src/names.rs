@@ -75,7 +75,19 @@ fn is_snake(name: &str) -> bool {
 
 /// The PascalCase form of a snake_case, kebab-case or dotted name.
 pub fn pascal(name: &str) -> String {
-    name.split(['.', '-']).map(ToPascalCase::to_pascal_case).collect()
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
+    {
+        return name.split(['.', '-']).map(ToPascalCase::to_pascal_case).collect();
+    }
+    // Written in the catalog's conventions: each word capitalized, as heck would, without its general rules.
+    let mut out = String::with_capacity(name.len());
+    for word in name.split(['.', '-', '_']).filter(|word| !word.is_empty()) {
+        out.push(char::from(word.as_bytes()[0].to_ascii_uppercase()));
+        out.push_str(&word[1..]);
+    }
+    out
 }
 
 /// The snake_case form of a dotted or kebab-case name (`company.get` → `company_get`).
@@ -218,20 +230,25 @@ pub fn event_method_name(event: &Event) -> String {
 /// Rust keywords that cannot be raw identifiers (`r#self` is not allowed).
 const NOT_RAW: [&str; 4] = ["self", "Self", "super", "crate"];
 
+/// The other words that are not identifiers (those syn rejects as such, and `gen`, reserved since edition 2024).
+const KEYWORDS: [&str; 48] = [
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn", "else", "enum",
+    "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro", "match", "mod", "move",
+    "mut", "override", "priv", "pub", "ref", "return", "static", "struct", "trait", "true", "try", "type", "typeof",
+    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
 /// The Rust identifier for a snake_case catalog name and whether it differs
 /// from the name (then serde needs a rename): keywords become raw
 /// identifiers (`r#type`, also `r#gen`, reserved since edition 2024), and the four that cannot be raw get a trailing
 /// underscore (`self_`).
-pub fn rust_ident(name: &str) -> (proc_macro2::Ident, bool) {
+pub fn rust_ident(name: &str) -> (String, bool) {
     if NOT_RAW.contains(&name) {
-        (
-            proc_macro2::Ident::new(&format!("{name}_"), proc_macro2::Span::call_site()),
-            true,
-        )
-    } else if name != "gen" && syn::parse_str::<syn::Ident>(name).is_ok() {
-        (proc_macro2::Ident::new(name, proc_macro2::Span::call_site()), false)
+        (format!("{name}_"), true)
+    } else if KEYWORDS.contains(&name) {
+        (format!("r#{name}"), false)
     } else {
-        (proc_macro2::Ident::new_raw(name, proc_macro2::Span::call_site()), false)
+        (name.to_owned(), false)
     }
 }
 
@@ -253,16 +270,28 @@ mod tests {
 
     #[test]
     fn keywords_become_valid_identifiers() {
-        let render = |name| {
-            let (ident, renamed) = rust_ident(name);
-            (ident.to_string(), renamed)
-        };
+        let render = rust_ident;
         assert_eq!(render("type"), ("r#type".into(), false));
         assert_eq!(render("async"), ("r#async".into(), false));
         assert_eq!(render("self"), ("self_".into(), true));
         assert_eq!(render("email"), ("email".into(), false));
+        assert_eq!(render("gen"), ("r#gen".into(), false));
         assert_eq!(event_type_name("user", "logged_in"), "UserLoggedIn");
         assert_eq!(pascal("company-partner"), "CompanyPartner");
+        for name in [
+            "v2_api",
+            "a1",
+            "user.logged_in",
+            "x__y",
+            "_a",
+            "b_",
+            "2fa",
+            "ab-c.d_e",
+            "Mixed_case",
+        ] {
+            let heck: String = name.split(['.', '-']).map(ToPascalCase::to_pascal_case).collect();
+            assert_eq!(pascal(name), heck, "{name}");
+        }
         assert_eq!(snake("company.get"), "company_get");
         assert_eq!(variant_name("read_only"), "ReadOnly");
         assert_eq!(variant_name("self"), "Self_", "`Self` is a keyword");

@@ -54,11 +54,13 @@ pub enum Status {
     Stale(String),
 }
 
-/// Compares `file` with its counterpart under `out`.
+/// Compares `file` with its counterpart under `out` (as bytes: a file that is current needs no decoding).
 pub fn status(out: &Path, file: &GeneratedFile) -> io::Result<Status> {
-    match std::fs::read_to_string(out.join(&file.path)) {
-        Ok(existing) if existing == file.contents => Ok(Status::Current),
-        Ok(existing) => Ok(Status::Stale(existing)),
+    match std::fs::read(out.join(&file.path)) {
+        Ok(existing) if existing == file.contents.as_bytes() => Ok(Status::Current),
+        Ok(existing) => String::from_utf8(existing)
+            .map(Status::Stale)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error)),
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Status::Missing),
         Err(error) => Err(error),
     }

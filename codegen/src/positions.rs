@@ -30,26 +30,39 @@ impl Positions {
     /// Indexes the nodes under `root` by catalog path.
     pub fn new(root: &yaml::Node) -> Self {
         let mut positions = Positions::default();
-        positions.add("", None, root);
+        positions.add(&mut String::new(), None, root);
         positions
     }
 
-    fn add(&mut self, path: &str, key: Option<Position>, node: &yaml::Node) {
-        self.nodes
-            .entry(path.to_owned())
-            .or_default()
-            .push(Node { key, value: node.at });
+    /// Adds `node`, at `path`, and the nodes under it; `path` is as it was when this returns.
+    fn add(&mut self, path: &mut String, key: Option<Position>, node: &yaml::Node) {
+        let occurrence = Node { key, value: node.at };
+        match self.nodes.get_mut(path.as_str()) {
+            Some(occurrences) => occurrences.push(occurrence),
+            None => {
+                self.nodes.insert(path.clone(), vec![occurrence]);
+            }
+        }
+        let mut child = |positions: &mut Self, segment: &str, key, value| {
+            let length = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(segment);
+            positions.add(path, key, value);
+            path.truncate(length);
+        };
         match &node.kind {
             Kind::Scalar { .. } => {}
             Kind::Sequence(items) => {
                 for (index, item) in items.iter().enumerate() {
-                    self.add(&join(path, &index.to_string()), None, item);
+                    child(self, &index.to_string(), None, item);
                 }
             }
             Kind::Mapping(entries) => {
                 for (name, value) in entries {
                     // A collection used as a mapping key has no catalog path; give it a placeholder one.
-                    self.add(&join(path, name.text().unwrap_or("?")), Some(name.at), value);
+                    child(self, name.text().unwrap_or("?"), Some(name.at), value);
                 }
             }
         }
@@ -78,14 +91,6 @@ impl Positions {
             Some(node) => Some(node.value),
             None => self.of(path),
         }
-    }
-}
-
-fn join(path: &str, segment: &str) -> String {
-    if path.is_empty() {
-        segment.to_owned()
-    } else {
-        format!("{path}.{segment}")
     }
 }
 

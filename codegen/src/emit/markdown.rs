@@ -5,12 +5,10 @@
 //! commands, notifications and shared types; type names link to the shared
 //! types, and each shared type lists what uses it.
 
-use serde::Serialize;
-
 use super::json_schema;
 use super::prose;
-use super::render::{MARKDOWN, Renderer};
 use super::schema::{self, ENVELOPE};
+use super::text::{Text, join};
 use crate::model::{Catalog, Command, Event, Field, Target, TypeRef, Value};
 use crate::names::{event_method_name, event_version_type_name, pascal, rust_ident, snake};
 use crate::output::GeneratedFile;
@@ -20,14 +18,13 @@ pub const PATH: &str = "EVENTS.md";
 
 /// The Markdown catalog of `catalog`.
 pub fn emit(catalog: &Catalog) -> Vec<GeneratedFile> {
-    let renderer = Renderer::new(&[MARKDOWN]);
     vec![GeneratedFile {
         path: PATH.to_owned(),
-        contents: renderer.render(&MARKDOWN, &Document::new(catalog)),
+        contents: Document::new(catalog).write(),
     }]
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct Document {
     source: String,
     title: String,
@@ -43,20 +40,20 @@ struct Document {
     enums: Vec<SharedView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct EnvelopeRow {
     name: &'static str,
     required: &'static str,
     meaning: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct Link {
     text: String,
     anchor: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct CategoryView {
     name: String,
     anchor: String,
@@ -74,7 +71,7 @@ struct CategoryView {
     events: Vec<EventView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct EventView {
     anchor: String,
     type_name: String,
@@ -91,7 +88,7 @@ struct EventView {
     fields: Vec<FieldRow>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct FieldRow {
     name: String,
     ty: String,
@@ -100,7 +97,7 @@ struct FieldRow {
     description: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct CommandView {
     anchor: String,
     name: String,
@@ -116,7 +113,7 @@ struct CommandView {
     response: Vec<FieldRow>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct NotificationsView {
     description: Option<String>,
     types: Vec<String>,
@@ -125,7 +122,7 @@ struct NotificationsView {
     payload: Vec<FieldRow>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct ChannelRow {
     target: &'static str,
     channel: &'static str,
@@ -133,7 +130,7 @@ struct ChannelRow {
 }
 
 /// A shared struct (with fields) or enum (with values), and what uses it.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct SharedView {
     name: String,
     anchor: String,
@@ -440,6 +437,372 @@ impl Document {
         }
     }
 }
+
+/// A non-empty text.
+fn present(text: Option<&str>) -> Option<&str> {
+    text.filter(|text| !text.is_empty())
+}
+
+/// The names and anchors of shared types.
+fn names(items: &[SharedView]) -> Vec<(&str, &str)> {
+    items
+        .iter()
+        .map(|item| (item.name.as_str(), item.anchor.as_str()))
+        .collect()
+}
+
+/// Links, separated by commas.
+fn links(links: &[Link]) -> String {
+    join(links, ", ", |link| format!("[{}](#{})", link.text, link.anchor))
+}
+
+/// Writes a description and a blank line, when there is one.
+fn description(text: &mut Text, description: Option<&str>) {
+    if let Some(description) = present(description) {
+        text.line(format_args!("{description}"));
+        text.line(format_args!(""));
+    }
+}
+
+/// Writes the table of `rows`, or that there are no fields.
+fn fields(text: &mut Text, rows: &[FieldRow]) {
+    if rows.is_empty() {
+        text.line(format_args!("No fields."));
+        return;
+    }
+    text.line(format_args!("| field | type | required | pii | description |"));
+    text.line(format_args!("|---|---|---|---|---|"));
+    for row in rows {
+        text.line(format_args!(
+            "| {} | {} | {} | {} | {} |",
+            row.name, row.ty, row.required, row.pii, row.description
+        ));
+    }
+}
+
+/// Writes the section of an event version.
+fn event(text: &mut Text, event: &EventView) {
+    text.line(format_args!(""));
+    text.line(format_args!("<a id=\"{}\"></a>", event.anchor));
+    text.line(format_args!("#### `{}` v{}", event.type_name, event.version));
+    text.line(format_args!(""));
+    description(text, event.description.as_deref());
+    if let Some(status) = present(event.status.as_deref()) {
+        text.line(format_args!("*{status}*"));
+        text.line(format_args!(""));
+    }
+    text.line(format_args!(
+        "- Subject (the entity key, ordering per subject): `{}`",
+        event.subject
+    ));
+    text.line(format_args!("- Delivery: {}", event.policy));
+    text.line(format_args!(
+        "- Rust: `{}`, handled by `{}`; Python: `{}`; schema: [`{}`]({})",
+        event.rust, event.handler, event.rust, event.schema, event.schema
+    ));
+    if !event.other_versions.is_empty() {
+        text.line(format_args!(
+            "- Other versions side by side: {}",
+            links(&event.other_versions)
+        ));
+    }
+    text.line(format_args!(""));
+    fields(text, &event.fields);
+}
+
+/// Writes the section of a command.
+fn command(text: &mut Text, command: &CommandView) {
+    text.line(format_args!(""));
+    text.line(format_args!("<a id=\"{}\"></a>", command.anchor));
+    text.line(format_args!("### `{}` v{}", command.name, command.version));
+    text.line(format_args!(""));
+    description(text, command.description.as_deref());
+    text.line(format_args!(
+        "- Served by `{}` on `<ns>:commands:{}`; callers wait {} by default",
+        command.target, command.target, command.timeout
+    ));
+    text.line(format_args!(
+        "- Rust: `CommandClient::{}` to call, `{}` to serve; schemas: [request]({}), [response]({})",
+        command.client_method, command.handler, command.request_schema, command.response_schema
+    ));
+    text.line(format_args!(""));
+    text.line(format_args!("Request:"));
+    text.line(format_args!(""));
+    fields(text, &command.request);
+    text.line(format_args!(""));
+    text.line(format_args!("Response:"));
+    text.line(format_args!(""));
+    fields(text, &command.response);
+}
+
+/// Writes the section of a shared struct or enum: its anchor and title, what `body` writes, and what uses it.
+fn shared(text: &mut Text, item: &SharedView, body: impl FnOnce(&mut Text)) {
+    text.line(format_args!(""));
+    text.line(format_args!("<a id=\"{}\"></a>", item.anchor));
+    text.line(format_args!("### `{}`", item.name));
+    text.line(format_args!(""));
+    body(text);
+    if !item.used_by.is_empty() {
+        text.line(format_args!(""));
+        text.line(format_args!("Used by {}.", links(&item.used_by)));
+    }
+}
+
+impl Document {
+    /// The document's text.
+    fn write(&self) -> String {
+        let mut text = Text::default();
+        self.head(&mut text);
+        self.wire_format(&mut text);
+        self.events(&mut text);
+        if !self.commands.is_empty() {
+            text.line(format_args!(""));
+            text.line(format_args!("## Commands"));
+            text.line(format_args!(""));
+            text.push(format_args!("{COMMANDS}"));
+            for view in &self.commands {
+                command(&mut text, view);
+            }
+        }
+        if let Some(notifications) = &self.notifications {
+            notifications.write(&mut text);
+        }
+        if !self.structs.is_empty() {
+            text.line(format_args!(""));
+            text.line(format_args!("## Shared types"));
+            for item in &self.structs {
+                shared(&mut text, item, |text| {
+                    description(text, item.description.as_deref());
+                    fields(text, &item.fields);
+                });
+            }
+        }
+        if !self.enums.is_empty() {
+            text.line(format_args!(""));
+            text.line(format_args!("## Enums"));
+            text.line(format_args!(""));
+            text.push(format_args!("{ENUMS}"));
+            for item in &self.enums {
+                shared(&mut text, item, |text| {
+                    text.line(format_args!("Values: {}.", item.values.join(", ")));
+                });
+            }
+        }
+        text.finish()
+    }
+
+    /// Writes the title, the summary and the contents.
+    fn head(&self, text: &mut Text) {
+        text.line(format_args!(
+            "<!-- @generated by xerpium-codegen from {} — do not edit -->",
+            self.source
+        ));
+        text.line(format_args!("# The `{}` message catalog", self.title));
+        text.line(format_args!(""));
+        description(text, self.description.as_deref());
+        text.line(format_args!(
+            "{} Generated from `{}`; the same catalog is in",
+            self.summary, self.source
+        ));
+        text.push(format_args!("{LINKS}"));
+        text.line(format_args!(""));
+        text.line(format_args!("## Contents"));
+        text.line(format_args!(""));
+        text.line(format_args!("- [Wire format](#wire-format)"));
+        text.line(format_args!("- [Events](#events)"));
+        for category in &self.categories {
+            let events = join(&category.events, ", ", |event| {
+                format!("[`{}` v{}](#{})", event.type_name, event.version, event.anchor)
+            });
+            text.line(format_args!(
+                "  - [`{}`](#{}): {events}",
+                category.name, category.anchor
+            ));
+        }
+        let contents = |text: &mut Text, title: &str, anchor: &str, items: Vec<(&str, &str)>| {
+            if !items.is_empty() {
+                let items = join(items, ", ", |(name, anchor)| format!("[`{name}`](#{anchor})"));
+                text.line(format_args!("- [{title}](#{anchor}): {items}"));
+            }
+        };
+        let commands = self
+            .commands
+            .iter()
+            .map(|c| (c.name.as_str(), c.anchor.as_str()))
+            .collect();
+        contents(text, "Commands", "commands", commands);
+        if self.notifications.is_some() {
+            text.line(format_args!("- [Notifications](#notifications)"));
+        }
+        contents(text, "Shared types", "shared-types", names(&self.structs));
+        contents(text, "Enums", "enums", names(&self.enums));
+        text.line(format_args!(""));
+    }
+
+    /// Writes the section on the wire format.
+    fn wire_format(&self, text: &mut Text) {
+        text.line(format_args!("## Wire format"));
+        text.line(format_args!(""));
+        text.line(format_args!(
+            "An event is one entry of its category's Redis stream, `<ns>:events:<category>` (`<ns>`: the namespace of the"
+        ));
+        text.push(format_args!("environment, `XERPIUM_NAMESPACE`)"));
+        if self.partitioned {
+            text.line(format_args!(
+                ", or in a partitioned category of the stream of its subject's"
+            ));
+            text.push(format_args!("partition, `<ns>:events:<category>:<p>`"));
+        }
+        text.line(format_args!(
+            ". The entry is a flat map of string fields named after CloudEvents 1.0"
+        ));
+        text.line(format_args!("attributes:"));
+        text.line(format_args!(""));
+        text.line(format_args!("| field | required | value |"));
+        text.line(format_args!("|---|---|---|"));
+        for row in &self.envelope {
+            text.line(format_args!("| `{}` | {} | {} |", row.name, row.required, row.meaning));
+        }
+        text.line(format_args!(
+            "| `data` | yes | The payload, JSON: the fields listed for its type and version. Decimals are strings; optional fields are left out when absent. |"
+        ));
+        text.line(format_args!(""));
+        text.line(format_args!(
+            "Delivery is at least once: a consumer group acknowledges an entry when its handler succeeds, retries a failure after"
+        ));
+        text.line(format_args!(
+            "a backoff that doubles with each delivery, and moves it to the dead-letter stream `<ns>:dlq:<group>` after the last"
+        ));
+        text.push(format_args!("attempt. Entries of one subject are handled in order"));
+        if self.partitioned {
+            text.line(format_args!(": by one consumer at a time, and in a"));
+            text.push(format_args!(
+                "partitioned category by one instance of the group at a time"
+            ));
+        }
+        text.line(format_args!(". A payload may carry fields its reader does not know"));
+        text.line(format_args!(
+            "(they are ignored); a field that is not required may be absent."
+        ));
+        if self.partitioned {
+            text.push(format_args!("{PARTITION_HASH}"));
+        }
+        text.line(format_args!(""));
+    }
+
+    /// Writes the section on events: the table of categories, and each category with its events.
+    fn events(&self, text: &mut Text) {
+        text.line(format_args!("## Events"));
+        text.line(format_args!(""));
+        text.line(format_args!(
+            "A stream carries every type of its category and is trimmed on write by the longest retention and the largest cap of"
+        ));
+        text.line(format_args!("those types, so no type loses entries it still keeps."));
+        text.line(format_args!(""));
+        text.line(format_args!(
+            "| category | partitions | streams | retention | cap per stream |"
+        ));
+        text.line(format_args!("|---|---|---|---|---|"));
+        for category in &self.categories {
+            text.line(format_args!(
+                "| [`{}`](#{}) | {} | `{}` | {} | {} |",
+                category.name,
+                category.anchor,
+                category.partitions,
+                category.stream,
+                category.retention,
+                category.max_len
+            ));
+        }
+        for category in &self.categories {
+            text.line(format_args!(""));
+            text.line(format_args!("<a id=\"{}\"></a>", category.anchor));
+            text.line(format_args!("### Category `{}`", category.name));
+            text.line(format_args!(""));
+            description(text, category.description.as_deref());
+            text.line(format_args!(
+                "{}. {}. Rust handler trait `{}`.",
+                category.streams, category.trimming, category.handler
+            ));
+            text.line(format_args!(""));
+            text.line(format_args!("| event | version | summary |"));
+            text.line(format_args!("|---|---|---|"));
+            for event in &category.events {
+                text.line(format_args!(
+                    "| [`{}`](#{}) | {} | {} |",
+                    event.type_name, event.anchor, event.version, event.summary
+                ));
+            }
+            for view in &category.events {
+                event(text, view);
+            }
+        }
+    }
+}
+
+impl NotificationsView {
+    /// Writes the section on notifications.
+    fn write(&self, text: &mut Text) {
+        text.line(format_args!(""));
+        text.line(format_args!("## Notifications"));
+        text.line(format_args!(""));
+        description(text, self.description.as_deref());
+        text.line(format_args!(
+            "Real-time, fire and forget, on Redis Pub/Sub (the message is the JSON below, no envelope): who is not listening"
+        ));
+        text.line(format_args!("misses it. Types:"));
+        let types = join(&self.types, ", ", |name| format!("`{name}`"));
+        text.line(format_args!("{types}; a subscriber built before a type was added"));
+        text.line(format_args!("gets it too (Rust `NotificationType::Unrecognized`)."));
+        text.line(format_args!(""));
+        text.line(format_args!("| to | channel | Rust method |"));
+        text.line(format_args!("|---|---|---|"));
+        for row in &self.channels {
+            text.line(format_args!(
+                "| {} | `{}` | `{}` |",
+                row.target, row.channel, row.method
+            ));
+        }
+        text.line(format_args!(""));
+        text.line(format_args!("Payload (schema [`{}`]({})):", self.schema, self.schema));
+        text.line(format_args!(""));
+        fields(text, &self.payload);
+    }
+}
+
+/// The lines after the summary: where else the catalog is.
+const LINKS: &str = "\
+[`asyncapi.yaml`](asyncapi.yaml) (AsyncAPI 3.0), [`schemas/`](schemas) (JSON Schema 2020-12 per payload)
+and [`python/xerpium_events.py`](python/xerpium_events.py) (pydantic models).
+";
+
+/// How a partition is chosen, after the wire format of a catalog with a partitioned category.
+const PARTITION_HASH: &str = "
+The partition `p` of an entry of a partitioned category is the 32-bit FNV-1a hash of its `subject`'s UTF-8 bytes
+modulo the category's number of partitions, so that every language picks the same stream:
+
+```text
+h = 0x811c9dc5
+for each byte b of subject: h = ((h ^ b) * 0x01000193) mod 2^32
+p = h mod partitions
+```
+";
+
+/// What the section on commands says first.
+const COMMANDS: &str = "\
+A command is sent to the stream of the service that serves it, `<ns>:commands:<service>`, in the same envelope as an
+event (`type` is the command's name, `subject` the request's id) plus `replyto`, the caller's reply stream
+`<ns>:replies:<client>`, and `deadline`, when the caller stops waiting. The reply comes back on that stream in an
+envelope whose `causationid` is the request's id, with `status` `ok` (`data` is the response) or `error` (`error`
+says why).
+";
+
+/// What the section on enums says first.
+const ENUMS: &str = "\
+Other values than those listed may appear: a reader built before a value was added keeps it as it is (Rust, in
+the enum's `Unrecognized` variant; Python, as a plain `str`) and writes it back unchanged, so adding a value
+breaks no one (`xerpium-codegen breaking`).
+";
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,6 @@ pub mod prose;
 #[cfg(feature = "docs")]
 pub mod python;
 #[cfg(feature = "docs")]
-pub mod render;
-#[cfg(feature = "docs")]
 pub mod schema;
+#[cfg(feature = "docs")]
+pub mod text;

@@ -1,8 +1,8 @@
 //! The Rust emitter: the typed API of a catalog, as one module.
 //!
-//! Tokens are built with `quote`, parsed into a `syn::File` and printed with
-//! `prettyplease`, so the output is valid Rust by construction. It uses the
-//! traits of `xerpium-messaging` by path and depends on nothing else of ours.
+//! Each item is written as text in the layout prettyplease gives it (`code`), so the output reads as formatted
+//! Rust without formatting the whole module: where the layout is not settled by the text, prettyplease lays the
+//! item out. It uses the traits of `xerpium-messaging` by path and depends on nothing else of ours.
 //!
 //! The module imports nothing: it names every item of `core`, `std`, serde and
 //! the runtime by absolute path (`::core::option::Option`, `::xerpium_messaging::Event`)
@@ -16,14 +16,15 @@
 //! this build does not know, and `redaction`, the redacted copies and the `Debug`
 //! that keep personal data out of logs and audit trails.
 
+mod code;
 mod enums;
 mod redaction;
 
 use std::time::Duration;
 
-use proc_macro2::{Ident, Literal, Span, TokenStream};
-use quote::quote;
+use proc_macro2::Literal;
 
+use self::code::{Code, string};
 use crate::model::{
     Catalog, Category, Command, Enum, Event, Field, Policy, Scalar, StreamLayout, Target, TypeRef, Value,
 };
@@ -42,241 +43,239 @@ pub fn header(catalog: &Catalog) -> String {
 
 /// The generated Rust module for `catalog`, formatted.
 pub fn emit(catalog: &Catalog) -> String {
-    let tokens = module(catalog);
-    let file: syn::File = match syn::parse2(tokens) {
-        Ok(file) => file,
-        // The tokens come from quote! over checked names: a parse failure is a generator bug.
-        Err(error) => panic!("xerpium-codegen produced invalid Rust ({error}); please report this bug"),
-    };
-    format!("{}\n{}", header(catalog), space_items(&prettyplease::unparse(&file)))
+    let mut module = Module::default();
+    module.text.push_str(&header(catalog));
+    module.text.push('\n');
+    items(catalog, &mut module);
+    module.text
 }
 
-/// prettyplease puts items right after one another; put a blank line
-/// before each item or doc comment that follows the end of another item,
-/// at any depth, as a person would.
-fn space_items(code: &str) -> String {
-    const ITEM_STARTS: [&str; 12] = [
-        "///", "#[", "pub ", "fn ", "impl", "const ", "type ", "async fn", "struct ", "enum ", "trait ", "use ",
-    ];
-    let mut out = String::with_capacity(code.len() + code.len() / 20);
-    let mut previous = "";
-    for line in code.lines() {
+/// The text of the module, each item appended as it is laid out. prettyplease puts items right after one
+/// another; this puts a blank line before each item or doc comment that follows the end of another item, at any
+/// depth, as a person would.
+#[derive(Debug, Default)]
+struct Module {
+    text: String,
+    /// The last line written, as far as spacing goes.
+    previous: Previous,
+}
+
+/// What the spacing of a line depends on in the line before it.
+#[derive(Debug, Default)]
+struct Previous {
+    /// Its indentation.
+    indent: usize,
+    /// Whether it ends an item or block (`}`, `};`, `pub struct A(B);` …).
+    ends_block: bool,
+    /// Whether it is a one-line `use`, `const` or `type` item.
+    line_item: bool,
+}
+
+impl Extend<Code> for Module {
+    fn extend<I: IntoIterator<Item = Code>>(&mut self, items: I) {
+        for item in items {
+            for line in item.finish().lines() {
+                self.push_line(line);
+            }
+        }
+    }
+}
+
+impl Module {
+    /// Appends `line`, after a blank line where one belongs.
+    fn push_line(&mut self, line: &str) {
+        const ITEM_STARTS: [&str; 12] = [
+            "///", "#[", "pub ", "fn ", "impl", "const ", "type ", "async fn", "struct ", "enum ", "trait ", "use ",
+        ];
+        // A run of one-line `use`, `const` or `type` items stays together.
+        const LINE_ITEMS: [&str; 4] = ["use ", "const ", "pub const ", "type "];
         let trimmed = line.trim_start();
         let indent = line.len() - trimmed.len();
-        let previous_trimmed = previous.trim_start();
-        let same_depth = previous.len() - previous_trimmed.len() == indent;
-        let ends_block = ["}", "};", "];"].contains(&previous_trimmed)
-            || previous_trimmed.ends_with("{}")
-            || (previous_trimmed.starts_with(')') && previous_trimmed.ends_with(';'))
-            || (previous_trimmed.starts_with("pub struct ") && previous_trimmed.ends_with(");"));
-        // A run of one-line `use`, `const` or `type` items stays together.
-        let line_items = ["use ", "const ", "pub const ", "type "];
-        let ends_line_item = previous_trimmed.ends_with(';')
-            && line_items.iter().any(|s| previous_trimmed.starts_with(s))
-            && !line_items.iter().any(|s| trimmed.starts_with(s));
-        if same_depth && (ends_block || ends_line_item) && ITEM_STARTS.iter().any(|s| trimmed.starts_with(s)) {
-            out.push('\n');
+        let starts_line_item = LINE_ITEMS.iter().any(|s| trimmed.starts_with(s));
+        let previous = &self.previous;
+        if previous.indent == indent
+            && (previous.ends_block || (previous.line_item && !starts_line_item))
+            && ITEM_STARTS.iter().any(|s| trimmed.starts_with(s))
+        {
+            self.text.push('\n');
         }
-        out.push_str(line);
-        out.push('\n');
-        previous = line;
-    }
-    out
-}
-
-fn module(catalog: &Catalog) -> TokenStream {
-    let structs = catalog
-        .structs
-        .iter()
-        .map(|s| struct_item(&s.name, &[s.description.as_deref()], &s.fields, redaction::Kind::Shared));
-    let enums = catalog.enums.iter().map(enum_item);
-    let categories = catalog.categories.iter().map(category_items);
-    let category_enum = category_enum(catalog);
-    let event_type = event_type_enum(catalog);
-    let any_event = any_event(catalog);
-    let all_handler = all_events_handler(catalog);
-    let publisher = publisher(catalog);
-    let commands = commands(catalog);
-    let notifications = notifications(catalog);
-    let redacted = redaction::marker();
-    quote! {
-        #redacted
-        #(#structs)*
-        #(#enums)*
-        #(#categories)*
-        #category_enum
-        #event_type
-        #any_event
-        #all_handler
-        #publisher
-        #commands
-        #notifications
+        self.text.push_str(line);
+        self.text.push('\n');
+        self.previous = Previous {
+            indent,
+            ends_block: ["}", "};", "];"].contains(&trimmed)
+                || trimmed.ends_with("{}")
+                || (trimmed.starts_with(')') && trimmed.ends_with(';'))
+                || (trimmed.starts_with("pub struct ") && trimmed.ends_with(");")),
+            line_item: trimmed.ends_with(';') && starts_line_item,
+        };
     }
 }
 
-fn ident(name: &str) -> Ident {
-    Ident::new(name, Span::call_site())
+/// The items of the module, in order, each as its own [`Code`].
+fn items(catalog: &Catalog, items: &mut impl Extend<Code>) {
+    items.extend([redaction::marker()]);
+    for item in &catalog.structs {
+        struct_item(
+            items,
+            &item.name,
+            &[item.description.as_deref()],
+            &item.fields,
+            redaction::Kind::Shared,
+        );
+    }
+    items.extend(catalog.enums.iter().flat_map(enum_item));
+    for category in &catalog.categories {
+        category_items(items, category);
+    }
+    items.extend(category_enum(catalog));
+    items.extend(event_type_enum(catalog));
+    items.extend(any_event(catalog));
+    items.extend(all_events_handler(catalog));
+    items.extend(publisher(catalog));
+    commands(items, catalog);
+    notifications(items, catalog);
 }
 
-/// `#[doc = …]` attributes for a description and extra paragraphs.
-fn docs<'a>(paragraphs: impl IntoIterator<Item = Option<&'a str>>) -> TokenStream {
-    let text: Vec<String> = paragraphs
+/// Writes a doc comment of a description and extra paragraphs.
+fn docs<'a>(code: &mut Code, paragraphs: impl IntoIterator<Item = Option<&'a str>>) {
+    let paragraphs = paragraphs
         .into_iter()
         .flatten()
-        .map(|p| p.trim().to_owned())
-        .filter(|p| !p.is_empty())
-        .collect();
-    let lines: Vec<String> = text
-        .join("\n\n")
-        .lines()
-        // Tabs become spaces, as in hand-written docs (clippy's `tabs_in_doc_comments`).
-        .map(|line| format!(" {}", line.replace('\t', "    ")).trim_end().to_owned())
-        .collect();
-    quote! { #(#[doc = #lines])* }
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    for (index, paragraph) in paragraphs.enumerate() {
+        if index > 0 {
+            code.doc("");
+        }
+        for line in paragraph.lines() {
+            // Tabs become spaces, as in hand-written docs (clippy's `tabs_in_doc_comments`).
+            code.doc(format!(" {}", line.replace('\t', "    ")).trim_end());
+        }
+    }
 }
 
-fn rust_type(ty: &TypeRef) -> TokenStream {
+/// The Rust type of a field type.
+fn rust_type(ty: &TypeRef) -> String {
     match ty {
         TypeRef::Scalar(scalar) => match scalar {
-            Scalar::String => quote!(::std::string::String),
-            Scalar::Bool => quote!(bool),
-            Scalar::I32 => quote!(i32),
-            Scalar::I64 => quote!(i64),
-            Scalar::U32 => quote!(u32),
-            Scalar::U64 => quote!(u64),
-            Scalar::F64 => quote!(f64),
-            Scalar::Decimal => quote!(::rust_decimal::Decimal),
-            Scalar::Uuid => quote!(::uuid::Uuid),
-            Scalar::DateTime => quote!(::chrono::DateTime<::chrono::Utc>),
-            Scalar::Date => quote!(::chrono::NaiveDate),
-            Scalar::Json => quote!(::serde_json::Value),
-        },
-        TypeRef::Struct(name) | TypeRef::Enum(name) => {
-            let name = ident(name);
-            quote!(#name)
+            Scalar::String => "::std::string::String",
+            Scalar::Bool => "bool",
+            Scalar::I32 => "i32",
+            Scalar::I64 => "i64",
+            Scalar::U32 => "u32",
+            Scalar::U64 => "u64",
+            Scalar::F64 => "f64",
+            Scalar::Decimal => "::rust_decimal::Decimal",
+            Scalar::Uuid => "::uuid::Uuid",
+            Scalar::DateTime => "::chrono::DateTime<::chrono::Utc>",
+            Scalar::Date => "::chrono::NaiveDate",
+            Scalar::Json => "::serde_json::Value",
         }
-        TypeRef::List(item) => {
-            let item = rust_type(item);
-            quote!(::std::vec::Vec<#item>)
-        }
-        TypeRef::Map(value) => {
-            let value = rust_type(value);
-            quote!(::std::collections::BTreeMap<::std::string::String, #value>)
-        }
-        TypeRef::Optional(inner) => {
-            let inner = rust_type(inner);
-            quote!(::core::option::Option<#inner>)
-        }
+        .to_owned(),
+        TypeRef::Struct(name) | TypeRef::Enum(name) => name.clone(),
+        TypeRef::List(item) => format!("::std::vec::Vec<{}>", rust_type(item)),
+        TypeRef::Map(value) => format!(
+            "::std::collections::BTreeMap<::std::string::String, {}>",
+            rust_type(value)
+        ),
+        TypeRef::Optional(inner) => format!("::core::option::Option<{}>", rust_type(inner)),
     }
 }
 
 /// A struct with serde attributes, and the functions of its field defaults
 /// (associated functions, `Money::default_currency`), and its redaction ([`redaction`], by its `kind`);
 /// `paragraphs` make its doc comment.
-fn struct_item(name: &str, paragraphs: &[Option<&str>], fields: &[Field], kind: redaction::Kind) -> TokenStream {
-    let type_name = ident(name);
-    let redaction::Redaction { methods, debug } = redaction::items(&type_name, kind, fields);
+fn struct_item(
+    items: &mut impl Extend<Code>,
+    name: &str,
+    paragraphs: &[Option<&str>],
+    fields: &[Field],
+    kind: redaction::Kind,
+) {
     // A struct with personal fields has a `Debug` of its own that prints them redacted.
-    let derive_debug = debug.is_none().then(|| quote!(Debug,));
-    let mut default_fns = Vec::new();
-    let fields = fields.iter().map(|field| {
-        let (field_ident, renamed) = rust_ident(&field.name);
-        let wire = &field.name;
-        let ty = rust_type(&field.ty);
-        let pii = field
-            .pii
-            .then_some("Personal data (`pii`): replaced in [`redacted`](Self::redacted) copies and in `Debug` output.");
-        let doc = docs([field.description.as_deref(), pii]);
-        let rename = renamed.then(|| quote!(#[serde(rename = #wire)]));
-        let deprecated = field
-            .deprecated
-            .then(|| quote!(#[deprecated = "marked `deprecated` in the catalog; it will be removed"]));
-        let default = match &field.default {
-            Some(value) => {
-                let function_ident = ident(&format!("default_{}", field.name));
-                let function = format!("{name}::{function_ident}");
-                let value = default_value(value, &field.ty);
-                default_fns.push(quote! {
-                    fn #function_ident() -> #ty { #value }
-                });
-                let skip = field
-                    .ty
-                    .is_optional()
-                    .then(|| quote!(, skip_serializing_if = "::core::option::Option::is_none"));
-                Some(quote!(#[serde(default = #function #skip)]))
+    let personal = fields.iter().any(|field| field.pii);
+    let mut code = Code::default();
+    docs(&mut code, paragraphs.iter().copied());
+    let derive_debug = if personal { "" } else { "Debug, " };
+    code.line(format_args!(
+        "#[derive({derive_debug}Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]"
+    ));
+    code.block(format_args!("pub struct {name}"), |code| {
+        for field in fields {
+            let (field_ident, renamed) = rust_ident(&field.name);
+            let pii = field.pii.then_some(
+                "Personal data (`pii`): replaced in [`redacted`](Self::redacted) copies and in `Debug` output.",
+            );
+            docs(code, [field.description.as_deref(), pii]);
+            if field.deprecated {
+                code.line(format_args!(
+                    "#[deprecated = \"marked `deprecated` in the catalog; it will be removed\"]"
+                ));
             }
-            None if field.ty.is_optional() => {
-                Some(quote!(#[serde(default, skip_serializing_if = "::core::option::Option::is_none")]))
+            if renamed {
+                code.line(format_args!("#[serde(rename = {})]", string(&field.name)));
             }
-            None => None,
-        };
-        quote! {
-            #doc
-            #deprecated
-            #rename
-            #default
-            pub #field_ident: #ty,
+            let skip = ", skip_serializing_if = \"::core::option::Option::is_none\"";
+            match (&field.default, field.ty.is_optional()) {
+                (Some(_), optional) => {
+                    let function = string(&format!("{name}::default_{}", field.name));
+                    let skip = if optional { skip } else { "" };
+                    code.line(format_args!("#[serde(default = {function}{skip})]"));
+                }
+                (None, true) => code.line(format_args!("#[serde(default{skip})]")),
+                (None, false) => {}
+            }
+            code.line(format_args!("pub {field_ident}: {},", rust_type(&field.ty)));
         }
     });
-    let fields: Vec<TokenStream> = fields.collect();
-    let doc = docs(paragraphs.iter().copied());
-    quote! {
-        #doc
-        #[derive(#derive_debug Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-        pub struct #type_name {
-            #(#fields)*
+    items.extend([code]);
+    let mut code = Code::default();
+    code.block(format_args!("impl {name}"), |code| {
+        redaction::methods(code, name, kind, fields);
+        for field in fields {
+            if let Some(value) = &field.default {
+                code.block(
+                    format_args!("fn default_{}() -> {}", field.name, rust_type(&field.ty)),
+                    |code| code.line(format_args!("{}", default_value(value, &field.ty))),
+                );
+            }
         }
-        impl #type_name {
-            #methods
-            #(#default_fns)*
-        }
-        #debug
+    });
+    items.extend([code]);
+    if personal {
+        items.extend([redaction::debug(name, fields)]);
     }
 }
 
-fn default_value(value: &Value, ty: &TypeRef) -> TokenStream {
+/// A field's default value as an expression of its type.
+fn default_value(value: &Value, ty: &TypeRef) -> String {
     if let TypeRef::Optional(inner) = ty {
         return match value {
-            Value::Empty => quote!(::core::option::Option::None),
-            value => {
-                let inner = default_value(value, inner);
-                quote!(::core::option::Option::Some(#inner))
-            }
+            Value::Empty => "::core::option::Option::None".to_owned(),
+            value => format!("::core::option::Option::Some({})", default_value(value, inner)),
         };
     }
+    let sign = |negative: bool| if negative { "-" } else { "" };
     match value {
-        Value::String(text) => quote!(::std::string::String::from(#text)),
-        Value::Bool(flag) => quote!(#flag),
-        Value::Integer(number) => {
-            let magnitude = Literal::u128_unsuffixed(number.unsigned_abs());
-            if *number < 0 {
-                quote!(-#magnitude)
-            } else {
-                quote!(#magnitude)
-            }
-        }
-        Value::Float(number) => {
-            let magnitude = Literal::f64_unsuffixed(number.abs());
-            if *number < 0.0 {
-                quote!(-#magnitude)
-            } else {
-                quote!(#magnitude)
-            }
-        }
-        Value::Decimal(decimal) => {
-            let mantissa = Literal::i128_unsuffixed(decimal.mantissa());
-            let scale = Literal::u32_unsuffixed(decimal.scale());
-            quote!(::rust_decimal::Decimal::from_i128_with_scale(#mantissa, #scale))
-        }
-        Value::EnumValue(variant) => {
-            let (TypeRef::Enum(name) | TypeRef::Struct(name)) = ty else {
-                return quote!(::core::default::Default::default());
-            };
-            let enum_ident = ident(name);
-            let variant = ident(&variant_name(variant));
-            quote!(#enum_ident::#variant)
-        }
-        Value::Empty => quote!(::core::default::Default::default()),
+        Value::String(text) => format!("::std::string::String::from({})", string(text)),
+        Value::Bool(flag) => flag.to_string(),
+        Value::Integer(number) => format!(
+            "{}{}",
+            sign(*number < 0),
+            Literal::u128_unsuffixed(number.unsigned_abs())
+        ),
+        Value::Float(number) => format!("{}{}", sign(*number < 0.0), Literal::f64_unsuffixed(number.abs())),
+        Value::Decimal(decimal) => format!(
+            "::rust_decimal::Decimal::from_i128_with_scale({}, {})",
+            Literal::i128_unsuffixed(decimal.mantissa()),
+            Literal::u32_unsuffixed(decimal.scale())
+        ),
+        Value::EnumValue(variant) => match ty {
+            TypeRef::Enum(name) | TypeRef::Struct(name) => format!("{name}::{}", variant_name(variant)),
+            _ => "::core::default::Default::default()".to_owned(),
+        },
+        Value::Empty => "::core::default::Default::default()".to_owned(),
     }
 }
 
@@ -292,68 +291,22 @@ fn serde_snake(name: &str) -> String {
     out
 }
 
-/// A closed string-valued enum (the categories): serde names, `ALL`, `as_str`, `Display`, `FromStr`. The
-/// catalog's enums and the notification types are open ([`enums`]).
-fn string_enum(name: &Ident, kind: &str, values: &[String], doc: &TokenStream) -> TokenStream {
-    let variants: Vec<Ident> = values.iter().map(|v| ident(&variant_name(v))).collect();
-    let uniform = values.iter().all(|v| serde_snake(&variant_name(v)) == *v);
-    let rename_all = uniform.then(|| quote!(#[serde(rename_all = "snake_case")]));
-    let declared = variants.iter().zip(values).map(|(variant, wire)| {
-        let rename = (!uniform).then(|| quote!(#[serde(rename = #wire)]));
-        let variant_doc = format!(" `{wire}`");
-        quote! { #[doc = #variant_doc] #rename #variant, }
-    });
-    quote! {
-        #doc
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
-        #rename_all
-        #[non_exhaustive]
-        pub enum #name {
-            #(#declared)*
-        }
-
-        impl #name {
-            /// Every value, in catalog order.
-            pub const ALL: &'static [#name] = &[#(#name::#variants),*];
-
-            /// The value's wire name.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    #(#name::#variants => #values,)*
-                }
-            }
-        }
-
-        impl ::core::fmt::Display for #name {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl ::core::str::FromStr for #name {
-            type Err = ::xerpium_messaging::UnknownName;
-
-            fn from_str(name: &str) -> ::core::result::Result<Self, ::xerpium_messaging::UnknownName> {
-                match name {
-                    #(#values => ::core::result::Result::Ok(#name::#variants),)*
-                    _ => ::core::result::Result::Err(::xerpium_messaging::UnknownName { kind: #kind, name: name.to_owned() }),
-                }
-            }
-        }
-    }
-}
-
-fn enum_item(item: &Enum) -> TokenStream {
-    let doc = docs([Some(format!("The `{}` values of the catalog.", item.name).as_str())]);
-    enums::open_enum(&ident(&item.name), &item.values, &doc)
+fn enum_item(item: &Enum) -> Vec<Code> {
+    let mut code = Code::default();
+    docs(
+        &mut code,
+        [Some(format!("The `{}` values of the catalog.", item.name).as_str())],
+    );
+    enums::open_enum(code, &item.name, &item.values)
 }
 
 /// A duration in milliseconds, as a literal for `Duration::from_millis`.
-fn millis(duration: Duration) -> Literal {
-    Literal::u64_unsuffixed(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn policy_tokens(policy: &Policy) -> TokenStream {
+/// Writes the fields of a `DeliveryPolicy` value, a line each.
+fn policy_fields(code: &mut Code, policy: &Policy) {
     let Policy {
         max_attempts,
         backoff_first,
@@ -361,56 +314,45 @@ fn policy_tokens(policy: &Policy) -> TokenStream {
         retention,
         max_len,
     } = *policy;
-    let max_attempts = Literal::u32_unsuffixed(max_attempts);
-    let (first, max, retention) = (millis(backoff_first), millis(backoff_max), millis(retention));
-    let max_len = Literal::u64_unsuffixed(max_len);
-    quote! {
-        ::xerpium_messaging::DeliveryPolicy {
-            max_attempts: #max_attempts,
-            backoff_first: ::core::time::Duration::from_millis(#first),
-            backoff_max: ::core::time::Duration::from_millis(#max),
-            retention: ::core::time::Duration::from_millis(#retention),
-            max_len: #max_len,
-        }
-    }
+    code.line(format_args!("max_attempts: {max_attempts},"));
+    code.line(format_args!(
+        "backoff_first: ::core::time::Duration::from_millis({}),",
+        millis(backoff_first)
+    ));
+    code.line(format_args!(
+        "backoff_max: ::core::time::Duration::from_millis({}),",
+        millis(backoff_max)
+    ));
+    code.line(format_args!(
+        "retention: ::core::time::Duration::from_millis({}),",
+        millis(retention)
+    ));
+    code.line(format_args!("max_len: {max_len},"));
 }
 
-/// A category's stream layout as a `StreamLayout` value.
-fn layout_tokens(layout: &StreamLayout) -> TokenStream {
-    let partitions = Literal::u32_unsuffixed(layout.partitions);
-    let retention = millis(layout.retention);
-    let max_len = Literal::u64_unsuffixed(layout.max_len);
-    quote! {
-        ::xerpium_messaging::StreamLayout {
-            partitions: #partitions,
-            retention: ::core::time::Duration::from_millis(#retention),
-            max_len: #max_len,
-        }
-    }
+/// Writes the fields of a category's `StreamLayout` value, a line each.
+fn layout_fields(code: &mut Code, layout: &StreamLayout) {
+    code.line(format_args!("partitions: {},", layout.partitions));
+    code.line(format_args!(
+        "retention: ::core::time::Duration::from_millis({}),",
+        millis(layout.retention)
+    ));
+    code.line(format_args!("max_len: {},", layout.max_len));
 }
 
-fn event_ident(event: &Event) -> Ident {
-    ident(&event_version_type_name(event))
+fn event_ident(event: &Event) -> String {
+    event_version_type_name(event)
 }
 
 /// The method name of an event in its category's handler trait (`created`).
-fn method_ident(name: &str) -> Ident {
+fn method_ident(name: &str) -> String {
     rust_ident(name).0
 }
 
-fn event_item(category: &Category, event: &Event) -> TokenStream {
+fn event_item(items: &mut impl Extend<Code>, category: &Category, event: &Event) {
     let name = event_ident(event);
     let type_name = event.type_name();
-    let category_name = &category.name;
-    let version = Literal::u32_unsuffixed(event.version);
-    let policy = policy_tokens(&event.policy);
-    let stream = layout_tokens(&category.layout);
-    let subject_field = event.fields.iter().find(|f| f.name == event.subject);
-    let (subject_ident, _) = rust_ident(&event.subject);
-    let subject = match subject_field.map(|f| &f.ty) {
-        Some(TypeRef::Scalar(Scalar::String)) => quote!(self.#subject_ident.clone()),
-        _ => quote!(self.#subject_ident.to_string()),
-    };
+    let version = event.version;
     let facts = format!(
         "`{type_name}` v{version} · {} · subject `{}`",
         category.streams_summary(),
@@ -426,648 +368,1004 @@ fn event_item(category: &Category, event: &Event) -> TokenStream {
             "An older version of `{type_name}`, kept beside the newest for producers and consumers that have not moved yet.{fate}"
         )
     });
-    let item = struct_item(
-        &name.to_string(),
+    struct_item(
+        items,
+        &name,
         &[event.description.as_deref(), older.as_deref(), Some(&facts)],
         &event.fields,
         redaction::Kind::Message,
     );
-    quote! {
-        #item
-
-        impl ::xerpium_messaging::Event for #name {
-            const TYPE: &'static str = #type_name;
-            const CATEGORY: &'static str = #category_name;
-            const VERSION: u32 = #version;
-            const POLICY: ::xerpium_messaging::DeliveryPolicy = #policy;
-            const STREAM: ::xerpium_messaging::StreamLayout = #stream;
-
-            fn subject(&self) -> ::std::string::String {
-                #subject
-            }
-        }
-    }
+    let subject_field = event.fields.iter().find(|f| f.name == event.subject);
+    let subject_ident = rust_ident(&event.subject).0;
+    let convert = match subject_field.map(|f| &f.ty) {
+        Some(TypeRef::Scalar(Scalar::String)) => "clone",
+        _ => "to_string",
+    };
+    let mut code = Code::default();
+    code.block(format_args!("impl ::xerpium_messaging::Event for {name}"), |code| {
+        code.line(format_args!("const TYPE: &'static str = {};", string(&type_name)));
+        code.line(format_args!(
+            "const CATEGORY: &'static str = {};",
+            string(&category.name)
+        ));
+        code.line(format_args!("const VERSION: u32 = {version};"));
+        code.fixed(format_args!(
+            "const POLICY: ::xerpium_messaging::DeliveryPolicy = ::xerpium_messaging::DeliveryPolicy {{"
+        ));
+        code.depth_in();
+        policy_fields(code, &event.policy);
+        code.close("};");
+        code.fixed(format_args!(
+            "const STREAM: ::xerpium_messaging::StreamLayout = ::xerpium_messaging::StreamLayout {{"
+        ));
+        code.depth_in();
+        layout_fields(code, &category.layout);
+        code.close("};");
+        code.block(format_args!("fn subject(&self) -> ::std::string::String"), |code| {
+            code.line(format_args!("self.{subject_ident}.{convert}()"));
+        });
+    });
+    items.extend([code]);
 }
 
-/// A handler trait's method for `event`, named `method`, whose default
+/// Writes a handler trait's method for `event`, named `method`, whose default
 /// acknowledges the event and does nothing.
-fn handler_method(event: &Event, method: &Ident) -> TokenStream {
-    let ty = event_ident(event);
+fn handler_method(code: &mut Code, event: &Event, method: &str) {
     let summary = format!(
         "Handles `{}` v{}; by default acknowledges it and does nothing.",
         event.type_name(),
         event.version
     );
-    let doc = docs([event.description.as_deref(), Some(&summary)]);
-    let allow = self_convention(method);
-    quote! {
-        #doc
-        #allow
-        fn #method(
-            &self,
-            _event: #ty,
-            _message: &::xerpium_messaging::Message,
-        ) -> impl ::core::future::Future<Output = ::xerpium_messaging::HandlerResult> + ::core::marker::Send {
-            async { ::core::result::Result::Ok(()) }
-        }
+    docs(code, [event.description.as_deref(), Some(&summary)]);
+    self_convention(code, method);
+    code.open(format_args!("fn {method}("));
+    code.line(format_args!("&self,"));
+    code.line(format_args!("_event: {},", event_ident(event)));
+    code.line(format_args!("_message: &::xerpium_messaging::Message,"));
+    future_signature_end(code, "::xerpium_messaging::HandlerResult");
+    code.line(format_args!("async {{ ::core::result::Result::Ok(()) }}"));
+    code.close("}");
+}
+
+/// Ends a method signature whose parameters were written a line each: `) -> impl Future<Output = …> + Send {`,
+/// broken as prettyplease breaks it (`output` is too long to stay on the line), and indents the body.
+fn future_signature_end(code: &mut Code, output: &str) {
+    code.reopen(") -> impl ::core::future::Future<");
+    code.line(format_args!("Output = {output},"));
+    code.reopen("> + ::core::marker::Send {");
+}
+
+/// Writes `#[allow(clippy::wrong_self_convention)]` for a method that takes `&self` under a name the catalog gave
+/// it and clippy expects to take `self` (`into_…`) or no `self` (`from_…`).
+fn self_convention(code: &mut Code, method: &str) {
+    if method.starts_with("into_") || method.starts_with("from_") {
+        code.line(format_args!("#[allow(clippy::wrong_self_convention)]"));
     }
 }
 
-/// `#[allow(clippy::wrong_self_convention)]` for a method that takes `&self` under a name the catalog gave it and
-/// clippy expects to take `self` (`into_…`) or no `self` (`from_…`).
-fn self_convention(method: &Ident) -> Option<TokenStream> {
-    let name = method.to_string();
-    (name.starts_with("into_") || name.starts_with("from_")).then(|| quote!(#[allow(clippy::wrong_self_convention)]))
-}
-
-/// The dispatch arm that decodes `event` by its wire type and version and
+/// Writes the dispatch arm that decodes `event` by its wire type and version and
 /// calls `method` of the handler trait `handler` (by the trait, so that no other method of the same name is meant).
-fn dispatch_arm(event: &Event, handler: &Ident, method: &Ident) -> TokenStream {
-    let (type_name, version) = (event.type_name(), Literal::u32_unsuffixed(event.version));
-    quote!((#type_name, #version) => #handler::#method(&self.0, message.decode()?, message).await,)
+fn dispatch_arm(code: &mut Code, event: &Event, handler: &str, method: &str) {
+    let pattern = format!("({}, {})", string(&event.type_name()), event.version);
+    let call = format!("{handler}::{method}(&self.0, message.decode()?, message)");
+    let body = format!("{call}.await");
+    if code.arm_fits(&pattern, &body) {
+        code.fixed(format_args!("{pattern} => {body},"));
+        return;
+    }
+    code.open(format_args!("{pattern} => {{"));
+    if code.fits(body.len()) {
+        code.line(format_args!("{body}"));
+    } else if code.fits(call.len()) {
+        // The call does not fit with its `.await`: prettyplease puts that on a line of its own.
+        code.line(format_args!("{call}"));
+        code.depth_in();
+        code.line(format_args!(".await"));
+        code.depth_out();
+    } else {
+        // Nor does the call itself: its arguments go a line each, indented once more inside the `.await` chain.
+        code.line(format_args!("{handler}::{method}("));
+        code.depth_in();
+        code.depth_in();
+        for argument in ["&self.0,", "message.decode()?,", "message,"] {
+            code.line(format_args!("{argument}"));
+        }
+        code.depth_out();
+        code.line(format_args!(")"));
+        code.line(format_args!(".await"));
+        code.depth_out();
+    }
+    code.close("}");
 }
 
-fn category_items(category: &Category) -> TokenStream {
-    let events = category.events.iter().map(|event| event_item(category, event));
-    let handler = ident(&category_handler_name(&category.name));
-    let dispatch = ident(&category_dispatch_name(&category.name));
+/// Writes `fn policy` of a `Dispatch`, with the `filter` of its category's types if any.
+fn dispatch_policy(code: &mut Code, filter: Option<&str>) {
+    code.open(format_args!("fn policy("));
+    code.line(format_args!("&self,"));
+    code.line(format_args!("event_type: &str,"));
+    code.reopen(") -> ::core::option::Option<::xerpium_messaging::DeliveryPolicy> {");
+    code.line(format_args!(
+        "<EventType as ::core::str::FromStr>::from_str(event_type)"
+    ));
+    code.depth_in();
+    code.line(format_args!(".ok()"));
+    if let Some(variant) = filter {
+        code.line(format_args!(".filter(|known| known.category() == Category::{variant})"));
+    }
+    code.line(format_args!(".map(EventType::policy)"));
+    code.depth_out();
+    code.close("}");
+}
+
+/// Writes the start of `async fn dispatch` of a `Dispatch`, to its `match`, and indents the arms.
+fn dispatch_start(code: &mut Code) {
+    code.open(format_args!("async fn dispatch("));
+    code.line(format_args!("&self,"));
+    code.line(format_args!("message: &::xerpium_messaging::Message,"));
+    code.reopen(") -> ::xerpium_messaging::HandlerResult {");
+    code.open(format_args!(
+        "match (message.envelope.event_type.as_str(), message.envelope.version) {{"
+    ));
+}
+
+/// Writes the arm for a type or version this build does not know that fails with `UnknownType`.
+fn unknown_type_arm(code: &mut Code) {
+    code.open(format_args!("_ => {{"));
+    code.open(format_args!("::core::result::Result::Err("));
+    code.line(format_args!(
+        "::xerpium_messaging::HandlerError::unknown_type(message),"
+    ));
+    code.close(")");
+    code.close("}");
+}
+
+fn category_items(items: &mut impl Extend<Code>, category: &Category) {
+    for event in &category.events {
+        event_item(items, category, event);
+    }
+    let handler = category_handler_name(&category.name);
+    let dispatch = category_dispatch_name(&category.name);
     let name = &category.name;
-    let methods = category
-        .events
-        .iter()
-        .map(|event| handler_method(event, &method_ident(&event_method_name(event))));
-    let arms = category
-        .events
-        .iter()
-        .map(|event| dispatch_arm(event, &handler, &method_ident(&event_method_name(event))));
-    let handler_doc = docs([
-        category.description.as_deref(),
-        Some(&format!(
-            "Handles the events of the `{name}` category, on {}: implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`{dispatch}`].",
-            category.streams_summary()
-        )),
-    ]);
-    let variant = ident(&variant_name(name));
-    let dispatch_doc = format!(
-        " Dispatches the entries of the `{name}` category to a [`{handler}`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`](::xerpium_messaging::HandlerError::UnknownType)."
+    let mut code = Code::default();
+    let summary = format!(
+        "Handles the events of the `{name}` category, on {}: implement the methods for the events you care about; the others are acknowledged and ignored. Run it with [`{dispatch}`].",
+        category.streams_summary()
     );
-    quote! {
-        #(#events)*
-
-        #handler_doc
-        pub trait #handler: ::core::marker::Send + ::core::marker::Sync + 'static {
-            #(#methods)*
-        }
-
-        #[doc = #dispatch_doc]
-        #[derive(Debug, Clone, Default)]
-        pub struct #dispatch<H>(pub H);
-
-        impl<H: #handler> ::xerpium_messaging::Dispatch for #dispatch<H> {
-            fn categories(&self) -> &'static [&'static str] {
-                &[#name]
+    docs(&mut code, [category.description.as_deref(), Some(&summary)]);
+    code.block(
+        format_args!("pub trait {handler}: ::core::marker::Send + ::core::marker::Sync + 'static"),
+        |code| {
+            for event in &category.events {
+                handler_method(code, event, &method_ident(&event_method_name(event)));
             }
-
-            fn policy(&self, event_type: &str) -> ::core::option::Option<::xerpium_messaging::DeliveryPolicy> {
-                <EventType as ::core::str::FromStr>::from_str(event_type)
-                    .ok()
-                    .filter(|known| known.category() == Category::#variant)
-                    .map(EventType::policy)
+        },
+    );
+    items.extend([code]);
+    let mut code = Code::default();
+    code.doc(&format!(
+        " Dispatches the entries of the `{name}` category to a [`{handler}`]; entries of a type or version this build does not know fail with [`HandlerError::UnknownType`](::xerpium_messaging::HandlerError::UnknownType)."
+    ));
+    code.line(format_args!("#[derive(Debug, Clone, Default)]"));
+    code.line(format_args!("pub struct {dispatch}<H>(pub H);"));
+    items.extend([code]);
+    let variant = variant_name(name);
+    let mut code = Code::default();
+    code.block(
+        format_args!("impl<H: {handler}> ::xerpium_messaging::Dispatch for {dispatch}<H>"),
+        |code| {
+            code.block(
+                format_args!("fn categories(&self) -> &'static [&'static str]"),
+                |code| {
+                    code.line(format_args!("&[{}]", string(name)));
+                },
+            );
+            dispatch_policy(code, Some(&variant));
+            code.block(
+                format_args!("fn layout(&self, category: &str) -> ::xerpium_messaging::StreamLayout"),
+                |code| {
+                    code.line(format_args!("<Category as ::core::str::FromStr>::from_str(category)"));
+                    code.depth_in();
+                    code.line(format_args!(".ok()"));
+                    code.line(format_args!(".filter(|known| *known == Category::{variant})"));
+                    code.line(format_args!(
+                        ".map_or(::xerpium_messaging::StreamLayout::DEFAULT, Category::layout)"
+                    ));
+                    code.depth_out();
+                },
+            );
+            dispatch_start(code);
+            for event in &category.events {
+                dispatch_arm(code, event, &handler, &method_ident(&event_method_name(event)));
             }
-
-            fn layout(&self, category: &str) -> ::xerpium_messaging::StreamLayout {
-                <Category as ::core::str::FromStr>::from_str(category)
-                    .ok()
-                    .filter(|known| *known == Category::#variant)
-                    .map_or(::xerpium_messaging::StreamLayout::DEFAULT, Category::layout)
-            }
-
-            async fn dispatch(&self, message: &::xerpium_messaging::Message) -> ::xerpium_messaging::HandlerResult {
-                match (message.envelope.event_type.as_str(), message.envelope.version) {
-                    #(#arms)*
-                    _ => ::core::result::Result::Err(::xerpium_messaging::HandlerError::unknown_type(message)),
-                }
-            }
-        }
-    }
+            unknown_type_arm(code);
+            code.close("}");
+            code.close("}");
+        },
+    );
+    items.extend([code]);
 }
 
-fn category_enum(catalog: &Catalog) -> TokenStream {
-    let names: Vec<String> = catalog.categories.iter().map(|c| c.name.clone()).collect();
-    let doc = docs([Some(
-        "The event categories of the catalog: one stream each, `<ns>:events:<category>`, or one per partition, `<ns>:events:<category>:<p>`, for a category ordered across instances.",
-    )]);
-    let base = string_enum(&ident("Category"), "category", &names, &doc);
-    let variants: Vec<Ident> = catalog
-        .categories
+/// `Category`, a closed string-valued enum: serde names, `ALL`, `as_str`, `Display`, `FromStr`, the types and the
+/// layout of each category. The catalog's enums and the notification types are open ([`enums`]).
+fn category_enum(catalog: &Catalog) -> Vec<Code> {
+    let names: Vec<&str> = catalog.categories.iter().map(|c| c.name.as_str()).collect();
+    let variants: Vec<String> = names.iter().map(|name| variant_name(name)).collect();
+    let uniform = variants
         .iter()
-        .map(|c| ident(&variant_name(&c.name)))
-        .collect();
-    let events = catalog.categories.iter().map(|c| {
-        let types = c.events.iter().map(event_ident);
-        quote!(&[#(EventType::#types),*])
-    });
-    let layouts = catalog.categories.iter().map(|c| layout_tokens(&c.layout));
-    quote! {
-        #base
-
-        impl Category {
-            /// The event types of this category, in catalog order.
-            pub const fn events(self) -> &'static [EventType] {
-                match self {
-                    #(Category::#variants => #events,)*
-                }
-            }
-
-            /// How this category's streams are laid out and trimmed: its partitions, and the longest
-            /// retention and largest cap of its types.
-            pub const fn layout(self) -> ::xerpium_messaging::StreamLayout {
-                match self {
-                    #(Category::#variants => #layouts,)*
-                }
-            }
-        }
+        .zip(&names)
+        .all(|(variant, name)| serde_snake(variant) == *name);
+    let mut code = Code::default();
+    code.doc(" The event categories of the catalog: one stream each, `<ns>:events:<category>`, or one per partition, `<ns>:events:<category>:<p>`, for a category ordered across instances.");
+    let derives = [
+        "Debug",
+        "Clone",
+        "Copy",
+        "PartialEq",
+        "Eq",
+        "Hash",
+        "PartialOrd",
+        "Ord",
+        "::serde::Serialize",
+        "::serde::Deserialize",
+    ]
+    .map(str::to_owned);
+    code.list(format_args!("#[derive("), &derives, ")]", false);
+    if uniform {
+        code.line(format_args!("#[serde(rename_all = \"snake_case\")]"));
     }
-}
-
-fn event_type_enum(catalog: &Catalog) -> TokenStream {
-    let events: Vec<&Event> = catalog.events().collect();
-    let variants: Vec<Ident> = events.iter().map(|e| event_ident(e)).collect();
-    let docs_of = events.iter().map(|e| {
-        let text = format!(" `{}` v{}", e.type_name(), e.version);
-        quote!(#[doc = #text])
+    code.line(format_args!("#[non_exhaustive]"));
+    code.block(format_args!("pub enum Category"), |code| {
+        for (variant, name) in variants.iter().zip(&names) {
+            code.doc(&format!(" `{name}`"));
+            if !uniform {
+                code.line(format_args!("#[serde(rename = {})]", string(name)));
+            }
+            code.line(format_args!("{variant},"));
+        }
     });
-    let categories = events.iter().map(|e| ident(&variant_name(&e.category)));
-    quote! {
-        /// Every event type of the catalog, by wire name and version.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[non_exhaustive]
-        pub enum EventType {
-            #(#docs_of #variants,)*
-        }
-
-        impl EventType {
-            /// Every event type, in catalog order.
-            pub const ALL: &'static [EventType] = &[#(EventType::#variants),*];
-
-            /// The wire type name, `<category>.<event>`.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    #(EventType::#variants => <#variants as ::xerpium_messaging::Event>::TYPE,)*
+    let mut items = vec![code];
+    let mut code = Code::default();
+    code.block(format_args!("impl Category"), |code| {
+        code.doc(" Every value, in catalog order.");
+        let all: Vec<String> = variants.iter().map(|v| format!("Category::{v}")).collect();
+        code.list(
+            format_args!("pub const ALL: &'static [Category] = &["),
+            &all,
+            "];",
+            true,
+        );
+        code.doc(" The value's wire name.");
+        code.block(format_args!("pub const fn as_str(self) -> &'static str"), |code| {
+            code.block(format_args!("match self"), |code| {
+                for (variant, name) in variants.iter().zip(&names) {
+                    code.arm(&format!("Category::{variant}"), &string(name));
                 }
-            }
-
-            /// The schema version.
-            pub const fn version(self) -> u32 {
-                match self {
-                    #(EventType::#variants => <#variants as ::xerpium_messaging::Event>::VERSION,)*
-                }
-            }
-
-            /// The category, which names the stream.
-            pub const fn category(self) -> Category {
-                match self {
-                    #(EventType::#variants => Category::#categories,)*
-                }
-            }
-
-            /// How the runtime delivers this type.
-            pub const fn policy(self) -> ::xerpium_messaging::DeliveryPolicy {
-                match self {
-                    #(EventType::#variants => <#variants as ::xerpium_messaging::Event>::POLICY,)*
-                }
-            }
-
-            /// How the streams of this type's category are laid out and trimmed.
-            pub const fn layout(self) -> ::xerpium_messaging::StreamLayout {
-                match self {
-                    #(EventType::#variants => <#variants as ::xerpium_messaging::Event>::STREAM,)*
-                }
-            }
-
-            /// The type with this wire name and version, if this build knows it.
-            pub fn lookup(name: &str, version: u32) -> ::core::option::Option<EventType> {
-                EventType::ALL.iter().copied().find(|t| t.as_str() == name && t.version() == version)
-            }
-        }
-
-        impl ::core::fmt::Display for EventType {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl ::core::str::FromStr for EventType {
-            type Err = ::xerpium_messaging::UnknownName;
-
-            /// Parses a wire name (`user.created`); with several versions, the highest.
-            fn from_str(name: &str) -> ::core::result::Result<Self, ::xerpium_messaging::UnknownName> {
-                EventType::ALL
-                    .iter()
-                    .copied()
-                    .filter(|t| t.as_str() == name)
-                    .max_by_key(|t| t.version())
-                    .ok_or_else(|| ::xerpium_messaging::UnknownName { kind: "event type", name: name.to_owned() })
-            }
-        }
-    }
-}
-
-fn any_event(catalog: &Catalog) -> TokenStream {
-    let events: Vec<&Event> = catalog.events().collect();
-    let variants: Vec<Ident> = events.iter().map(|e| event_ident(e)).collect();
-    let keys = events.iter().map(|e| {
-        let (name, version) = (e.type_name(), Literal::u32_unsuffixed(e.version));
-        quote!((#name, #version))
+            });
+        });
     });
-    quote! {
-        /// Any event of the catalog, decoded by its type and version.
-        #[derive(Debug, Clone, PartialEq)]
-        #[non_exhaustive]
-        // The events are as large as the catalog makes them; one is decoded at a time.
-        #[allow(clippy::large_enum_variant)]
-        pub enum AnyEvent {
-            #(#[allow(missing_docs)] #variants(#variants),)*
-        }
-
-        impl AnyEvent {
-            /// Decodes a payload by its wire type and version. An unknown
-            /// type or a payload that does not match is an error, never a panic.
-            pub fn decode(event_type: &str, version: u32, data: &str) -> ::core::result::Result<AnyEvent, ::xerpium_messaging::DecodeError> {
-                let decoded = match (event_type, version) {
-                    #(#keys => ::serde_json::from_str(data).map(AnyEvent::#variants),)*
-                    _ => {
-                        return ::core::result::Result::Err(::xerpium_messaging::DecodeError::UnknownType { event_type: event_type.to_owned(), version });
+    items.extend([code]);
+    items.push(display("Category"));
+    let mut code = Code::default();
+    code.block(format_args!("impl ::core::str::FromStr for Category"), |code| {
+        code.line(format_args!("type Err = ::xerpium_messaging::UnknownName;"));
+        code.open(format_args!("fn from_str("));
+        code.line(format_args!("name: &str,"));
+        code.reopen(") -> ::core::result::Result<Self, ::xerpium_messaging::UnknownName> {");
+        code.block(format_args!("match name"), |code| {
+            for (variant, name) in variants.iter().zip(&names) {
+                code.arm(
+                    &string(name),
+                    &format!("::core::result::Result::Ok(Category::{variant})"),
+                );
+            }
+            code.open(format_args!("_ => {{"));
+            code.open(format_args!(
+                "::core::result::Result::Err(::xerpium_messaging::UnknownName {{"
+            ));
+            code.line(format_args!("kind: \"category\","));
+            code.line(format_args!("name: name.to_owned(),"));
+            code.close("})");
+            code.close("}");
+        });
+        code.close("}");
+    });
+    items.extend([code]);
+    let mut code = Code::default();
+    code.block(format_args!("impl Category"), |code| {
+        code.doc(" The event types of this category, in catalog order.");
+        code.block(
+            format_args!("pub const fn events(self) -> &'static [EventType]"),
+            |code| {
+                code.block(format_args!("match self"), |code| {
+                    for (category, variant) in catalog.categories.iter().zip(&variants) {
+                        let types: Vec<String> = category
+                            .events
+                            .iter()
+                            .map(|event| format!("EventType::{}", event_ident(event)))
+                            .collect();
+                        let pattern = format!("Category::{variant}");
+                        let one_line = format!("&[{}]", types.join(", "));
+                        if code.arm_fits(&pattern, &one_line) {
+                            code.fixed(format_args!("{pattern} => {one_line},"));
+                        } else {
+                            code.open(format_args!("{pattern} => {{"));
+                            code.list(format_args!("&["), &types, "]", true);
+                            code.close("}");
+                        }
                     }
-                };
-                decoded.map_err(|error| ::xerpium_messaging::DecodeError::Payload {
-                    event_type: event_type.to_owned(),
-                    version,
-                    reason: error.to_string(),
-                })
-            }
+                });
+            },
+        );
+        code.doc(" How this category's streams are laid out and trimmed: its partitions, and the longest");
+        code.doc(" retention and largest cap of its types.");
+        code.block(
+            format_args!("pub const fn layout(self) -> ::xerpium_messaging::StreamLayout"),
+            |code| {
+                code.block(format_args!("match self"), |code| {
+                    for (category, variant) in catalog.categories.iter().zip(&variants) {
+                        code.open(format_args!("Category::{variant} => {{"));
+                        code.open(format_args!("::xerpium_messaging::StreamLayout {{"));
+                        layout_fields(code, &category.layout);
+                        code.close("}");
+                        code.close("}");
+                    }
+                });
+            },
+        );
+    });
+    items.extend([code]);
+    items
+}
 
-            /// The event's type.
-            pub fn event_type(&self) -> EventType {
-                match self {
-                    #(AnyEvent::#variants(_) => EventType::#variants,)*
-                }
-            }
+/// `impl Display for <name>`, by its `as_str`.
+fn display(name: &str) -> Code {
+    let mut code = Code::default();
+    code.block(format_args!("impl ::core::fmt::Display for {name}"), |code| {
+        code.block(
+            format_args!("fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result"),
+            |code| code.line(format_args!("f.write_str(self.as_str())")),
+        );
+    });
+    code
+}
 
-            /// The event's subject (its entity key).
-            pub fn subject(&self) -> ::std::string::String {
-                match self {
-                    #(AnyEvent::#variants(event) => ::xerpium_messaging::Event::subject(event),)*
-                }
-            }
-
-            /// The event's payload as JSON.
-            pub fn to_json(&self) -> ::core::result::Result<::serde_json::Value, ::serde_json::Error> {
-                match self {
-                    #(AnyEvent::#variants(event) => ::serde_json::to_value(event),)*
-                }
-            }
-
-            /// The event with its personal data replaced (the fields marked `pii` in the catalog), for logs and
-            /// audit trails; how is told at [`REDACTED`].
-            pub fn redacted(&self) -> AnyEvent {
-                match self {
-                    #(AnyEvent::#variants(event) => AnyEvent::#variants(event.redacted()),)*
-                }
-            }
+fn event_type_enum(catalog: &Catalog) -> Vec<Code> {
+    let events: Vec<&Event> = catalog.events().collect();
+    let variants: Vec<String> = events.iter().map(|e| event_ident(e)).collect();
+    let mut code = Code::default();
+    code.doc(" Every event type of the catalog, by wire name and version.");
+    code.line(format_args!(
+        "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]"
+    ));
+    code.line(format_args!("#[non_exhaustive]"));
+    code.block(format_args!("pub enum EventType"), |code| {
+        for (event, variant) in events.iter().zip(&variants) {
+            code.doc(&format!(" `{}` v{}", event.type_name(), event.version));
+            code.line(format_args!("{variant},"));
         }
-    }
+    });
+    let mut items = vec![code];
+    let mut code = Code::default();
+    code.block(format_args!("impl EventType"), |code| {
+        code.doc(" Every event type, in catalog order.");
+        let all: Vec<String> = variants.iter().map(|v| format!("EventType::{v}")).collect();
+        code.list(
+            format_args!("pub const ALL: &'static [EventType] = &["),
+            &all,
+            "];",
+            true,
+        );
+        let by_trait = |code: &mut Code, doc: &str, signature: &str, constant: &str| {
+            code.doc(doc);
+            code.block(format_args!("{signature}"), |code| {
+                code.block(format_args!("match self"), |code| {
+                    for variant in &variants {
+                        code.arm(
+                            &format!("EventType::{variant}"),
+                            &format!("<{variant} as ::xerpium_messaging::Event>::{constant}"),
+                        );
+                    }
+                });
+            });
+        };
+        by_trait(
+            code,
+            " The wire type name, `<category>.<event>`.",
+            "pub const fn as_str(self) -> &'static str",
+            "TYPE",
+        );
+        by_trait(
+            code,
+            " The schema version.",
+            "pub const fn version(self) -> u32",
+            "VERSION",
+        );
+        code.doc(" The category, which names the stream.");
+        code.block(format_args!("pub const fn category(self) -> Category"), |code| {
+            code.block(format_args!("match self"), |code| {
+                for (event, variant) in events.iter().zip(&variants) {
+                    code.arm(
+                        &format!("EventType::{variant}"),
+                        &format!("Category::{}", variant_name(&event.category)),
+                    );
+                }
+            });
+        });
+        by_trait(
+            code,
+            " How the runtime delivers this type.",
+            "pub const fn policy(self) -> ::xerpium_messaging::DeliveryPolicy",
+            "POLICY",
+        );
+        by_trait(
+            code,
+            " How the streams of this type's category are laid out and trimmed.",
+            "pub const fn layout(self) -> ::xerpium_messaging::StreamLayout",
+            "STREAM",
+        );
+        code.doc(" The type with this wire name and version, if this build knows it.");
+        code.block(
+            format_args!("pub fn lookup(name: &str, version: u32) -> ::core::option::Option<EventType>"),
+            |code| {
+                code.line(format_args!("EventType::ALL"));
+                code.depth_in();
+                code.line(format_args!(".iter()"));
+                code.line(format_args!(".copied()"));
+                code.line(format_args!(".find(|t| t.as_str() == name && t.version() == version)"));
+                code.depth_out();
+            },
+        );
+    });
+    items.extend([code]);
+    items.push(display("EventType"));
+    let mut code = Code::default();
+    code.block(format_args!("impl ::core::str::FromStr for EventType"), |code| {
+        code.line(format_args!("type Err = ::xerpium_messaging::UnknownName;"));
+        code.doc(" Parses a wire name (`user.created`); with several versions, the highest.");
+        code.open(format_args!("fn from_str("));
+        code.line(format_args!("name: &str,"));
+        code.reopen(") -> ::core::result::Result<Self, ::xerpium_messaging::UnknownName> {");
+        code.line(format_args!("EventType::ALL"));
+        code.depth_in();
+        code.line(format_args!(".iter()"));
+        code.line(format_args!(".copied()"));
+        code.line(format_args!(".filter(|t| t.as_str() == name)"));
+        code.line(format_args!(".max_by_key(|t| t.version())"));
+        code.open(format_args!(".ok_or_else(|| ::xerpium_messaging::UnknownName {{"));
+        code.line(format_args!("kind: \"event type\","));
+        code.line(format_args!("name: name.to_owned(),"));
+        code.close("})");
+        code.depth_out();
+        code.close("}");
+    });
+    items.extend([code]);
+    items
+}
+
+fn any_event(catalog: &Catalog) -> Vec<Code> {
+    let events: Vec<&Event> = catalog.events().collect();
+    let variants: Vec<String> = events.iter().map(|e| event_ident(e)).collect();
+    let mut code = Code::default();
+    code.doc(" Any event of the catalog, decoded by its type and version.");
+    code.line(format_args!("#[derive(Debug, Clone, PartialEq)]"));
+    code.line(format_args!("#[non_exhaustive]"));
+    code.line(format_args!("#[allow(clippy::large_enum_variant)]"));
+    code.block(format_args!("pub enum AnyEvent"), |code| {
+        for variant in &variants {
+            code.line(format_args!("#[allow(missing_docs)]"));
+            code.line(format_args!("{variant}({variant}),"));
+        }
+    });
+    let mut items = vec![code];
+    let mut code = Code::default();
+    code.block(format_args!("impl AnyEvent"), |code| {
+        code.doc(" Decodes a payload by its wire type and version. An unknown");
+        code.doc(" type or a payload that does not match is an error, never a panic.");
+        code.open(format_args!("pub fn decode("));
+        code.line(format_args!("event_type: &str,"));
+        code.line(format_args!("version: u32,"));
+        code.line(format_args!("data: &str,"));
+        code.reopen(") -> ::core::result::Result<AnyEvent, ::xerpium_messaging::DecodeError> {");
+        code.open(format_args!("let decoded = match (event_type, version) {{"));
+        for (event, variant) in events.iter().zip(&variants) {
+            code.arm(
+                &format!("({}, {})", string(&event.type_name()), event.version),
+                &format!("::serde_json::from_str(data).map(AnyEvent::{variant})"),
+            );
+        }
+        code.open(format_args!("_ => {{"));
+        code.fixed(format_args!(
+            "return ::core::result::Result::Err(::xerpium_messaging::DecodeError::UnknownType {{"
+        ));
+        code.depth_in();
+        code.line(format_args!("event_type: event_type.to_owned(),"));
+        code.line(format_args!("version,"));
+        code.close("});");
+        code.close("}");
+        code.close("};");
+        code.line(format_args!("decoded"));
+        code.depth_in();
+        code.open(format_args!(
+            ".map_err(|error| ::xerpium_messaging::DecodeError::Payload {{"
+        ));
+        code.line(format_args!("event_type: event_type.to_owned(),"));
+        code.line(format_args!("version,"));
+        code.line(format_args!("reason: error.to_string(),"));
+        code.close("})");
+        code.depth_out();
+        code.close("}");
+        let by_event = |code: &mut Code, doc: &[&str], signature: &str, arm: &dyn Fn(&str) -> (String, String)| {
+            for line in doc {
+                code.doc(line);
+            }
+            code.block(format_args!("{signature}"), |code| {
+                code.block(format_args!("match self"), |code| {
+                    for variant in &variants {
+                        let (pattern, body) = arm(variant);
+                        code.arm(&pattern, &body);
+                    }
+                });
+            });
+        };
+        by_event(
+            code,
+            &[" The event's type."],
+            "pub fn event_type(&self) -> EventType",
+            &|v| (format!("AnyEvent::{v}(_)"), format!("EventType::{v}")),
+        );
+        by_event(
+            code,
+            &[" The event's subject (its entity key)."],
+            "pub fn subject(&self) -> ::std::string::String",
+            &|v| {
+                (
+                    format!("AnyEvent::{v}(event)"),
+                    "::xerpium_messaging::Event::subject(event)".to_owned(),
+                )
+            },
+        );
+        code.doc(" The event's payload as JSON.");
+        code.open(format_args!("pub fn to_json("));
+        code.line(format_args!("&self,"));
+        code.reopen(") -> ::core::result::Result<::serde_json::Value, ::serde_json::Error> {");
+        code.block(format_args!("match self"), |code| {
+            for variant in &variants {
+                code.arm(&format!("AnyEvent::{variant}(event)"), "::serde_json::to_value(event)");
+            }
+        });
+        code.close("}");
+        by_event(
+            code,
+            &[
+                " The event with its personal data replaced (the fields marked `pii` in the catalog), for logs and",
+                " audit trails; how is told at [`REDACTED`].",
+            ],
+            "pub fn redacted(&self) -> AnyEvent",
+            &|v| {
+                (
+                    format!("AnyEvent::{v}(event)"),
+                    format!("AnyEvent::{v}(event.redacted())"),
+                )
+            },
+        );
+    });
+    items.extend([code]);
+    items
 }
 
 /// The method name of an event in the all-events traits (`user_created`).
-fn qualified_method(event: &Event) -> Ident {
+fn qualified_method(event: &Event) -> String {
     method_ident(&format!("{}_{}", event.category, event_method_name(event)))
 }
 
-fn all_events_handler(catalog: &Catalog) -> TokenStream {
-    let events: Vec<&Event> = catalog.events().collect();
-    let methods = events
-        .iter()
-        .map(|event| handler_method(event, &qualified_method(event)));
-    let handler = ident("EventHandler");
-    let arms = events
-        .iter()
-        .map(|event| dispatch_arm(event, &handler, &qualified_method(event)));
-    let names = catalog.categories.iter().map(|c| c.name.as_str());
-    quote! {
-        /// Handles every event of the catalog, from every category's stream.
-        ///
-        /// Implement the methods for the events you care about; the others are
-        /// acknowledged and ignored. Entries of a type or version this build does
-        /// not know go to [`EventHandler::unknown`]. Run it with [`EventDispatch`].
-        pub trait EventHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-            #(#methods)*
-
-            /// Handles an entry whose type or version this build does not know; by default fails with
-            /// [`HandlerError::UnknownType`](::xerpium_messaging::HandlerError::UnknownType), which dead-letters it.
-            fn unknown(
-                &self,
-                message: &::xerpium_messaging::Message,
-            ) -> impl ::core::future::Future<Output = ::xerpium_messaging::HandlerResult> + ::core::marker::Send {
-                let error = ::xerpium_messaging::HandlerError::unknown_type(message);
-                async move { ::core::result::Result::Err(error) }
-            }
-        }
-
-        /// Dispatches the entries of every category's stream to an [`EventHandler`].
-        #[derive(Debug, Clone, Default)]
-        pub struct EventDispatch<H>(pub H);
-
-        impl<H: EventHandler> ::xerpium_messaging::Dispatch for EventDispatch<H> {
-            fn categories(&self) -> &'static [&'static str] {
-                &[#(#names),*]
-            }
-
-            fn policy(&self, event_type: &str) -> ::core::option::Option<::xerpium_messaging::DeliveryPolicy> {
-                <EventType as ::core::str::FromStr>::from_str(event_type).ok().map(EventType::policy)
-            }
-
-            fn layout(&self, category: &str) -> ::xerpium_messaging::StreamLayout {
-                <Category as ::core::str::FromStr>::from_str(category)
-                    .map_or(::xerpium_messaging::StreamLayout::DEFAULT, Category::layout)
-            }
-
-            async fn dispatch(&self, message: &::xerpium_messaging::Message) -> ::xerpium_messaging::HandlerResult {
-                match (message.envelope.event_type.as_str(), message.envelope.version) {
-                    #(#arms)*
-                    _ => EventHandler::unknown(&self.0, message).await,
-                }
-            }
-        }
+fn all_events_handler(catalog: &Catalog) -> Vec<Code> {
+    let mut code = Code::default();
+    for line in [
+        " Handles every event of the catalog, from every category's stream.",
+        "",
+        " Implement the methods for the events you care about; the others are",
+        " acknowledged and ignored. Entries of a type or version this build does",
+        " not know go to [`EventHandler::unknown`]. Run it with [`EventDispatch`].",
+    ] {
+        code.doc(line);
     }
+    code.block(
+        format_args!("pub trait EventHandler: ::core::marker::Send + ::core::marker::Sync + 'static"),
+        |code| {
+            for event in catalog.events() {
+                handler_method(code, event, &qualified_method(event));
+            }
+            code.doc(" Handles an entry whose type or version this build does not know; by default fails with");
+            code.doc(" [`HandlerError::UnknownType`](::xerpium_messaging::HandlerError::UnknownType), which dead-letters it.");
+            code.open(format_args!("fn unknown("));
+            code.line(format_args!("&self,"));
+            code.line(format_args!("message: &::xerpium_messaging::Message,"));
+            future_signature_end(code, "::xerpium_messaging::HandlerResult");
+            code.line(format_args!("let error = ::xerpium_messaging::HandlerError::unknown_type(message);"));
+            code.line(format_args!("async move {{ ::core::result::Result::Err(error) }}"));
+            code.close("}");
+        },
+    );
+    let mut items = vec![code];
+    let mut code = Code::default();
+    code.doc(" Dispatches the entries of every category's stream to an [`EventHandler`].");
+    code.line(format_args!("#[derive(Debug, Clone, Default)]"));
+    code.line(format_args!("pub struct EventDispatch<H>(pub H);"));
+    items.extend([code]);
+    let mut code = Code::default();
+    code.block(
+        format_args!("impl<H: EventHandler> ::xerpium_messaging::Dispatch for EventDispatch<H>"),
+        |code| {
+            code.block(
+                format_args!("fn categories(&self) -> &'static [&'static str]"),
+                |code| {
+                    let names: Vec<String> = catalog.categories.iter().map(|c| string(&c.name)).collect();
+                    code.list(format_args!("&["), &names, "]", true);
+                },
+            );
+            dispatch_policy(code, None);
+            code.block(
+                format_args!("fn layout(&self, category: &str) -> ::xerpium_messaging::StreamLayout"),
+                |code| {
+                    code.line(format_args!("<Category as ::core::str::FromStr>::from_str(category)"));
+                    code.depth_in();
+                    code.line(format_args!(
+                        ".map_or(::xerpium_messaging::StreamLayout::DEFAULT, Category::layout)"
+                    ));
+                    code.depth_out();
+                },
+            );
+            dispatch_start(code);
+            for event in catalog.events() {
+                dispatch_arm(code, event, "EventHandler", &qualified_method(event));
+            }
+            code.line(format_args!("_ => EventHandler::unknown(&self.0, message).await,"));
+            code.close("}");
+            code.close("}");
+        },
+    );
+    items.extend([code]);
+    items
 }
 
-fn publisher(catalog: &Catalog) -> TokenStream {
-    let methods = catalog.events().map(|event| {
-        let method = qualified_method(event);
-        let ty = event_ident(event);
-        let summary = format!(
-            "Publishes `{}` v{} to the `{}` stream; returns the entry id.",
-            event.type_name(),
-            event.version,
-            event.category
-        );
-        let doc = docs([Some(summary.as_str()), event.description.as_deref()]);
-        let allow = self_convention(&method);
-        quote! {
-            #doc
-            #allow
-            fn #method(
-                &self,
-                event: &#ty,
-                context: &::xerpium_messaging::PublishContext,
-            ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<::std::string::String, ::xerpium_messaging::PublishError>,
-            > + ::core::marker::Send {
-                ::xerpium_messaging::Publish::publish(self, event, context)
-            }
-        }
-    });
-    quote! {
-        /// A typed method per event of the catalog, on every [`Publish`](::xerpium_messaging::Publish) implementation.
-        pub trait PublishEvents: ::xerpium_messaging::Publish {
-            #(#methods)*
-        }
-
-        impl<P: ::xerpium_messaging::Publish> PublishEvents for P {}
-    }
+/// Ends a method signature whose output is `Result<ok, error>` (see [`future_signature_end`]): prettyplease puts
+/// the two types on lines of their own where they do not fit on one.
+fn future_result_end(code: &mut Code, ok: &str, error: &str) {
+    code.reopen(") -> impl ::core::future::Future<");
+    code.list(
+        format_args!("Output = ::core::result::Result<"),
+        &[ok.to_owned(), error.to_owned()],
+        ">,",
+        true,
+    );
+    code.reopen("> + ::core::marker::Send {");
 }
 
-fn commands(catalog: &Catalog) -> TokenStream {
+fn publisher(catalog: &Catalog) -> Vec<Code> {
+    let mut code = Code::default();
+    code.doc(
+        " A typed method per event of the catalog, on every [`Publish`](::xerpium_messaging::Publish) implementation.",
+    );
+    code.block(
+        format_args!("pub trait PublishEvents: ::xerpium_messaging::Publish"),
+        |code| {
+            for event in catalog.events() {
+                let method = qualified_method(event);
+                let summary = format!(
+                    "Publishes `{}` v{} to the `{}` stream; returns the entry id.",
+                    event.type_name(),
+                    event.version,
+                    event.category
+                );
+                docs(code, [Some(summary.as_str()), event.description.as_deref()]);
+                self_convention(code, &method);
+                code.open(format_args!("fn {method}("));
+                code.line(format_args!("&self,"));
+                code.line(format_args!("event: &{},", event_ident(event)));
+                code.line(format_args!("context: &::xerpium_messaging::PublishContext,"));
+                future_result_end(code, "::std::string::String", "::xerpium_messaging::PublishError");
+                code.line(format_args!(
+                    "::xerpium_messaging::Publish::publish(self, event, context)"
+                ));
+                code.close("}");
+            }
+        },
+    );
+    let mut items = vec![code];
+    let mut code = Code::default();
+    code.line(format_args!(
+        "impl<P: ::xerpium_messaging::Publish> PublishEvents for P {{}}"
+    ));
+    items.extend([code]);
+    items
+}
+
+fn commands(items: &mut impl Extend<Code>, catalog: &Catalog) {
     if catalog.commands.is_empty() {
-        return quote!();
+        return;
     }
-    let items = catalog.commands.iter().map(command_items);
-    let client_methods = catalog.commands.iter().map(|command| {
-        let method = command_method(command);
-        let request = ident(&command_request_name(&command.name));
-        let response = ident(&command_response_name(&command.name));
-        let summary = format!(
-            "Calls `{}` on `{}` and waits for the reply, at most {} (use [`CommandCaller::call`](::xerpium_messaging::CommandCaller::call) for another timeout).",
-            command.name,
-            command.target,
-            humantime::format_duration(command.timeout)
-        );
-        let doc = docs([command.description.as_deref(), Some(&summary)]);
-        let allow = self_convention(&method);
-        quote! {
-            #doc
-            #allow
-            fn #method(
-                &self,
-                request: &#request,
-            ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<#response, ::xerpium_messaging::CommandError>,
-            > + ::core::marker::Send {
-                ::xerpium_messaging::CommandCaller::call(self, request, ::core::option::Option::None)
-            }
+    for command in &catalog.commands {
+        command_items(items, command);
+    }
+    let mut code = Code::default();
+    code.doc(
+        " A typed method per command of the catalog, on every [`CommandCaller`](::xerpium_messaging::CommandCaller).",
+    );
+    code.block(format_args!("pub trait CommandClient: ::xerpium_messaging::CommandCaller"), |code| {
+        for command in &catalog.commands {
+            let method = command_method(command);
+            let summary = format!(
+                "Calls `{}` on `{}` and waits for the reply, at most {} (use [`CommandCaller::call`](::xerpium_messaging::CommandCaller::call) for another timeout).",
+                command.name,
+                command.target,
+                humantime::format_duration(command.timeout)
+            );
+            docs(code, [command.description.as_deref(), Some(&summary)]);
+            self_convention(code, &method);
+            code.open(format_args!("fn {method}("));
+            code.line(format_args!("&self,"));
+            code.line(format_args!("request: &{},", command_request_name(&command.name)));
+            future_result_end(
+                code,
+                &command_response_name(&command.name),
+                "::xerpium_messaging::CommandError",
+            );
+            code.open(format_args!("::xerpium_messaging::CommandCaller::call("));
+            code.line(format_args!("self,"));
+            code.line(format_args!("request,"));
+            code.line(format_args!("::core::option::Option::None,"));
+            code.close(")");
+            code.close("}");
         }
     });
+    items.extend([code]);
+    let mut code = Code::default();
+    code.line(format_args!(
+        "impl<C: ::xerpium_messaging::CommandCaller> CommandClient for C {{}}"
+    ));
+    items.extend([code]);
     let mut targets: Vec<&str> = Vec::new();
     for command in &catalog.commands {
         if !targets.contains(&command.target.as_str()) {
             targets.push(&command.target);
         }
     }
-    let servers = targets.iter().map(|target| command_server(catalog, target));
-    quote! {
-        #(#items)*
-
-        /// A typed method per command of the catalog, on every [`CommandCaller`](::xerpium_messaging::CommandCaller).
-        pub trait CommandClient: ::xerpium_messaging::CommandCaller {
-            #(#client_methods)*
-        }
-
-        impl<C: ::xerpium_messaging::CommandCaller> CommandClient for C {}
-
-        #(#servers)*
+    for target in targets {
+        command_server(items, catalog, target);
     }
 }
 
 /// The method of a command in [`CommandClient`] and its target's handler trait (`company_get`).
-fn command_method(command: &Command) -> Ident {
+fn command_method(command: &Command) -> String {
     method_ident(&snake(&command.name))
 }
 
-fn command_items(command: &Command) -> TokenStream {
+fn command_items(items: &mut impl Extend<Code>, command: &Command) {
     let request = command_request_name(&command.name);
     let response = command_response_name(&command.name);
-    let (request_ident, response_ident) = (ident(&request), ident(&response));
     let name = &command.name;
     let target = &command.target;
-    let version = Literal::u32_unsuffixed(command.version);
-    let timeout = Literal::u64_unsuffixed(u64::try_from(command.timeout.as_millis()).unwrap_or(u64::MAX));
     let request_doc = format!("The request of `{name}` (served by `{target}`, stream `<ns>:commands:{target}`).");
     let response_doc = format!("The response of `{name}`.");
-    let request_item = struct_item(
+    struct_item(
+        items,
         &request,
         &[command.description.as_deref(), Some(&request_doc)],
         &command.request,
         redaction::Kind::Message,
     );
-    let response_item = struct_item(
+    struct_item(
+        items,
         &response,
         &[Some(&response_doc)],
         &command.response,
         redaction::Kind::Message,
     );
-    quote! {
-        #request_item
-        #response_item
-
-        impl ::xerpium_messaging::Command for #request_ident {
-            const NAME: &'static str = #name;
-            const TARGET: &'static str = #target;
-            const TIMEOUT: ::core::time::Duration = ::core::time::Duration::from_millis(#timeout);
-            const VERSION: u32 = #version;
-            type Response = #response_ident;
-        }
-    }
+    let mut code = Code::default();
+    code.block(
+        format_args!("impl ::xerpium_messaging::Command for {request}"),
+        |code| {
+            code.line(format_args!("const NAME: &'static str = {};", string(name)));
+            code.line(format_args!("const TARGET: &'static str = {};", string(target)));
+            code.line(format_args!(
+                "const TIMEOUT: ::core::time::Duration = ::core::time::Duration::from_millis({});",
+                millis(command.timeout)
+            ));
+            code.line(format_args!("const VERSION: u32 = {};", command.version));
+            code.line(format_args!("type Response = {response};"));
+        },
+    );
+    items.extend([code]);
 }
 
-fn command_server(catalog: &Catalog, target: &str) -> TokenStream {
-    let handler = ident(&commands_trait_name(target));
-    let server = ident(&command_server_name(target));
+fn command_server(items: &mut impl Extend<Code>, catalog: &Catalog, target: &str) {
+    let handler = commands_trait_name(target);
+    let server = command_server_name(target);
     let commands: Vec<&Command> = catalog.commands.iter().filter(|c| c.target == target).collect();
-    let methods = commands.iter().map(|command| {
-        let method = command_method(command);
-        let request = ident(&command_request_name(&command.name));
-        let response = ident(&command_response_name(&command.name));
-        let doc = docs([
-            command.description.as_deref(),
-            Some(
-                format!(
+    let mut code = Code::default();
+    code.doc(&format!(
+        " The commands served by `{target}` (stream `<ns>:commands:{target}`); serve them with [`{server}`]."
+    ));
+    code.block(
+        format_args!("pub trait {handler}: ::core::marker::Send + ::core::marker::Sync + 'static"),
+        |code| {
+            for command in &commands {
+                let serves = format!(
                     "Serves `{}`: an error is sent back to the caller as a failed reply.",
                     command.name
-                )
-                .as_str(),
-            ),
-        ]);
-        let allow = self_convention(&method);
-        quote! {
-            #doc
-            #allow
-            fn #method(
-                &self,
-                request: #request,
-                message: &::xerpium_messaging::Message,
-            ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<#response, ::xerpium_messaging::HandlerError>,
-            > + ::core::marker::Send;
-        }
-    });
-    let arms = commands.iter().map(|command| {
-        let method = command_method(command);
-        let name = &command.name;
-        quote!(#name => ::xerpium_messaging::encode_response(&#handler::#method(&self.0, message.decode()?, message).await?),)
-    });
-    let names = commands.iter().map(|command| command.name.as_str());
-    let handler_doc =
-        format!(" The commands served by `{target}` (stream `<ns>:commands:{target}`); serve them with [`{server}`].");
-    let server_doc = format!(" Serves the commands of `{target}` through a [`{handler}`].");
-    quote! {
-        #[doc = #handler_doc]
-        pub trait #handler: ::core::marker::Send + ::core::marker::Sync + 'static {
-            #(#methods)*
-        }
-
-        #[doc = #server_doc]
-        #[derive(Debug, Clone, Default)]
-        pub struct #server<H>(pub H);
-
-        impl<H: #handler> ::xerpium_messaging::ServeCommands for #server<H> {
-            fn target(&self) -> &'static str {
-                #target
+                );
+                docs(code, [command.description.as_deref(), Some(serves.as_str())]);
+                let method = command_method(command);
+                self_convention(code, &method);
+                code.open(format_args!("fn {method}("));
+                code.line(format_args!("&self,"));
+                code.line(format_args!("request: {},", command_request_name(&command.name)));
+                code.line(format_args!("message: &::xerpium_messaging::Message,"));
+                code.reopen(") -> impl ::core::future::Future<");
+                code.list(
+                    format_args!("Output = ::core::result::Result<"),
+                    &[
+                        command_response_name(&command.name),
+                        "::xerpium_messaging::HandlerError".to_owned(),
+                    ],
+                    ">,",
+                    true,
+                );
+                code.close("> + ::core::marker::Send;");
             }
+        },
+    );
+    items.extend([code]);
+    let mut code = Code::default();
+    code.doc(&format!(" Serves the commands of `{target}` through a [`{handler}`]."));
+    code.line(format_args!("#[derive(Debug, Clone, Default)]"));
+    code.line(format_args!("pub struct {server}<H>(pub H);"));
+    items.extend([code]);
+    // The serving impl breaks its header and its calls in ways that depend on every name: prettyplease lays it out.
+    let mut code = Code::default();
+    code.unsettle();
+    code.block(
+        format_args!("impl<H: {handler}> ::xerpium_messaging::ServeCommands for {server}<H>"),
+        |code| {
+            code.block(format_args!("fn target(&self) -> &'static str"), |code| {
+                code.line(format_args!("{}", string(target)));
+            });
+            let names: Vec<String> = commands.iter().map(|command| string(&command.name)).collect();
+            code.block(format_args!("fn commands(&self) -> &'static [&'static str]"), |code| {
+                code.line(format_args!("&[{}]", names.join(", ")));
+            });
+            code.block(
+                format_args!(
+                    "async fn serve(&self, message: &::xerpium_messaging::Message) -> ::core::result::Result<::std::string::String, ::xerpium_messaging::HandlerError>"
+                ),
+                |code| {
+                    code.block(format_args!("match message.envelope.event_type.as_str()"), |code| {
+                        for command in &commands {
+                            code.line(format_args!(
+                                "{} => ::xerpium_messaging::encode_response(&{handler}::{}(&self.0, message.decode()?, message).await?),",
+                                string(&command.name),
+                                command_method(command)
+                            ));
+                        }
+                        code.line(format_args!(
+                            "_ => ::core::result::Result::Err(::xerpium_messaging::HandlerError::unknown_type(message)),"
+                        ));
+                    });
+                },
+            );
+        },
+    );
+    items.extend([code]);
+}
 
-            fn commands(&self) -> &'static [&'static str] {
-                &[#(#names),*]
+fn notifications(items: &mut impl Extend<Code>, catalog: &Catalog) {
+    let notifications = &catalog.notifications;
+    if notifications.types.is_empty() {
+        return;
+    }
+    let mut code = Code::default();
+    docs(
+        &mut code,
+        [
+            notifications.description.as_deref(),
+            Some("The notification types of the catalog."),
+        ],
+    );
+    items.extend(enums::open_enum(code, "NotificationType", &notifications.types));
+    let mut code = Code::default();
+    code.doc(" Typed notification methods on every [`Notify`](::xerpium_messaging::Notify) implementation.");
+    code.block(
+        format_args!("pub trait SendNotifications: ::xerpium_messaging::Notify"),
+        |code| {
+            for target in &notifications.targets {
+                let (method, parameter, target_value, summary) = match target {
+                    Target::User => (
+                        "notify_user",
+                        Some("user_id: &str,"),
+                        "::xerpium_messaging::NotificationTarget::User(user_id.to_owned())",
+                        " Notifies one user, on every device where they listen.",
+                    ),
+                    Target::Role => (
+                        "notify_role",
+                        Some("role: &str,"),
+                        "::xerpium_messaging::NotificationTarget::Role(role.to_owned())",
+                        " Notifies every user holding `role`.",
+                    ),
+                    Target::All => (
+                        "notify_all",
+                        None,
+                        "::xerpium_messaging::NotificationTarget::All",
+                        " Notifies everyone listening.",
+                    ),
+                };
+                code.doc(summary);
+                code.doc("");
+                code.doc(" Fire and forget: who is not listening now misses it.");
+                code.open(format_args!("fn {method}("));
+                code.line(format_args!("&self,"));
+                if let Some(parameter) = parameter {
+                    code.line(format_args!("{parameter}"));
+                }
+                code.line(format_args!("kind: NotificationType,"));
+                code.line(format_args!("title: &str,"));
+                code.line(format_args!("message: &str,"));
+                code.line(format_args!("data: ::core::option::Option<::serde_json::Value>,"));
+                future_result_end(code, "()", "::xerpium_messaging::PublishError");
+                code.line(format_args!("let target = {target_value};"));
+                code.open(format_args!("let notification = ::xerpium_messaging::Notification {{"));
+                code.line(format_args!("kind: kind.as_str().to_owned(),"));
+                code.line(format_args!("title: title.to_owned(),"));
+                code.line(format_args!("message: message.to_owned(),"));
+                code.line(format_args!("data,"));
+                code.close("};");
+                code.open(format_args!("async move {{"));
+                code.line(format_args!(
+                    "::xerpium_messaging::Notify::notify(self, &target, &notification).await"
+                ));
+                code.close("}");
+                code.close("}");
             }
+        },
+    );
+    items.extend([code]);
+    let mut code = Code::default();
+    code.line(format_args!(
+        "impl<N: ::xerpium_messaging::Notify> SendNotifications for N {{}}"
+    ));
+    items.extend([code]);
+}
 
-            async fn serve(
-                &self,
-                message: &::xerpium_messaging::Message,
-            ) -> ::core::result::Result<::std::string::String, ::xerpium_messaging::HandlerError> {
-                match message.envelope.event_type.as_str() {
-                    #(#arms)*
-                    _ => ::core::result::Result::Err(::xerpium_messaging::HandlerError::unknown_type(message)),
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// Every item whose layout the emitter settles itself is laid out as prettyplease lays it out.
+    #[test]
+    fn settled_items_are_as_prettyplease_prints_them() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let catalogs = ["everything.yaml", "names.yaml", "small.yaml"].map(|name| fixtures.join(name));
+        let mut settled = 0;
+        for path in catalogs
+            .iter()
+            .chain([&Path::new(env!("CARGO_MANIFEST_DIR")).join("../events.yaml")])
+        {
+            let catalog = crate::check_catalog(path).unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+            let mut laid_out = Vec::new();
+            items(&catalog, &mut laid_out);
+            for item in laid_out {
+                if let Some(text) = item.settled_text() {
+                    settled += 1;
+                    assert_eq!(
+                        code::format(text),
+                        text,
+                        "{}: an item is not laid out as prettyplease would",
+                        path.display()
+                    );
                 }
             }
         }
-    }
-}
-
-fn notifications(catalog: &Catalog) -> TokenStream {
-    let notifications = &catalog.notifications;
-    if notifications.types.is_empty() {
-        return quote!();
-    }
-    let doc = docs([
-        notifications.description.as_deref(),
-        Some("The notification types of the catalog."),
-    ]);
-    let kinds = enums::open_enum(&ident("NotificationType"), &notifications.types, &doc);
-    let methods = notifications.targets.iter().map(|target| {
-        let (method, parameter, target_value, summary) = match target {
-            Target::User => (
-                ident("notify_user"),
-                Some(quote!(user_id: &str,)),
-                quote!(::xerpium_messaging::NotificationTarget::User(user_id.to_owned())),
-                "Notifies one user, on every device where they listen.",
-            ),
-            Target::Role => (
-                ident("notify_role"),
-                Some(quote!(role: &str,)),
-                quote!(::xerpium_messaging::NotificationTarget::Role(role.to_owned())),
-                "Notifies every user holding `role`.",
-            ),
-            Target::All => (
-                ident("notify_all"),
-                None,
-                quote!(::xerpium_messaging::NotificationTarget::All),
-                "Notifies everyone listening.",
-            ),
-        };
-        let doc = docs([
-            Some(summary),
-            Some("Fire and forget: who is not listening now misses it."),
-        ]);
-        quote! {
-            #doc
-            fn #method(
-                &self,
-                #parameter
-                kind: NotificationType,
-                title: &str,
-                message: &str,
-                data: ::core::option::Option<::serde_json::Value>,
-            ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<(), ::xerpium_messaging::PublishError>,
-            > + ::core::marker::Send {
-                let target = #target_value;
-                let notification = ::xerpium_messaging::Notification {
-                    kind: kind.as_str().to_owned(),
-                    title: title.to_owned(),
-                    message: message.to_owned(),
-                    data,
-                };
-                async move { ::xerpium_messaging::Notify::notify(self, &target, &notification).await }
-            }
-        }
-    });
-    quote! {
-        #kinds
-
-        /// Typed notification methods on every [`Notify`](::xerpium_messaging::Notify) implementation.
-        pub trait SendNotifications: ::xerpium_messaging::Notify {
-            #(#methods)*
-        }
-
-        impl<N: ::xerpium_messaging::Notify> SendNotifications for N {}
+        assert!(settled > 100, "most items are settled");
     }
 }

@@ -1,14 +1,12 @@
 //! JSON Schema of catalog types, shared by the JSON Schema and AsyncAPI
 //! emitters: one compact fragment per field type, objects as views for the
-//! templates, and the shared types a set of fields reaches.
+//! documents, and the shared types a set of fields reaches.
 //!
 //! Fragments keep their keys in a fixed, readable order (`type` first), so
 //! they are written here rather than through `serde_json::Value`, whose maps
 //! sort their keys.
 
 use std::fmt;
-
-use serde::Serialize;
 
 use crate::model::{Catalog, Enum, Field, Scalar, Struct, TypeRef, Value};
 
@@ -191,8 +189,8 @@ pub fn default_json(value: &Value, ty: &TypeRef) -> Option<Json> {
     })
 }
 
-/// An object schema for a template: its properties and the names it requires.
-#[derive(Debug, Clone, Serialize)]
+/// An object schema for a document: its properties and the names it requires.
+#[derive(Debug, Clone)]
 pub struct ObjectView {
     /// The properties in catalog order.
     pub properties: Vec<PropertyView>,
@@ -201,7 +199,7 @@ pub struct ObjectView {
 }
 
 /// One property of an [`ObjectView`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PropertyView {
     /// The wire name.
     pub name: String,
@@ -229,8 +227,8 @@ impl ObjectView {
     }
 }
 
-/// A shared type for a template: an object (struct) or a string enum.
-#[derive(Debug, Clone, Serialize)]
+/// A shared type for a document: an object (struct) or a string enum.
+#[derive(Debug, Clone)]
 pub struct DefinitionView {
     /// The shared type's name.
     pub name: String,

@@ -7,10 +7,7 @@
 //! field holds it) every field. How a personal value is replaced is told once, by [`REDACTED_DOC`], the doc comment
 //! of the module's `REDACTED`.
 
-use proc_macro2::{Ident, TokenStream};
-use quote::quote;
-
-use super::ident;
+use super::code::{Code, string};
 use crate::model::{Field, Scalar, TypeRef};
 use crate::names::{UNRECOGNIZED_VARIANT, rust_ident};
 
@@ -27,15 +24,17 @@ list or a map is personal as a whole: every value in it is replaced so, and a ma
 maps and options of fields that are not personal is redacted the same way; the rest is kept. The copy is of the
 same type, so its JSON still matches the type's schema.";
 
+/// The text that replaces a personal string.
+const TEXT: &str = "::std::string::String::from(REDACTED)";
+
 /// The module's `REDACTED` constant, documented with the rules of redaction.
-pub(super) fn marker() -> TokenStream {
-    let lines = REDACTED_DOC
-        .lines()
-        .map(|line| format!(" {line}").trim_end().to_owned());
-    quote! {
-        #(#[doc = #lines])*
-        pub const REDACTED: &str = "[redacted]";
+pub(super) fn marker() -> Code {
+    let mut code = Code::default();
+    for line in REDACTED_DOC.lines() {
+        code.doc(format!(" {line}").trim_end());
     }
+    code.line(format_args!("pub const REDACTED: &str = \"[redacted]\";"));
+    code
 }
 
 /// What a struct is, for its redaction.
@@ -47,242 +46,280 @@ pub(super) enum Kind {
     Message,
 }
 
-/// The redaction of one struct.
-pub(super) struct Redaction {
-    /// Its methods: `redacted`, and for a shared type the `redact` that it and the structs holding it call.
-    pub(super) methods: TokenStream,
-    /// A `Debug` that prints the redacted copy, when it has `pii` fields (else it derives one).
-    pub(super) debug: Option<TokenStream>,
-}
-
-/// The redaction of the struct `type_name` of `fields`.
-pub(super) fn items(type_name: &Ident, kind: Kind, fields: &[Field]) -> Redaction {
-    let allow_deprecated = fields
-        .iter()
-        .any(|field| field.deprecated)
-        .then(|| quote!(#[allow(deprecated)]));
+/// Writes the redaction methods of the struct `type_name` of `fields`: `redacted`, and for a shared type the
+/// `redact` that it and the structs holding it call.
+pub(super) fn methods(code: &mut Code, type_name: &str, kind: Kind, fields: &[Field]) {
+    let allow_deprecated = fields.iter().any(|field| field.deprecated);
     let root = match kind {
-        Kind::Shared => quote!(self),
-        Kind::Message => quote!(copy),
+        Kind::Shared => "self",
+        Kind::Message => "copy",
     };
-    let place = |field: &Field| {
-        let field_ident = rust_ident(&field.name).0;
-        Place::Field(quote!(#root.#field_ident))
-    };
-    let personal_fields: Vec<TokenStream> = fields
-        .iter()
-        .filter(|field| field.pii)
-        .map(|field| personal(&place(field), &field.ty))
-        .collect();
+    let place = |field: &Field| Place::Field(format!("{root}.{}", rust_ident(&field.name).0));
+    let personal_fields: Vec<&Field> = fields.iter().filter(|field| field.pii).collect();
     let others: Vec<&Field> = fields.iter().filter(|field| !field.pii).collect();
-    let inside: Vec<TokenStream> = others
-        .iter()
-        .filter_map(|field| nested(&place(field), &field.ty))
-        .collect();
-    let debug = fields
-        .iter()
-        .any(|field| field.pii)
-        .then(|| debug(type_name, fields, allow_deprecated.as_ref()));
-    let redacted_doc = quote! {
-        /// A copy with its personal data (`pii`) replaced, for logs and audit trails: see [`REDACTED`].
-    };
-    let methods = match kind {
-        Kind::Message if personal_fields.is_empty() && inside.is_empty() => quote! {
-            #redacted_doc
-            pub fn redacted(&self) -> Self {
-                ::core::clone::Clone::clone(self)
-            }
-        },
-        Kind::Message => quote! {
-            #redacted_doc
-            #allow_deprecated
-            pub fn redacted(&self) -> Self {
-                let mut copy = ::core::clone::Clone::clone(self);
-                #(#personal_fields)*
-                #(#inside)*
-                copy
-            }
-        },
-        Kind::Shared => {
-            let wholly = others.iter().map(|field| personal(&place(field), &field.ty));
-            let early_return = (!inside.is_empty()).then(|| quote!(return;));
-            let (whole, whole_branch) = if others.is_empty() {
-                (quote!(_whole), None)
-            } else {
-                let branch = quote! {
-                    if whole {
-                        #(#wholly)*
-                        #early_return
-                    }
-                };
-                (quote!(whole), Some(branch))
-            };
-            quote! {
-                #redacted_doc
-                pub fn redacted(&self) -> Self {
-                    let mut copy = ::core::clone::Clone::clone(self);
-                    #type_name::redact(&mut copy, false);
-                    copy
-                }
-
-                /// Replaces its personal data in place; with `whole` (held by a `pii` field), all of it.
-                #allow_deprecated
-                // With a single optional field, `if whole { if let … }` is one clippy would collapse.
-                #[allow(clippy::collapsible_if)]
-                fn redact(&mut self, #whole: bool) {
-                    #(#personal_fields)*
-                    #whole_branch
-                    #(#inside)*
-                }
-            }
+    let inside: Vec<&Field> = others.iter().copied().filter(|field| holds_struct(&field.ty)).collect();
+    let redact_fields = |code: &mut Code| {
+        for field in &personal_fields {
+            personal(code, &place(field), &field.ty);
         }
     };
-    Redaction { methods, debug }
-}
-
-/// A `Debug` that prints the fields of the redacted copy, under their Rust names as a derived one would.
-fn debug(type_name: &Ident, fields: &[Field], allow_deprecated: Option<&TokenStream>) -> TokenStream {
-    let name = type_name.to_string();
-    let entries = fields.iter().map(|field| {
-        let field_ident = rust_ident(&field.name).0;
-        let label = field_ident.to_string().trim_start_matches("r#").to_owned();
-        quote!(.field(#label, &redacted.#field_ident))
-    });
-    quote! {
-        impl ::core::fmt::Debug for #type_name {
-            /// Prints [`Self::redacted`].
-            #allow_deprecated
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                let redacted = self.redacted();
-                f.debug_struct(#name) #(#entries)* .finish()
-            }
+    let redact_inside = |code: &mut Code| {
+        for field in &inside {
+            nested(code, &place(field), &field.ty);
+        }
+    };
+    code.doc(" A copy with its personal data (`pii`) replaced, for logs and audit trails: see [`REDACTED`].");
+    match kind {
+        Kind::Message if personal_fields.is_empty() && inside.is_empty() => {
+            code.block(format_args!("pub fn redacted(&self) -> Self"), |code| {
+                code.line(format_args!("::core::clone::Clone::clone(self)"));
+            });
+        }
+        Kind::Message => {
+            allow(code, allow_deprecated);
+            code.block(format_args!("pub fn redacted(&self) -> Self"), |code| {
+                code.line(format_args!("let mut copy = ::core::clone::Clone::clone(self);"));
+                redact_fields(code);
+                redact_inside(code);
+                code.line(format_args!("copy"));
+            });
+        }
+        Kind::Shared => {
+            code.block(format_args!("pub fn redacted(&self) -> Self"), |code| {
+                code.line(format_args!("let mut copy = ::core::clone::Clone::clone(self);"));
+                code.line(format_args!("{type_name}::redact(&mut copy, false);"));
+                code.line(format_args!("copy"));
+            });
+            code.doc(" Replaces its personal data in place; with `whole` (held by a `pii` field), all of it.");
+            allow(code, allow_deprecated);
+            // With a single optional field, `if whole { if let … }` is one clippy would collapse.
+            code.line(format_args!("#[allow(clippy::collapsible_if)]"));
+            let whole = if others.is_empty() { "_whole" } else { "whole" };
+            code.block(format_args!("fn redact(&mut self, {whole}: bool)"), |code| {
+                redact_fields(code);
+                if !others.is_empty() {
+                    code.block(format_args!("if whole"), |code| {
+                        for field in &others {
+                            personal(code, &place(field), &field.ty);
+                        }
+                        if !inside.is_empty() {
+                            code.line(format_args!("return;"));
+                        }
+                    });
+                }
+                redact_inside(code);
+            });
         }
     }
+}
+
+/// Writes `#[allow(deprecated)]` where the struct has deprecated fields.
+fn allow(code: &mut Code, deprecated: bool) {
+    if deprecated {
+        code.line(format_args!("#[allow(deprecated)]"));
+    }
+}
+
+/// A `Debug` for the struct `type_name` of `fields` that prints the fields of the redacted copy, under their Rust
+/// names as a derived one would.
+pub(super) fn debug(type_name: &str, fields: &[Field]) -> Code {
+    let mut code = Code::default();
+    code.block(format_args!("impl ::core::fmt::Debug for {type_name}"), |code| {
+        code.doc(" Prints [`Self::redacted`].");
+        allow(code, fields.iter().any(|field| field.deprecated));
+        code.block(
+            format_args!("fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result"),
+            |code| {
+                code.line(format_args!("let redacted = self.redacted();"));
+                let receiver = format!("f.debug_struct({})", string(type_name));
+                let calls: Vec<String> = fields
+                    .iter()
+                    .map(|field| {
+                        let field_ident = rust_ident(&field.name).0;
+                        let label = string(field_ident.trim_start_matches("r#"));
+                        format!(".field({label}, &redacted.{field_ident})")
+                    })
+                    .chain([".finish()".to_owned()])
+                    .collect();
+                let width = receiver.len() + calls.iter().map(String::len).sum::<usize>();
+                if code.fits(width) {
+                    code.line(format_args!("{receiver}{}", calls.concat()));
+                } else {
+                    code.line(format_args!("{receiver}"));
+                    code.depth_in();
+                    for call in &calls {
+                        code.line(format_args!("{call}"));
+                    }
+                    code.depth_out();
+                }
+            },
+        );
+    });
+    code
 }
 
 /// Where a value to redact is.
 enum Place {
     /// A place expression of the value's type (`self.email`).
-    Field(TokenStream),
+    Field(String),
     /// A binding of type `&mut T` to it (`item`).
-    Binding(Ident),
+    Binding(&'static str),
 }
 
 impl Place {
     /// The place, to assign to (`self.email`, `*item`).
-    fn target(&self) -> TokenStream {
+    fn target(&self) -> String {
         match self {
             Place::Field(place) => place.clone(),
-            Place::Binding(binding) => quote!(*#binding),
+            Place::Binding(binding) => format!("*{binding}"),
         }
     }
 
     /// A `&mut` to the value (`&mut self.email`, `item`).
-    fn borrow(&self) -> TokenStream {
+    fn borrow(&self) -> String {
         match self {
-            Place::Field(place) => quote!(&mut #place),
-            Place::Binding(binding) => quote!(#binding),
+            Place::Field(place) => format!("&mut {place}"),
+            Place::Binding(binding) => (*binding).to_owned(),
         }
     }
 }
 
-/// The statements that replace the personal value at `place`, of type `ty`, entirely.
-fn personal(place: &Place, ty: &TypeRef) -> TokenStream {
-    let target = place.target();
-    let text = quote!(::std::string::String::from(REDACTED));
+/// Whether a value of `ty` holds a shared struct, through options, lists and maps.
+fn holds_struct(ty: &TypeRef) -> bool {
     match ty {
-        TypeRef::Scalar(Scalar::String) => quote!(#target = #text;),
-        TypeRef::Scalar(Scalar::Json) => quote!(#target = ::serde_json::Value::String(#text);),
-        TypeRef::Scalar(_) => quote!(#target = ::core::default::Default::default();),
+        TypeRef::Scalar(_) | TypeRef::Enum(_) => false,
+        TypeRef::Struct(_) => true,
+        TypeRef::Optional(inner) | TypeRef::List(inner) | TypeRef::Map(inner) => holds_struct(inner),
+    }
+}
+
+/// Writes the statements that replace the personal value at `place`, of type `ty`, entirely.
+fn personal(code: &mut Code, place: &Place, ty: &TypeRef) {
+    let target = place.target();
+    match ty {
+        TypeRef::Scalar(Scalar::String) => code.line(format_args!("{target} = {TEXT};")),
+        TypeRef::Scalar(Scalar::Json) => {
+            code.list(
+                format_args!("{target} = ::serde_json::Value::String("),
+                &[TEXT.to_owned()],
+                ");",
+                true,
+            );
+        }
+        TypeRef::Scalar(_) => code.line(format_args!("{target} = ::core::default::Default::default();")),
         TypeRef::Enum(name) => {
-            let (name, unrecognized) = (ident(name), ident(UNRECOGNIZED_VARIANT));
-            quote!(#target = #name::#unrecognized(#text);)
+            code.list(
+                format_args!("{target} = {name}::{UNRECOGNIZED_VARIANT}("),
+                &[TEXT.to_owned()],
+                ");",
+                true,
+            );
         }
-        TypeRef::Struct(name) => {
-            let (name, borrow) = (ident(name), place.borrow());
-            quote!(#name::redact(#borrow, true);)
-        }
-        TypeRef::Optional(inner) => if_present(place, inner, |value, ty| Some(personal(value, ty))).unwrap_or_default(),
-        TypeRef::List(_) => for_each(place, ty, |item, ty| Some(personal(item, ty))).unwrap_or_default(),
+        TypeRef::Struct(name) => code.line(format_args!("{name}::redact({}, true);", place.borrow())),
+        TypeRef::Optional(inner) => if_present(code, place, inner, personal),
+        TypeRef::List(_) => for_each(code, place, ty, personal),
         TypeRef::Map(_) => {
             // The values, then the keys, which are personal too: they become `[redacted] 1`, `[redacted] 2`, … in
             // order.
-            let values = for_each(place, ty, |value, ty| Some(personal(value, ty)));
-            let borrow = place.borrow();
-            quote! {
-                #values
-                {
-                    let map = #borrow;
-                    let values = ::core::mem::take(map);
-                    for (index, value) in ::core::iter::Iterator::enumerate(values.into_values()) {
-                        ::std::collections::BTreeMap::insert(map, ::std::format!("{REDACTED} {}", index + 1), value);
-                    }
-                }
-            }
+            for_each(code, place, ty, personal);
+            code.open(format_args!("{{"));
+            code.line(format_args!("let map = {};", place.borrow()));
+            code.line(format_args!("let values = ::core::mem::take(map);"));
+            code.list(
+                format_args!("for (index, value) in ::core::iter::Iterator::enumerate("),
+                &["values.into_values()".to_owned()],
+                ") {",
+                true,
+            );
+            code.depth_in();
+            code.list(
+                format_args!("::std::collections::BTreeMap::insert("),
+                &[
+                    "map".to_owned(),
+                    "::std::format!(\"{REDACTED} {}\", index + 1)".to_owned(),
+                    "value".to_owned(),
+                ],
+                ");",
+                true,
+            );
+            code.close("}");
+            code.close("}");
         }
     }
 }
 
-/// The statements that redact the personal data inside the value at `place`, of type `ty`, which is not personal
-/// as a whole: that of the shared structs it holds, through options, lists and maps. `None` when it holds no struct.
-fn nested(place: &Place, ty: &TypeRef) -> Option<TokenStream> {
+/// Writes the statements that redact the personal data inside the value at `place`, of type `ty`, which is not
+/// personal as a whole but [holds a struct](holds_struct): that of the shared structs it holds, through options,
+/// lists and maps.
+fn nested(code: &mut Code, place: &Place, ty: &TypeRef) {
     match ty {
-        TypeRef::Scalar(_) | TypeRef::Enum(_) => None,
-        TypeRef::Struct(name) => {
-            let (name, borrow) = (ident(name), place.borrow());
-            Some(quote!(#name::redact(#borrow, false);))
-        }
-        TypeRef::Optional(inner) => if_present(place, inner, nested),
-        TypeRef::List(_) | TypeRef::Map(_) => for_each(place, ty, nested),
+        TypeRef::Scalar(_) | TypeRef::Enum(_) => {}
+        TypeRef::Struct(name) => code.line(format_args!("{name}::redact({}, false);", place.borrow())),
+        TypeRef::Optional(inner) => if_present(code, place, inner, nested),
+        TypeRef::List(_) | TypeRef::Map(_) => for_each(code, place, ty, nested),
     }
 }
 
-/// `if let Some(value) = <place> { … }` around what `body` makes of `value`, of type `inner`; `None` when it makes
-/// nothing.
-fn if_present(
-    place: &Place,
-    inner: &TypeRef,
-    body: impl FnOnce(&Place, &TypeRef) -> Option<TokenStream>,
-) -> Option<TokenStream> {
-    let value = ident("value");
-    let body = body(&Place::Binding(value.clone()), inner)?;
-    let borrow = place.borrow();
-    Some(quote! {
-        if let ::core::option::Option::Some(#value) = #borrow {
-            #body
-        }
-    })
+/// Writes `if let Some(value) = <place> { … }` around what `body` writes of `value`, of type `inner`.
+fn if_present(code: &mut Code, place: &Place, inner: &TypeRef, body: fn(&mut Code, &Place, &TypeRef)) {
+    code.block(
+        format_args!("if let ::core::option::Option::Some(value) = {}", place.borrow()),
+        |code| body(code, &Place::Binding("value"), inner),
+    );
 }
 
-/// A loop over the values of the list or map `ty` at `place` (an optional value only when present), bound to `item`
-/// (a list's) or `value` (a map's), around what `body` makes of each; `None` when it makes nothing.
-fn for_each(
-    place: &Place,
-    ty: &TypeRef,
-    body: impl FnOnce(&Place, &TypeRef) -> Option<TokenStream>,
-) -> Option<TokenStream> {
+/// Writes a loop over the values of the list or map `ty` at `place` (an optional value only when present), bound
+/// to `item` (a list's) or `value` (a map's), around what `body` writes of each.
+fn for_each(code: &mut Code, place: &Place, ty: &TypeRef, body: fn(&mut Code, &Place, &TypeRef)) {
     let borrow = place.borrow();
     let (binding, values, item) = match ty {
-        TypeRef::List(item) => (ident("item"), borrow, item.as_ref()),
+        TypeRef::List(item) => ("item", Values::Plain(borrow), item.as_ref()),
         TypeRef::Map(value) => (
-            ident("value"),
-            quote!(::std::collections::BTreeMap::values_mut(#borrow)),
+            "value",
+            Values::Call("::std::collections::BTreeMap::values_mut", borrow),
             value.as_ref(),
         ),
-        _ => return None,
+        _ => return,
     };
     let (values, item) = match (ty, item) {
         (TypeRef::List(_), TypeRef::Optional(inner)) => (
-            quote!(::core::iter::Iterator::flatten(::core::iter::IntoIterator::into_iter(#values))),
+            Values::Call(
+                "::core::iter::Iterator::flatten",
+                format!("::core::iter::IntoIterator::into_iter({})", values.text()),
+            ),
             inner.as_ref(),
         ),
-        (_, TypeRef::Optional(inner)) => (quote!(::core::iter::Iterator::flatten(#values)), inner.as_ref()),
+        (_, TypeRef::Optional(inner)) => (
+            Values::Call("::core::iter::Iterator::flatten", values.text()),
+            inner.as_ref(),
+        ),
         _ => (values, item),
     };
-    let body = body(&Place::Binding(binding.clone()), item)?;
-    Some(quote! {
-        for #binding in #values {
-            #body
+    match values {
+        Values::Plain(values) => code.open(format_args!("for {binding} in {values} {{")),
+        Values::Call(function, argument) => {
+            code.list(format_args!("for {binding} in {function}("), &[argument], ") {", true);
+            code.depth_in();
         }
-    })
+    }
+    body(code, &Place::Binding(binding), item);
+    code.close("}");
+}
+
+/// What a loop goes over: a place, or a call of one argument (which prettyplease breaks where it is long).
+enum Values {
+    /// A place expression or binding.
+    Plain(String),
+    /// A function and its argument.
+    Call(&'static str, String),
+}
+
+impl Values {
+    /// The expression.
+    fn text(&self) -> String {
+        match self {
+            Values::Plain(values) => values.clone(),
+            Values::Call(function, argument) => format!("{function}({argument})"),
+        }
+    }
 }

@@ -1,0 +1,39 @@
+//! The text of a document, written line by line: each document emitter writes its document with this, in the
+//! order and layout of the document, from views it prepared.
+
+use std::fmt::{self, Write};
+
+/// A document being written.
+#[derive(Debug, Default)]
+pub struct Text(String);
+
+impl Text {
+    /// Writes `text` and a line break.
+    pub fn line(&mut self, text: fmt::Arguments<'_>) {
+        self.push(text);
+        self.0.push('\n');
+    }
+
+    /// Writes `text`, which ends a line only where it says so.
+    pub fn push(&mut self, text: fmt::Arguments<'_>) {
+        // Writing to a `String` cannot fail.
+        let _ = self.0.write_fmt(text);
+    }
+
+    /// The document.
+    pub fn finish(self) -> String {
+        self.0
+    }
+}
+
+/// `items`, each as `item` writes it, separated by `separator`.
+pub fn join<T>(items: impl IntoIterator<Item = T>, separator: &str, mut item: impl FnMut(T) -> String) -> String {
+    let mut out = String::new();
+    for (index, value) in items.into_iter().enumerate() {
+        if index > 0 {
+            out.push_str(separator);
+        }
+        out.push_str(&item(value));
+    }
+    out
+}
