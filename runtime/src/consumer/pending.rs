@@ -67,26 +67,29 @@ pub(super) async fn take(
 }
 
 /// Up to `count` of `consumer`'s own pending entries of `stream` after
-/// `after` (exclusive `(id` or `-`), read again without claiming them (no
-/// delivery counted: they were delivered, but the reply may never have
-/// arrived), in stream order; and the last id seen, `None` when there are
-/// no more. Entries gone from the stream come back as lost deliveries.
+/// `after` (exclusive `(id` or `-`), idle at least `min_idle` when given,
+/// read again without claiming them (no delivery counted: they were
+/// delivered, but the reply may never have arrived), in stream order; and
+/// the last id seen, `None` when there are no more. Entries gone from the
+/// stream come back as lost deliveries.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn reread_own(
     connection: &mut Connection,
     limit: Duration,
     stream: &Arc<str>,
     group: &str,
     consumer: &str,
+    min_idle: Option<Duration>,
     after: &str,
     count: usize,
 ) -> Result<(Vec<Delivery>, Option<String>), RedisError> {
     let mut list = redis::cmd("XPENDING");
-    list.arg(&**stream)
-        .arg(group)
-        .arg(after)
-        .arg("+")
-        .arg(count)
-        .arg(consumer);
+    list.arg(&**stream).arg(group);
+    if let Some(idle) = min_idle {
+        list.arg("IDLE")
+            .arg(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX));
+    }
+    list.arg(after).arg("+").arg(count).arg(consumer);
     let pending = stream::pending_list(bounded(limit, list.query_async(connection)).await?)?;
     let Some((last, _)) = pending.last() else {
         return Ok((Vec::new(), None));

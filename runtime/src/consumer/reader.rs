@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
@@ -40,6 +40,10 @@ pub(super) struct Reader {
     pub consumer: String,
     /// Whose pending entries to finish before reading new ones.
     pub first: Whose,
+    /// For a partition (which no reclaimer sweeps): how long an entry
+    /// pending on this consumer may sit idle, not held, before the reader
+    /// reads it again (every third of it, it looks for such entries).
+    pub sweep_idle: Option<Duration>,
     pub batch: usize,
     pub block: Duration,
     /// Bound on every non-blocking call.
@@ -56,7 +60,14 @@ impl Reader {
         let mut outage = Outage::new("reading entries");
         self.pending_first(&mut outage).await;
         let mut reads = FuturesOrdered::new();
+        let mut next_sweep = self.sweep_idle.map(|idle| Instant::now() + idle / 3);
         loop {
+            if let (Some(due), Some(idle)) = (next_sweep, self.sweep_idle)
+                && Instant::now() >= due
+            {
+                self.reread_own(Some(idle), &mut outage).await;
+                next_sweep = Some(Instant::now() + idle / 3);
+            }
             while reads.len() < READS_IN_FLIGHT {
                 let wanted = if reads.is_empty() {
                     self.window.room(self.batch).await
@@ -85,17 +96,20 @@ impl Reader {
                     // read in flight, whose reply would come after them).
                     reads.clear();
                     self.pause(&error, &mut outage).await;
-                    self.reread_own(&mut outage).await;
+                    self.reread_own(None, &mut outage).await;
                 }
             }
         }
     }
 
-    /// Reads this consumer's own pending entries of the stream again, in
-    /// stream order, after a read whose reply may have been lost: the
-    /// consumer drops those it holds already, and acks again those it
-    /// settled a moment ago (their ack was on the way).
-    async fn reread_own(&mut self, outage: &mut Outage) {
+    /// Reads this consumer's own pending entries of the stream again (those
+    /// idle at least `min_idle`, when given), in stream order, after a read
+    /// whose reply may have been lost: the consumer drops those it holds
+    /// already, and acks again those it settled a moment ago (their ack was
+    /// on the way). A read may also be lost without an error here (one the
+    /// client gave up on while the server had yet to run it): the sweep of
+    /// idle ones finds those.
+    async fn reread_own(&mut self, min_idle: Option<Duration>, outage: &mut Outage) {
         let mut after = "-".to_owned();
         loop {
             let wanted = self.window.room(self.batch).await;
@@ -105,6 +119,7 @@ impl Reader {
                 &self.stream,
                 &self.group,
                 &self.consumer,
+                min_idle,
                 &after,
                 wanted,
             )

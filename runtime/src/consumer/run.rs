@@ -344,7 +344,8 @@ impl TaskFactory {
     }
 
     fn reader(&self, stream: Arc<str>, first: Whose) -> Result<Reader, Error> {
-        let block = if self.is_partition(&stream) {
+        let partition = self.is_partition(&stream);
+        let block = if partition {
             self.config.block().min(PARTITION_BLOCK)
         } else {
             self.config.block()
@@ -356,6 +357,7 @@ impl TaskFactory {
             group: self.config.group().to_owned(),
             consumer: self.config.consumer().to_owned(),
             first,
+            sweep_idle: partition.then(|| self.config.claim_idle()),
             batch: self.config.batch_size(),
             block,
             limit: self.config.publish_timeout(),

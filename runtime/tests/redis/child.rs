@@ -167,6 +167,16 @@ impl ChildConsumer {
     }
 }
 
+impl Drop for ChildConsumer {
+    /// A test that fails leaves no consumer running behind it.
+    fn drop(&mut self) {
+        if matches!(self.process.try_wait(), Ok(None)) {
+            let _ = self.process.kill();
+            let _ = self.process.wait();
+        }
+    }
+}
+
 /// The pings that child consumers of group `svc` recorded.
 pub async fn recorded(f: &Fixture) -> HashSet<u64> {
     recorded_in(f, "svc").await

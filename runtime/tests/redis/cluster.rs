@@ -151,7 +151,16 @@ async fn survives(fault: impl FnOnce(&mut RedisCluster, &[String]) + Send + 'sta
             }
             let mut pending_now = Vec::new();
             for stream in &streams {
-                pending_now.push(pending_entries(&mut redis.clone(), stream, "svc").await);
+                let rows: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+                    .arg(stream)
+                    .arg("svc")
+                    .arg("-")
+                    .arg("+")
+                    .arg(100)
+                    .query_async(&mut redis.clone())
+                    .await
+                    .expect("XPENDING");
+                pending_now.extend(rows.into_iter().map(|row| (stream.clone(), row)));
             }
             panic!("not handled: {missing:?}; in the streams: {found:?}; pending: {pending_now:?}");
         }

@@ -19,6 +19,7 @@ on_both!(
     two_instances_handle_one_subject_one_at_a_time_in_stream_order,
     order_per_subject_holds_over_three_instances_through_a_kill_a_join_and_a_leave,
     a_duplicate_waits_for_a_handler_slower_than_its_lease_and_runs_once,
+    entries_read_under_a_consumers_name_whose_reply_it_never_got_are_handled,
 );
 
 /// A configuration for `svc` at the production defaults.
@@ -589,5 +590,59 @@ async fn order_per_subject_holds_over_three_instances_through_a_kill_a_join_and_
             "subject {subject} out of order: {order:?}"
         );
     }
+    assert!(f.dead_letters().await.is_empty());
+}
+
+// --- Replies lost: entries pending on a consumer that never received them --
+
+/// Entries taken under the consumer's name by a read whose reply it never
+/// got (Redis ran the read, the reply was lost: here, the test reads as the
+/// consumer while its reader waits for room) are found and handled, on a
+/// partition by the reader's sweep of idle entries, after the claim idle
+/// time (1 s here).
+async fn entries_read_under_a_consumers_name_whose_reply_it_never_got_are_handled(f: Fixture) {
+    let layout = partitions(4);
+    let streams = f.config.keys().event_streams("test", &layout);
+    let recorder = Recorder::new(|ping, _| {
+        if ping.n == 0 {
+            Step::Sleep(Duration::from_millis(1500))
+        } else {
+            Step::Done
+        }
+    })
+    .partitioned(4);
+    let log = recorder.log.clone();
+    let consumer = spawn(&f.config, recorder, |b| {
+        b.consumer("a")
+            .start(StartPosition::Beginning)
+            .max_in_flight(1)
+            .concurrency(1)
+    });
+    send_to(&f, "test", &layout, 1, 1, 0).await;
+    eventually("the slow handler runs, the window is full", || async {
+        !log.started().is_empty()
+    })
+    .await;
+    send_to(&f, "test", &layout, 8, 8, 1).await;
+    for stream in &streams {
+        let _: redis::Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg("svc")
+            .arg("a")
+            .arg("COUNT")
+            .arg(100)
+            .arg("STREAMS")
+            .arg(stream)
+            .arg(">")
+            .query_async(&mut f.redis.clone())
+            .await
+            .expect("XREADGROUP as the consumer");
+    }
+    eventually("every entry is handled", || async { log.done_counts().len() == 9 }).await;
+    eventually("every entry is acked", || async {
+        pending_over(&f, &streams).await == 0
+    })
+    .await;
+    consumer.stop().await;
     assert!(f.dead_letters().await.is_empty());
 }
