@@ -9,35 +9,63 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use expect_test::{Expect, expect};
-use redis::aio::MultiplexedConnection;
 use uuid::Uuid;
 use xerpium_events::{
     Event, EventType, HandlerError, HandlerResult, Message, PublishContext, SecurityDispatch, SecurityHandler,
     SecurityTokenRevoked, UserDeleted, UserDispatch, UserHandler,
 };
-use xerpium_messaging::testing::RedisServer;
+use xerpium_messaging::config::{RedisServers, var};
+use xerpium_messaging::connection::Connection;
+use xerpium_messaging::testing::TestRedis;
 use xerpium_messaging::{Config, Consumer, Heartbeat, Keys, Publisher, StartPosition};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// A server, the namespace of its tests and a publisher for service `seed`.
+/// A server (or a cluster), the namespace of its tests and a publisher for
+/// service `seed`.
 struct Seed {
-    server: RedisServer,
+    server: TestRedis,
     namespace: String,
     publisher: Publisher,
-    redis: MultiplexedConnection,
+    redis: Connection,
 }
+
+/// Runs each scenario named (an `async fn(Seed)`) as two tests, in a module
+/// of its name: on a single server and on a cluster.
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn standalone() {
+                    super::$scenario(super::Seed::new().await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn cluster() {
+                    let cluster = xerpium_messaging::testing::TestRedis::start_cluster().expect("the cluster starts");
+                    super::$scenario(super::Seed::on(cluster).await).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both!(
+    streams_groups_and_health,
+    dead_letters_go_back_to_their_partition,
+    tail_merges_partitions_beyond_one_read,
+);
 
 impl Seed {
     async fn new() -> Seed {
-        let server = RedisServer::start().expect("redis-server starts");
+        Seed::on(TestRedis::start_standalone().expect("redis-server starts")).await
+    }
+
+    async fn on(server: TestRedis) -> Seed {
         let config = Self::config_of(&server, "seed");
         let publisher = Publisher::connect(&config).await.expect("publisher");
-        let redis = redis::Client::open(server.url())
-            .expect("url")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connects");
+        let redis = Connection::open(&config).expect("a connection");
         Seed {
             namespace: config.namespace().to_owned(),
             server,
@@ -46,7 +74,7 @@ impl Seed {
         }
     }
 
-    fn config_of(server: &RedisServer, service: &str) -> Config {
+    fn config_of(server: &TestRedis, service: &str) -> Config {
         server.config(service).build().expect("config")
     }
 
@@ -166,8 +194,11 @@ impl Seed {
                 command.env_remove(name);
             }
         }
+        match self.config("mq").redis() {
+            RedisServers::Standalone(url) => command.env(var::REDIS_URL, url),
+            RedisServers::Cluster(nodes) => command.env(var::REDIS_CLUSTER_NODES, nodes.join(",")),
+        };
         command
-            .env("XERPIUM_REDIS_URL", self.server.url())
             .env("XERPIUM_NAMESPACE", &self.namespace)
             .args(args)
             .stdin(Stdio::piped())
@@ -384,9 +415,7 @@ fn first_entry_id(read: redis::Value) -> String {
     reply.keys[0].ids[0].id.clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn streams_groups_and_health() {
-    let seed = Seed::new().await;
+async fn streams_groups_and_health(seed: Seed) {
     seed.check(
         &seed.mq(&["streams"], "").await,
         0,
@@ -716,9 +745,7 @@ async fn dead_letters_are_listed_shown_replayed_and_purged() {
 /// A dead letter of a partitioned category goes back to the partition stream
 /// it was read from; one from a stream the category no longer has (written
 /// before `user` was partitioned) goes where its subject goes now.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dead_letters_go_back_to_their_partition() {
-    let seed = Seed::new().await;
+async fn dead_letters_go_back_to_their_partition(seed: Seed) {
     let (single, dlq) = (seed.key("events:user"), seed.key("dlq:audit"));
     let event = user_deleted(3, Some("bad"));
     let partition = seed.stream_of(&event);
@@ -882,9 +909,7 @@ async fn tail_prints_events_decoded_by_type() {
 /// More entries than one read brings (100) in one partition, and one in
 /// another partition amid them: the first partition is read again before the
 /// other's entry shows, so it shows in its place.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tail_merges_partitions_beyond_one_read() {
-    let seed = Seed::new().await;
+async fn tail_merges_partitions_beyond_one_read(seed: Seed) {
     let (busy, quiet) = (seed.key("events:menu:0"), seed.key("events:menu:3"));
     for n in 0..150 {
         if n == 120 {
@@ -949,8 +974,8 @@ async fn tail_blocks_on_a_category_of_one_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_clear() {
     let mut seed = Seed::new().await;
-    let url = seed.server.url();
-    seed.server.kill().expect("killed");
+    let url = seed.server.server().url();
+    seed.server.server_mut().kill().expect("killed");
     let down = seed.mq(&["health"], "").await;
     assert_eq!(down.code, 1);
     assert!(down.stdout.is_empty());
