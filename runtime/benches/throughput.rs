@@ -8,17 +8,16 @@
 //! Prints each figure with its ratio to the matching `redis-benchmark`
 //! figure, and the target. Not a test: nothing fails on a miss.
 
+mod common;
+
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use common::{Noop, OrderedTick, PARTITIONS, Tick, consume_backlog, flush, publish_events, tuned};
 use xerpium_messaging::testing::RedisServer;
-use xerpium_messaging::{
-    Config, Consumer, DeliveryPolicy, Dispatch, Event, HandlerResult, Message, Publish, PublishContext, Publisher,
-    StartPosition, StreamLayout,
-};
+use xerpium_messaging::{Config, Consumer, Event, Publish, PublishContext, Publisher, StartPosition};
 
 /// Entries in a stream entry of this size are about 400 bytes with their
 /// metadata fields; the reference XADD carries the same size.
@@ -30,111 +29,6 @@ const RSS_BACKLOG: u64 = 1_000_000;
 const RATE: u64 = 2_000;
 const LATENCY_SECONDS: u64 = 5;
 const RSS_CHILD: &str = "--rss-child";
-
-fn clock() -> &'static Instant {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now)
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Tick {
-    n: u64,
-    sent_ns: u64,
-    padding: String,
-}
-
-impl Tick {
-    fn new(n: u64) -> Self {
-        Tick {
-            n,
-            sent_ns: u64::try_from(clock().elapsed().as_nanos()).unwrap_or(u64::MAX),
-            // JSON of ~230 bytes: with the metadata, an entry of ~400 bytes.
-            padding: "x".repeat(180),
-        }
-    }
-}
-
-impl Event for Tick {
-    const TYPE: &'static str = "bench.tick";
-    const CATEGORY: &'static str = "bench";
-    const VERSION: u32 = 1;
-    const POLICY: DeliveryPolicy = DeliveryPolicy {
-        max_len: 10_000_000,
-        ..DeliveryPolicy::DEFAULT
-    };
-    const STREAM: StreamLayout = StreamLayout {
-        max_len: 10_000_000,
-        ..StreamLayout::DEFAULT
-    };
-
-    fn subject(&self) -> String {
-        format!("subject-{}", self.n % 1000)
-    }
-}
-
-/// Partitions of the ordered category of the benchmark.
-const PARTITIONS: u32 = 8;
-
-/// The same tick in an ordered category of [`PARTITIONS`] partitions.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-struct OrderedTick(Tick);
-
-impl Event for OrderedTick {
-    const TYPE: &'static str = "ordered.tick";
-    const CATEGORY: &'static str = "ordered";
-    const VERSION: u32 = 1;
-    const POLICY: DeliveryPolicy = Tick::POLICY;
-    const STREAM: StreamLayout = StreamLayout {
-        partitions: PARTITIONS,
-        ..Tick::STREAM
-    };
-
-    fn subject(&self) -> String {
-        self.0.subject()
-    }
-}
-
-/// Decodes each entry and does nothing else; counts, and records latencies
-/// when asked.
-#[derive(Clone, Default)]
-struct Noop {
-    handled: Arc<AtomicU64>,
-    latencies: Option<Arc<Mutex<Vec<u64>>>>,
-    /// Reads the ordered category instead of `bench`.
-    ordered: bool,
-}
-
-impl Dispatch for Noop {
-    fn categories(&self) -> &'static [&'static str] {
-        if self.ordered { &["ordered"] } else { &["bench"] }
-    }
-
-    fn layout(&self, _category: &str) -> StreamLayout {
-        if self.ordered {
-            OrderedTick::STREAM
-        } else {
-            Tick::STREAM
-        }
-    }
-
-    async fn dispatch(&self, message: &Message) -> HandlerResult {
-        let tick: Tick = message.decode()?;
-        if let Some(latencies) = &self.latencies {
-            let now = u64::try_from(clock().elapsed().as_nanos()).unwrap_or(u64::MAX);
-            latencies
-                .lock()
-                .map_err(|_| xerpium_messaging::HandlerError::permanent("poisoned"))?
-                .push(now.saturating_sub(tick.sent_ns));
-        }
-        self.handled.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-
-    fn policy(&self, _: &str) -> Option<DeliveryPolicy> {
-        Some(Tick::POLICY)
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -156,14 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::Error>> {
     let server = RedisServer::start_with(&["--appendonly", "no"])?;
-    let config = |namespace: &str| -> Result<Config, Box<dyn std::error::Error>> {
-        Ok(Config::builder("bench")
-            .redis_url(server.url())
-            .namespace(namespace)
-            .batch_size(500)
-            .block(Duration::from_millis(200))
-            .build()?)
-    };
+    let config = |namespace: &str| tuned(server.config_with_defaults("bench"), namespace);
     let reference_p1 = redis_benchmark(server.port(), 1, AWAITED * 2)?;
     let reference_p64 = redis_benchmark(server.port(), 64, PIPELINED * 2)?;
     let same_shape_p1 = redis_benchmark_same_shape(server.port(), 1, AWAITED * 2)?;
@@ -180,30 +67,15 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
 
     if wanted("awaited") {
         let publisher = Publisher::connect(&config("awaited")?).await?;
-        let context = PublishContext::new();
-        let started = Instant::now();
-        for n in 0..AWAITED {
-            publisher.publish(&Tick::new(n), &context).await?;
-        }
-        report(
-            "publish, awaited one by one",
-            rate(AWAITED, started),
-            reference_p1,
-            "≥ 80 %",
-        );
+        let figure = publish_events(&publisher, AWAITED, 1, Tick::new).await?;
+        report("publish, awaited one by one", figure, reference_p1, "≥ 80 %");
         flush(&server)?;
     }
 
     if wanted("pipelined") {
         let publisher = Publisher::connect(&config("pipelined")?).await?;
-        let started = Instant::now();
-        publish_pipelined(&publisher, PIPELINED, Tick::new).await?;
-        report(
-            "publish, pipelined batches of 100",
-            rate(PIPELINED, started),
-            reference_p64,
-            "≥ 60 %",
-        );
+        let figure = publish_events(&publisher, PIPELINED, 100, Tick::new).await?;
+        report("publish, pipelined batches of 100", figure, reference_p64, "≥ 60 %");
         flush(&server)?;
     }
 
@@ -213,35 +85,11 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
         let config = config(&namespace)?;
         let publisher = Publisher::connect(&config).await?;
         if ordered {
-            publish_pipelined(&publisher, BACKLOG, |n| OrderedTick(Tick::new(n))).await?;
+            publish_events(&publisher, BACKLOG, 100, OrderedTick::new).await?;
         } else {
-            publish_pipelined(&publisher, BACKLOG, Tick::new).await?;
+            publish_events(&publisher, BACKLOG, 100, Tick::new).await?;
         }
-        let noop = Noop {
-            ordered,
-            ..Noop::default()
-        };
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for c in 0..consumers {
-            let consumer = Consumer::builder(&config)
-                .consumer(format!("c{c}"))
-                .start(StartPosition::Beginning)
-                .build()?;
-            let mut stopped = stopped.clone();
-            tasks.push(tokio::spawn(consumer.run(noop.clone(), async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            })));
-        }
-        while noop.handled.load(Ordering::Relaxed) < BACKLOG {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        let figure = rate(BACKLOG, started);
-        stop.send(true)?;
-        for task in tasks {
-            task.await??;
-        }
+        let figure = consume_backlog(&config, consumers, ordered, BACKLOG).await?;
         let target = if consumers == 1 && !ordered {
             "≥ 40 %"
         } else {
@@ -322,19 +170,6 @@ fn redis_benchmark_xadd(
     Ok(figure.parse()?)
 }
 
-async fn publish_pipelined<E: Event>(
-    publisher: &Publisher,
-    total: u64,
-    make: impl Fn(u64) -> E,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let context = PublishContext::new();
-    for start in (0..total).step_by(100) {
-        let ticks: Vec<E> = (start..(start + 100).min(total)).map(&make).collect();
-        publisher.publish_batch(&ticks, &context).await?;
-    }
-    Ok(())
-}
-
 /// Publish→handler latency at a fixed rate.
 async fn latency(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
     let latencies = Arc::new(Mutex::new(Vec::new()));
@@ -382,7 +217,7 @@ async fn rss(server: &RedisServer) -> Result<(), Box<dyn std::error::Error>> {
         .redis_url(server.url())
         .namespace(namespace)
         .build()?;
-    publish_pipelined(&Publisher::connect(&config).await?, RSS_BACKLOG, Tick::new).await?;
+    publish_events(&Publisher::connect(&config).await?, RSS_BACKLOG, 100, Tick::new).await?;
     let started = Instant::now();
     let output = Command::new(std::env::current_exe()?)
         .args([RSS_CHILD, &server.url(), namespace])
@@ -423,20 +258,6 @@ async fn rss_child(url: &str, namespace: &str) -> Result<(), Box<dyn std::error:
         println!("{line}");
     }
     Ok(())
-}
-
-fn flush(server: &RedisServer) -> Result<(), Box<dyn std::error::Error>> {
-    let status = Command::new("redis-cli")
-        .args(["-p", &server.port().to_string(), "FLUSHALL"])
-        .output()?;
-    if !status.status.success() {
-        return Err("FLUSHALL failed".into());
-    }
-    Ok(())
-}
-
-fn rate(count: u64, started: Instant) -> f64 {
-    count as f64 / started.elapsed().as_secs_f64()
 }
 
 fn report(what: &str, figure: f64, reference: f64, target: &str) {
