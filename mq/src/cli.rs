@@ -76,7 +76,7 @@ pub enum DlqCommand {
     },
     /// Puts dead letters back on the stream they came from (the one their
     /// subject goes to now if their category's partitions changed since),
-    /// as new entries with `replay.*` fields saying where they come from,
+    /// as new entries with `replay…` fields (`replayfrom`, …) saying where they come from,
     /// and removes them from the dead-letter stream. Every group reading
     /// that stream gets them again; the message id is kept, so groups with
     /// an idempotency store skip what they handled already.

@@ -1,8 +1,10 @@
 //! `dlq list|show|replay|purge`: the dead letters of a consumer group.
 //!
-//! A dead letter is the original entry's fields followed by `dlq.*` fields
-//! (see `xerpium_messaging::consumer::dead_letter`). A replay writes the
-//! original fields back to `dlq.stream` (the partition stream it was read
+//! A dead letter is the original entry's fields followed by the `dlq…`
+//! fields (see `xerpium_messaging::consumer::dead_letter`; dead letters
+//! written before those became CloudEvents extension names have `dlq.…`
+//! fields, read as well). A replay writes the original fields back to
+//! `dlqstream` (the partition stream it was read
 //! from, for a partitioned category) as a new entry, trimmed like the
 //! category's streams. When that stream is no longer one of its category's
 //! (the category's `partitions` changed since), no group reads it any more:
@@ -11,11 +13,11 @@
 //!
 //! | field | value |
 //! |---|---|
-//! | `replay.from` | the dead-letter stream |
-//! | `replay.id` | the dead letter's id there |
-//! | `replay.entry_id` | the entry's id in its stream before it was dead-lettered |
-//! | `replay.reason` | why it had been dead-lettered |
-//! | `replay.time` | when it was replayed, RFC 3339 UTC |
+//! | `replayfrom` | the dead-letter stream |
+//! | `replayid` | the dead letter's id there |
+//! | `replayentryid` | the entry's id in its stream before it was dead-lettered |
+//! | `replayreason` | why it had been dead-lettered |
+//! | `replaytime` | when it was replayed, RFC 3339 UTC |
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -32,23 +34,38 @@ use crate::output::{self, Table, indented, shorten};
 use crate::session::Session;
 use crate::tail;
 
-/// The fields a replay adds.
+/// The fields a replay adds (CloudEvents extension attributes: lowercase
+/// letters and digits; before, `replay.from`, `replay.id`, …).
 pub mod field {
     /// The dead-letter stream the entry was replayed from.
-    pub const FROM: &str = "replay.from";
+    pub const FROM: &str = "replayfrom";
     /// The dead letter's id in that stream.
-    pub const ID: &str = "replay.id";
+    pub const ID: &str = "replayid";
     /// The entry's id before it was dead-lettered.
-    pub const ENTRY_ID: &str = "replay.entry_id";
+    pub const ENTRY_ID: &str = "replayentryid";
     /// Why it had been dead-lettered.
-    pub const REASON: &str = "replay.reason";
+    pub const REASON: &str = "replayreason";
     /// When it was replayed.
-    pub const TIME: &str = "replay.time";
+    pub const TIME: &str = "replaytime";
+
+    /// Every field a replay adds.
+    pub const ALL: [&str; 5] = [FROM, ID, ENTRY_ID, REASON, TIME];
 }
 
-/// Whether `name` is one of the fields the runtime or a replay added.
+/// Whether `name` is one of the fields the runtime or a replay added (as
+/// named now, or before: `dlq.…`, `replay.…`).
 fn is_added(name: &str) -> bool {
-    name.starts_with("dlq.") || name.starts_with("replay.")
+    dlq::ALL.iter().any(|(now, before)| name == *now || name == *before)
+        || field::ALL.contains(&name)
+        || name.starts_with("replay.")
+}
+
+/// The field `name` of a dead letter, under its name before the rename
+/// when the dead letter is older.
+fn added<'l>(letter: &'l Entry, name: &str) -> Option<&'l str> {
+    letter
+        .get(name)
+        .or_else(|| dlq::legacy(name).and_then(|before| letter.get(before)))
 }
 
 /// The original entry's fields of a dead letter.
@@ -94,14 +111,14 @@ pub async fn list(
     }
     let mut table = Table::new(&["ID", "TYPE", "REASON", "ATTEMPTS", "FROM", "ERROR"]);
     for letter in &letters {
-        let get = |name| letter.get(name).unwrap_or("-").to_owned();
+        let get = |name| added(letter, name).unwrap_or("-").to_owned();
         table.row(vec![
             letter.id.clone(),
             get("type"),
             get(dlq::REASON),
             get(dlq::ATTEMPTS),
             format!("{} {}", get(dlq::STREAM), get(dlq::ENTRY_ID)),
-            shorten(letter.get(dlq::ERROR).unwrap_or("-"), 60),
+            shorten(added(letter, dlq::ERROR).unwrap_or("-"), 60),
         ]);
     }
     table.write(out)?;
@@ -149,7 +166,7 @@ pub async fn show(
     match &envelope {
         Ok(envelope) => {
             writeln!(out, "Message")?;
-            tail::write_envelope(out, letter.get(dlq::ENTRY_ID).unwrap_or("-"), envelope)?;
+            tail::write_envelope(out, added(&letter, dlq::ENTRY_ID).unwrap_or("-"), envelope)?;
             match decoded {
                 Ok(data) => indented(out, "  ", &serde_json::to_string_pretty(&data)?)?,
                 Err(error) => {
@@ -209,7 +226,7 @@ pub async fn replay(
             Ok((target, new_id)) => {
                 if !json {
                     write!(out, "replayed {} to {target} as {new_id}", letter.id)?;
-                    match letter.get(dlq::STREAM) {
+                    match added(letter, dlq::STREAM) {
                         Some(from) if from != target => writeln!(
                             out,
                             " (it came from {from}, which its category no longer has: its partitions changed)"
@@ -245,7 +262,7 @@ async fn replay_one(
     letter: &Entry,
     keep: bool,
 ) -> Result<Result<(String, String), String>, Error> {
-    let Some(from) = letter.get(dlq::STREAM) else {
+    let Some(from) = added(letter, dlq::STREAM) else {
         return Ok(Err(format!("it has no `{}` field", dlq::STREAM)));
     };
     if !from.starts_with(&format!("{}:", session.keys.namespace())) {
@@ -268,9 +285,9 @@ async fn replay_one(
         .arg(field::ID)
         .arg(&letter.id)
         .arg(field::ENTRY_ID)
-        .arg(letter.get(dlq::ENTRY_ID).unwrap_or_default())
+        .arg(added(letter, dlq::ENTRY_ID).unwrap_or_default())
         .arg(field::REASON)
-        .arg(letter.get(dlq::REASON).unwrap_or_default())
+        .arg(added(letter, dlq::REASON).unwrap_or_default())
         .arg(field::TIME)
         .arg(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
     let mut redis = session.redis.clone();
@@ -439,7 +456,7 @@ async fn length(session: &Session, stream: &str) -> Result<u64, Error> {
 
 /// One dead letter's summary for machines.
 fn summary_json(letter: &Entry) -> Value {
-    let get = |name| letter.get(name);
+    let get = |name| added(letter, name);
     json!({
         "id": letter.id,
         "type": get("type"),

@@ -16,6 +16,7 @@ use xerpium_events::{
 };
 use xerpium_messaging::config::{RedisServers, var};
 use xerpium_messaging::connection::Connection;
+use xerpium_messaging::consumer::dead_letter::field as dead_letter;
 use xerpium_messaging::testing::TestRedis;
 use xerpium_messaging::{Config, Consumer, Heartbeat, Keys, Publisher, StartPosition};
 
@@ -626,14 +627,14 @@ async fn dead_letters_are_listed_shown_replayed_and_purged() {
         0,
         expect![[r#"
             Dead letter <id> in <ns>:dlq:audit
-              dlq.stream  <ns>:events:security
-              dlq.entry_id  <id>
-              dlq.group  audit
-              dlq.consumer  audit-1
-              dlq.attempts  1
-              dlq.reason  permanent
-              dlq.error  permanent: mailbox gone
-              dlq.time  <time>
+              dlqstream  <ns>:events:security
+              dlqentryid  <id>
+              dlqgroup  audit
+              dlqconsumer  audit-1
+              dlqattempts  1
+              dlqreason  permanent
+              dlqerror  permanent: mailbox gone
+              dlqtime  <time>
 
             Message
             <id>  security.token_revoked v1  subject 01900000-0000-7000-9000-000000000001
@@ -652,14 +653,14 @@ async fn dead_letters_are_listed_shown_replayed_and_purged() {
         0,
         expect![[r#"
             Dead letter <id> in <ns>:dlq:audit
-              dlq.stream  <ns>:events:security
-              dlq.entry_id  <id>
-              dlq.group  audit
-              dlq.consumer  audit-1
-              dlq.attempts  1
-              dlq.reason  undecodable
-              dlq.error  undecodable: payload of `security.token_revoked` v1 does not match its schema: UUID parsing failed: invalid character: found `n` at 0 at line 1 column 23
-              dlq.time  <time>
+              dlqstream  <ns>:events:security
+              dlqentryid  <id>
+              dlqgroup  audit
+              dlqconsumer  audit-1
+              dlqattempts  1
+              dlqreason  undecodable
+              dlqerror  undecodable: payload of `security.token_revoked` v1 does not match its schema: UUID parsing failed: invalid character: found `n` at 0 at line 1 column 23
+              dlqtime  <time>
 
             Message
             <id>  security.token_revoked v1  subject u-9
@@ -694,11 +695,19 @@ async fn dead_letters_are_listed_shown_replayed_and_purged() {
         field("id"),
         Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001).to_string()
     );
-    assert_eq!(field("replay.from"), dlq);
-    assert_eq!(field("replay.id"), ids[0]);
-    assert_eq!(field("replay.reason"), "permanent");
+    assert_eq!(field("replayfrom"), dlq);
+    assert_eq!(field("replayid"), ids[0]);
+    assert_eq!(field("replayreason"), "permanent");
+    let fields: Vec<(String, String)> = replayed
+        .map
+        .iter()
+        .map(|(name, value)| (name.clone(), redis::from_redis_value(value.clone()).expect("text")))
+        .collect();
+    if let Err(why) = xerpium_messaging::testing::read_as_cloudevent(&fields) {
+        panic!("the replayed entry is no CloudEvent: {why}");
+    }
     assert!(
-        replayed.get::<String>("dlq.reason").is_none(),
+        replayed.get::<String>(dead_letter::REASON).is_none(),
         "dead-letter fields are not replayed"
     );
     assert_eq!(seed.cmd::<u64>(&["XLEN", &dlq]).await, 2);
@@ -754,12 +763,19 @@ async fn dead_letters_go_back_to_their_partition(seed: Seed) {
     let letters: redis::streams::StreamRangeReply =
         redis::from_redis_value(seed.cmd::<redis::Value>(&["XRANGE", &dlq, "-", "+"]).await).expect("XRANGE");
     let letter = &letters.ids[0];
-    assert_eq!(letter.get::<String>("dlq.stream"), Some(partition.clone()));
+    assert_eq!(letter.get::<String>(dead_letter::STREAM), Some(partition.clone()));
+    // A dead letter from before the partitions changed, and from before its
+    // fields were renamed (`dlq.stream`, …): both are read.
     let mut stale = vec!["XADD".to_owned(), dlq.clone(), "*".to_owned()];
     for (name, value) in &letter.map {
         let value: String = redis::from_redis_value(value.clone()).expect("text");
-        let value = if name == "dlq.stream" { single.clone() } else { value };
-        stale.extend([name.clone(), value]);
+        let value = if name == dead_letter::STREAM {
+            single.clone()
+        } else {
+            value
+        };
+        let name = dead_letter::legacy(name).unwrap_or(name);
+        stale.extend([name.to_owned(), value]);
     }
     let _: String = seed.cmd(&stale.iter().map(String::as_str).collect::<Vec<_>>()).await;
 

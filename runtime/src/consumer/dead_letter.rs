@@ -11,24 +11,45 @@ use chrono::{SecondsFormat, Utc};
 
 use crate::stream::Fields;
 
-/// The fields a dead letter adds to the original entry's.
+/// The fields a dead letter adds to the original entry's: CloudEvents
+/// extension attributes, so lowercase letters and digits only (before this
+/// naming they were `dlq.stream`, `dlq.entry_id`, …: see [`field::legacy`]).
 pub mod field {
     /// The stream the entry was read from.
-    pub const STREAM: &str = "dlq.stream";
+    pub const STREAM: &str = "dlqstream";
     /// The entry's id in that stream.
-    pub const ENTRY_ID: &str = "dlq.entry_id";
+    pub const ENTRY_ID: &str = "dlqentryid";
     /// The consumer group that gave up on it.
-    pub const GROUP: &str = "dlq.group";
+    pub const GROUP: &str = "dlqgroup";
     /// The consumer that gave up on it.
-    pub const CONSUMER: &str = "dlq.consumer";
+    pub const CONSUMER: &str = "dlqconsumer";
     /// How many times it was delivered.
-    pub const ATTEMPTS: &str = "dlq.attempts";
+    pub const ATTEMPTS: &str = "dlqattempts";
     /// Why, as a [`Reason`](super::Reason) code.
-    pub const REASON: &str = "dlq.reason";
+    pub const REASON: &str = "dlqreason";
     /// The last error, as text.
-    pub const ERROR: &str = "dlq.error";
+    pub const ERROR: &str = "dlqerror";
     /// When it was dead-lettered, RFC 3339 UTC.
-    pub const TIME: &str = "dlq.time";
+    pub const TIME: &str = "dlqtime";
+
+    /// Every field a dead letter adds, with the name it had before the
+    /// fields became CloudEvents extension attributes.
+    pub const ALL: [(&str, &str); 8] = [
+        (STREAM, "dlq.stream"),
+        (ENTRY_ID, "dlq.entry_id"),
+        (GROUP, "dlq.group"),
+        (CONSUMER, "dlq.consumer"),
+        (ATTEMPTS, "dlq.attempts"),
+        (REASON, "dlq.reason"),
+        (ERROR, "dlq.error"),
+        (TIME, "dlq.time"),
+    ];
+
+    /// The name `field` had in dead letters written before the rename, for
+    /// readers of older dead letters.
+    pub fn legacy(field: &str) -> Option<&'static str> {
+        ALL.iter().find(|(name, _)| *name == field).map(|(_, old)| *old)
+    }
 }
 
 /// Why an entry was dead-lettered.
@@ -53,7 +74,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// The code stored in the `dlq.reason` field.
+    /// The code stored in the `dlqreason` field.
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::RetriesExhausted => "retries-exhausted",

@@ -1,4 +1,5 @@
-//! A throw-away Redis Cluster: three masters, each with one replica.
+//! A throw-away Redis Cluster: by default three masters, each with one
+//! replica.
 //!
 //! [`RedisCluster::start`] runs six [`RedisServer`]s in cluster mode, each on
 //! a free loopback port whose cluster bus port (10000 above it) is free too
@@ -8,11 +9,15 @@
 //! same nodes with the same ids, roles, config epochs and slots, no slot is
 //! half moved, and every running replica is linked to its master, done
 //! syncing and caught up with it (it has processed everything its master had
-//! sent when asked). Killing and restarting nodes, failing a master over
-//! (killed, or gracefully) and moving a slot with its keys to another master
-//! each wait until the cluster has converged again, or fail after a deadline
-//! with what did not converge and the tail of every node's log. Every node is
-//! killed when the cluster is dropped.
+//! sent when asked). [`RedisCluster::start_with`] starts any number of
+//! masters with any number of replicas each; `redis-cli` creates a cluster
+//! of three masters or more only, so the harness assembles a smaller one
+//! itself (`CLUSTER ADDSLOTSRANGE`, `MEET`, `REPLICATE`). Killing and
+//! restarting nodes, failing a master over (killed, or gracefully) and moving
+//! a slot with its keys to another master each wait until the cluster has
+//! converged again, or fail after a deadline with what did not converge and
+//! the tail of every node's log. Every node is killed when the cluster is
+//! dropped.
 
 use std::fs::File;
 use std::io;
@@ -29,8 +34,10 @@ use super::{RedisServer, free_port, log_tail};
 use crate::Config;
 use crate::config::ConfigBuilder;
 
-/// Masters and replicas: three masters, one replica each.
-const NODES: usize = 6;
+/// How many slots a cluster has: 0 to 16383.
+const SLOTS: usize = 16_384;
+/// The fewest masters `redis-cli --cluster create` accepts.
+const CLI_MIN_MASTERS: usize = 3;
 /// How far above a node's port its cluster bus listens.
 const BUS_PORT_OFFSET: u16 = 10_000;
 /// How long the cluster may take to converge after a change.
@@ -69,8 +76,9 @@ const NODE_ARGS: &[&str] = &[
     "no",
 ];
 
-/// A throw-away Redis Cluster of three masters and three replicas on free
-/// loopback ports, killed when dropped.
+/// A throw-away Redis Cluster on free loopback ports (three masters and
+/// three replicas, unless started with [`start_with`](Self::start_with)),
+/// killed when dropped.
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
@@ -106,15 +114,40 @@ pub enum NodeRole {
 }
 
 impl RedisCluster {
-    /// Starts six nodes, creates the cluster and waits until it has
-    /// converged. Takes about two seconds: a new master keeps its cluster
-    /// state `fail` for two seconds after it started.
+    /// Starts three masters with one replica each (six nodes), creates the
+    /// cluster and waits until it has converged: [`start_with(3,
+    /// 1)`](Self::start_with). Takes about two seconds: a new master keeps
+    /// its cluster state `fail` for two seconds after it started.
     pub fn start() -> io::Result<RedisCluster> {
-        let nodes = (0..NODES)
+        Self::start_with(3, 1)
+    }
+
+    /// Starts `masters` masters with `replicas_per_master` replicas each,
+    /// creates the cluster (the nodes started first are the masters, the
+    /// slots split evenly over them) and waits until it has converged, as
+    /// [`start`](Self::start) does. Three masters or more are created with
+    /// `redis-cli --cluster create`; fewer, which it refuses, by the harness:
+    /// each master takes its slots (`CLUSTER ADDSLOTSRANGE`) under a config
+    /// epoch of its own, every other node meets the first (`CLUSTER MEET`)
+    /// and each replica then follows its master (`CLUSTER REPLICATE`). Fails
+    /// at once for no master.
+    pub fn start_with(masters: usize, replicas_per_master: usize) -> io::Result<RedisCluster> {
+        if masters == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a cluster needs at least one master",
+            ));
+        }
+        let count = masters * (1 + replicas_per_master);
+        let nodes = (0..count)
             .map(|_| RedisServer::start_on(free_cluster_port, NODE_ARGS))
             .collect::<io::Result<_>>()?;
         let cluster = RedisCluster { nodes };
-        cluster.create()?;
+        if masters >= CLI_MIN_MASTERS {
+            cluster.create(replicas_per_master)?;
+        } else {
+            cluster.assemble(masters)?;
+        }
         cluster.wait_for("the new cluster", || cluster.converged())?;
         Ok(cluster)
     }
@@ -343,16 +376,17 @@ impl RedisCluster {
             .try_for_each(|server| query(server.port(), redis::cmd("CONFIG").arg("RESETSTAT")))
     }
 
-    /// `redis-cli --cluster create` over all nodes: the first three become
-    /// masters with a third of the slots each, the others their replicas.
-    /// Its output goes to `cluster-create.log` in the first node's directory.
-    fn create(&self) -> io::Result<()> {
+    /// `redis-cli --cluster create` over all nodes, `replicas` for each
+    /// master: the first `nodes / (replicas + 1)` become masters with an
+    /// equal share of the slots, the others their replicas. Its output goes
+    /// to `cluster-create.log` in the first node's directory.
+    fn create(&self, replicas: usize) -> io::Result<()> {
         let log_path = self.nodes[0].dir().join("cluster-create.log");
         let log = File::create(&log_path)?;
         let mut child = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(self.nodes.iter().map(|server| format!("127.0.0.1:{}", server.port())))
-            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -381,6 +415,43 @@ impl RedisCluster {
                 log_tail(&log_path)
             )))
         }
+    }
+
+    /// Makes a cluster of the first `masters` nodes as masters and the
+    /// others as their replicas, in turn (the first replica follows the first
+    /// master, the next the next), without `redis-cli`: each master takes its
+    /// share of the slots under config epoch 1, 2, … (as `redis-cli` sets
+    /// them: the masters must not share one), every other node meets the
+    /// first, and each replica follows its master once it has learned of it.
+    fn assemble(&self, masters: usize) -> io::Result<()> {
+        let (leaders, followers) = self.nodes.split_at(masters);
+        for (at, master) in leaders.iter().enumerate() {
+            let (first, last) = (at * SLOTS / masters, (at + 1) * SLOTS / masters - 1);
+            let () = query(master.port(), redis::cmd("CLUSTER").arg("SET-CONFIG-EPOCH").arg(at + 1))?;
+            let () = query(
+                master.port(),
+                redis::cmd("CLUSTER").arg("ADDSLOTSRANGE").arg(first).arg(last),
+            )?;
+        }
+        let first = self.nodes[0].port();
+        for node in &self.nodes[1..] {
+            let () = query(
+                node.port(),
+                redis::cmd("CLUSTER")
+                    .arg("MEET")
+                    .arg(Ipv4Addr::LOCALHOST.to_string())
+                    .arg(first),
+            )?;
+        }
+        for (replica, master) in followers.iter().zip(leaders.iter().cycle()) {
+            let id: String = query(master.port(), redis::cmd("CLUSTER").arg("MYID"))?;
+            // Once only: told again, a replica drops its link and syncs anew.
+            self.wait_for(
+                &format!("node {} learning of its master {}", replica.port(), master.port()),
+                || query::<()>(replica.port(), redis::cmd("CLUSTER").arg("REPLICATE").arg(&id)),
+            )?;
+        }
+        Ok(())
     }
 
     /// The topology every running node agrees on, once the cluster has

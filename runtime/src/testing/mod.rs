@@ -22,9 +22,11 @@ use crate::Config;
 use crate::config::ConfigBuilder;
 
 mod backend;
+mod cloudevents;
 mod cluster;
 
 pub use backend::TestRedis;
+pub use cloudevents::read_as_cloudevent;
 pub use cluster::{ClusterNode, NodeRole, RedisCluster};
 
 /// How long a server may take to accept connections.

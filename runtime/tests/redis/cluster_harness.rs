@@ -1,13 +1,17 @@
 //! The test cluster itself (`testing::RedisCluster`): every slot served
 //! from the start, keys where Redis puts them, failovers that keep
-//! replicated writes, and a slot moved with its keys while a client writes.
+//! replicated writes, a slot moved with its keys while a client writes, and
+//! a cluster of one master that the runtime publishes to and consumes from.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use redis::{Connection, ErrorKind, RedisError, ServerErrorKind};
-use xerpium_messaging::testing::{NodeRole, RedisCluster};
+use xerpium_messaging::StartPosition;
+use xerpium_messaging::testing::{NodeRole, RedisCluster, TestRedis};
+
+use super::support::{Recorder, eventually, fixture_on, init_tracing, spawn, waiting_for_a_replica};
 
 fn start() -> RedisCluster {
     let started = Instant::now();
@@ -81,6 +85,47 @@ fn starts_with_three_masters_serving_every_slot_each_with_a_replica() {
             Some(&NodeRole::Replica { master })
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_master_cluster_serves_every_slot_and_carries_events() {
+    init_tracing();
+    let started = Instant::now();
+    let cluster = RedisCluster::start_with(1, 1).expect("the cluster starts");
+    eprintln!("RedisCluster::start_with(1, 1) took {:?}", started.elapsed());
+    let nodes = cluster.nodes().unwrap();
+    assert_eq!(nodes.len(), 2, "{nodes:#?}");
+    assert!(nodes.iter().all(|node| node.running), "{nodes:#?}");
+    let [master] = cluster.masters().unwrap()[..] else {
+        panic!("not one master: {nodes:#?}")
+    };
+    let replica = cluster.replica_of(master).unwrap().expect("a replica");
+    let role = |port| {
+        nodes
+            .iter()
+            .find(|node| node.port == port)
+            .map(|node| node.role.clone())
+    };
+    assert_eq!(role(master), Some(NodeRole::Master { slots: vec![0..=16383] }));
+    assert_eq!(role(replica), Some(NodeRole::Replica { master }));
+    for slot in [0, 12182, 16383] {
+        assert_eq!(cluster.master_for_slot(slot).unwrap(), master);
+    }
+    set(master, "foo", "bar").unwrap();
+    assert_eq!(moved_to(get(replica, "foo").unwrap_err()), master);
+
+    // Publishes that wait for the replica, and a consumer that handles them.
+    let f = waiting_for_a_replica(fixture_on(TestRedis::Cluster(cluster)).await).await;
+    let recorder = Recorder::ok();
+    let log = recorder.log.clone();
+    let consumer = spawn(&f.config, recorder, |b| b.start(StartPosition::Beginning));
+    f.send_many(20, 4).await;
+    eventually("every event is handled", || async { log.done().len() == 20 }).await;
+    f.all_acked().await;
+    consumer.stop().await;
+    let mut handled: Vec<u64> = log.done().iter().map(|call| call.n).collect();
+    handled.sort_unstable();
+    assert_eq!(handled, (0..20).collect::<Vec<_>>());
 }
 
 #[test]

@@ -253,6 +253,7 @@ async fn a_command_makes_the_round_trip_with_its_correlation_id(f: Fixture) {
     assert_eq!(reply["subject"], request_id);
     assert_eq!(reply["source"], "svc");
     assert_eq!(reply["status"], "ok");
+    assert_cloudevent(reply);
     let ttl = pttl(&f, caller.reply_stream()).await;
     assert!(
         ttl > 0 && ttl <= 60_000,
@@ -266,6 +267,7 @@ async fn a_command_makes_the_round_trip_with_its_correlation_id(f: Fixture) {
     assert_eq!(request["correlationid"], "req-7");
     assert_eq!(request["replyto"], caller.reply_stream());
     assert!(request.contains_key("deadline"));
+    assert_cloudevent(request);
     serving.stop().await;
     assert_eq!(
         pending_entries(&mut f.redis.clone(), &commands(&f), "svc").await.len(),
@@ -355,6 +357,13 @@ async fn a_handler_error_comes_back_as_a_typed_error_reply(f: Fixture) {
     );
     f.dead_lettered(2).await;
     serving.stop().await;
+    // The error replies too are CloudEvents.
+    let replies = entries(&mut f.redis.clone(), caller.reply_stream()).await;
+    assert_eq!(replies.len(), 2);
+    for reply in &replies {
+        assert_eq!(reply["status"], "error");
+        assert_cloudevent(reply);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -131,6 +131,7 @@ async fn exhausted_retries_go_to_the_dead_letter_stream(f: Fixture) {
     assert!(letter[dlq::TIME].ends_with('Z'));
     assert_eq!(letter[field::DATA], r#"{"subject":"s","n":1}"#);
     assert_eq!(letter[field::TYPE], "test.ping");
+    assert_cloudevent(letter);
     assert_eq!(log.started().iter().filter(|c| c.n == 1).count(), 3);
     assert_eq!(f.pending().await, 0);
 }

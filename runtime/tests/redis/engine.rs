@@ -441,7 +441,10 @@ async fn a_dead_letter_redis_refuses_leaves_the_entry_pending_until_it_can_be_wr
     f.dead_lettered(1).await;
     f.all_acked().await;
     consumer.stop().await;
-    assert_eq!(f.dead_letters().await[0]["dlq.reason"], "bad-envelope");
+    assert_eq!(
+        f.dead_letters().await[0][xerpium_messaging::consumer::dead_letter::field::REASON],
+        "bad-envelope"
+    );
 }
 
 // --- Window ------------------------------------------------------------------

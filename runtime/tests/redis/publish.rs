@@ -41,6 +41,8 @@ async fn publish_writes_the_wire_format(f: Fixture) {
     assert_eq!(entry[field::DATA], r#"{"subject":"s1","n":7}"#);
     let uuid = uuid::Uuid::parse_str(&entry[field::ID]).expect("uuid");
     assert_eq!(uuid.get_version_num(), 7);
+    let event = assert_cloudevent(entry);
+    assert_eq!(cloudevents::AttributesReader::ty(&event), "test.ping");
     assert!(id.contains('-'), "{id}");
 
     // Without a correlation id, a new one is generated each time.

@@ -496,6 +496,14 @@ pub async fn entries(connection: &mut (impl ConnectionLike + Send), key: &str) -
         .collect()
 }
 
+/// Checks that a stream entry is a valid CloudEvent in binary mode (by the
+/// CloudEvents SDK's rules); returns the event.
+pub fn assert_cloudevent(entry: &HashMap<String, String>) -> cloudevents::Event {
+    let fields: Vec<(String, String)> = entry.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    xerpium_messaging::testing::read_as_cloudevent(&fields)
+        .unwrap_or_else(|why| panic!("not a CloudEvent: {why}: {entry:?}"))
+}
+
 /// How many entries of `stream` group `group` still has pending.
 pub async fn pending(connection: &mut (impl ConnectionLike + Send), stream: &str, group: &str) -> usize {
     let reply: redis::Value = redis::cmd("XPENDING")
