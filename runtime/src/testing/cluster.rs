@@ -249,12 +249,19 @@ impl RedisCluster {
     /// [`start_node_again`](Self::start_node_again). As in a crash, a write
     /// the replica had not received yet is lost: a test that needs a write
     /// to survive sends `WAIT` after it on the same connection (on another,
-    /// which wrote nothing, `WAIT` waits for nothing).
+    /// which wrote nothing, `WAIT` waits for nothing). In a cluster of
+    /// fewer than three masters the others cannot elect the replica (they
+    /// are no majority of the masters): it is told to take over without a
+    /// vote (`CLUSTER FAILOVER TAKEOVER`), as an operator would.
     pub fn fail_over(&mut self, master_port: u16) -> io::Result<u16> {
         let replica = self
             .replica_of(master_port)?
             .ok_or_else(|| io::Error::other(format!("node {master_port} has no running replica to fail over to")))?;
+        let masters = self.masters()?.len();
         self.kill_node(master_port)?;
+        if masters - 1 <= masters / 2 {
+            let () = query(replica, redis::cmd("CLUSTER").arg("FAILOVER").arg("TAKEOVER"))?;
+        }
         self.wait_for(
             &format!("replica {replica} taking over from the killed master {master_port}"),
             || self.converged()?.check_serving_master(replica),

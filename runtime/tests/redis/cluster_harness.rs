@@ -1,7 +1,8 @@
 //! The test cluster itself (`testing::RedisCluster`): every slot served
 //! from the start, keys where Redis puts them, failovers that keep
 //! replicated writes, a slot moved with its keys while a client writes, and
-//! a cluster of one master that the runtime publishes to and consumes from.
+//! a cluster of one master that the runtime publishes to and consumes from
+//! and that fails over to its replica.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -88,7 +89,7 @@ fn starts_with_three_masters_serving_every_slot_each_with_a_replica() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_one_master_cluster_serves_every_slot_and_carries_events() {
+async fn a_one_master_cluster_serves_every_slot_carries_events_and_fails_over() {
     init_tracing();
     let started = Instant::now();
     let cluster = RedisCluster::start_with(1, 1).expect("the cluster starts");
@@ -115,7 +116,7 @@ async fn a_one_master_cluster_serves_every_slot_and_carries_events() {
     assert_eq!(moved_to(get(replica, "foo").unwrap_err()), master);
 
     // Publishes that wait for the replica, and a consumer that handles them.
-    let f = waiting_for_a_replica(fixture_on(TestRedis::Cluster(cluster)).await).await;
+    let mut f = waiting_for_a_replica(fixture_on(TestRedis::Cluster(cluster)).await).await;
     let recorder = Recorder::ok();
     let log = recorder.log.clone();
     let consumer = spawn(&f.config, recorder, |b| b.start(StartPosition::Beginning));
@@ -126,6 +127,11 @@ async fn a_one_master_cluster_serves_every_slot_and_carries_events() {
     let mut handled: Vec<u64> = log.done().iter().map(|call| call.n).collect();
     handled.sort_unstable();
     assert_eq!(handled, (0..20).collect::<Vec<_>>());
+
+    // No other master to elect it: the harness has the replica take over.
+    assert_eq!(f.server.cluster_mut().fail_over(master).unwrap(), replica);
+    // Replicated before the publishes that waited for the replica.
+    assert_eq!(get(replica, "foo").unwrap().as_deref(), Some("bar"));
 }
 
 #[test]
