@@ -218,3 +218,64 @@ async fn a_slot_moved_under_running_consumers_loses_nothing() {
     })
     .await;
 }
+
+/// A subscription holds a connection to the first configured node; when
+/// that node dies (a master failed over), it moves to another node and
+/// receives again (what is sent while it moves is missed: fire and forget).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_moves_to_another_node_when_its_node_dies() {
+    use xerpium_messaging::{Notification, NotificationTarget, Notifier, Subscriber};
+    let mut f = cluster_fixture().await;
+    let notifier = Notifier::new(&f.config).expect("notifier");
+    let mut ada = Subscriber::new(&f.config)
+        .expect("subscriber")
+        .subscribe_user("ada", ["admin"])
+        .await
+        .expect("subscribed");
+    let note = |title: &str| Notification {
+        kind: "info".into(),
+        title: title.into(),
+        message: title.into(),
+        data: None,
+    };
+    let target = NotificationTarget::User("ada".into());
+    notifier.send(&target, &note("before")).await.expect("sent");
+    let first = tokio::time::timeout(PATIENCE, ada.recv())
+        .await
+        .expect("in time")
+        .expect("a notification");
+    assert_eq!(first.notification.title, "before");
+
+    // The first seed node, the one the subscription is on, dies.
+    let seed_port: u16 = f.config.redis().urls()[0]
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port");
+    let cluster = f.server.cluster_mut();
+    tokio::task::block_in_place(|| {
+        if cluster.masters().expect("masters").contains(&seed_port) {
+            cluster.fail_over(seed_port).map(drop)
+        } else {
+            cluster.kill_node(seed_port)
+        }
+    })
+    .expect("the node is gone");
+
+    // Sent again and again until the moved subscription gets one.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let _ = notifier.send(&target, &note("after")).await;
+        match tokio::time::timeout(Duration::from_millis(200), ada.recv()).await {
+            Ok(Some(message)) => {
+                assert_eq!(message.notification.title, "after");
+                break;
+            }
+            Ok(None) => panic!("the subscription ended"),
+            Err(_) => assert!(
+                std::time::Instant::now() < deadline,
+                "no notification after the node died"
+            ),
+        }
+    }
+}
