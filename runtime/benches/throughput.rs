@@ -133,6 +133,7 @@ fn redis_benchmark_same_shape(port: u16, pipeline: u64, requests: u64) -> Result
         correlation_id: uuid::Uuid::now_v7().to_string(),
         causation_id: None,
         traceparent: None,
+        tracestate: None,
         data: serde_json::to_string(&Tick::new(0))?,
     };
     let mut args: Vec<String> = ["MINID", "~", "1", "*"].map(str::to_owned).to_vec();

@@ -38,9 +38,10 @@ use crate::error::Error;
 use crate::event::DeliveryPolicy;
 use crate::keys::Keys;
 use crate::publish::PublishContext;
-use crate::reply::Answer;
+use crate::reply::{Answer, Reply};
 use crate::reply_reader::{Reader, Waiting};
 use crate::task::AbortOnDrop;
+use crate::telemetry::trace;
 
 /// A deadline for calls whose timeout is too long to add to the clock.
 const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
@@ -151,7 +152,7 @@ impl Caller {
         let now = Instant::now();
         let deadline = now.checked_add(after).unwrap_or_else(|| now + FAR_FUTURE);
         let id = Uuid::now_v7();
-        let envelope = self.envelope::<C>(id, request)?;
+        let mut envelope = self.envelope::<C>(id, request)?;
         let stream = self.shared.keys.commands(C::TARGET);
         let span = tracing::info_span!(
             "command",
@@ -160,12 +161,20 @@ impl Caller {
             stream = %stream,
             request_id = %id,
             correlation_id = %envelope.correlation_id,
-            traceparent = envelope.traceparent.as_deref(),
+            traceparent = tracing::field::Empty,
             entry_id = tracing::field::Empty,
             outcome = tracing::field::Empty,
+            reply_traceparent = tracing::field::Empty,
         );
+        // The request carries this span (feature `otel`): the server's handling is its child.
+        trace::continue_trace(&span, envelope.traceparent.as_deref(), envelope.tracestate.as_deref());
+        (envelope.traceparent, envelope.tracestate) =
+            trace::span_or(&span, (envelope.traceparent.take(), envelope.tracestate.take()));
+        if let Some(traceparent) = &envelope.traceparent {
+            span.record("traceparent", traceparent.as_str());
+        }
         let pending = PendingReply {
-            answer: self.shared.waiting.register(id),
+            reply: self.shared.waiting.register(id),
             registered: Registered {
                 caller: self.clone(),
                 id,
@@ -209,6 +218,7 @@ impl Caller {
             correlation_id: context.correlation_id.clone().unwrap_or_else(|| id.to_string()),
             causation_id: context.causation_id.clone(),
             traceparent: context.traceparent.clone(),
+            tracestate: context.tracestate.clone(),
             data,
         })
     }
@@ -262,7 +272,7 @@ impl CommandCaller for Caller {
 /// Dropping it abandons the call: its reply, if any comes, is dropped.
 #[must_use = "the reply is only received by waiting for it"]
 pub struct PendingReply<R> {
-    answer: oneshot::Receiver<Answer>,
+    reply: oneshot::Receiver<Reply>,
     registered: Registered,
     deadline: Instant,
     after: Duration,
@@ -290,11 +300,12 @@ impl<R: DeserializeOwned> PendingReply<R> {
 
     /// Waits for the reply until the call's deadline: the response, the
     /// handler's error ([`CommandError::Failed`]) or, with no reply in
-    /// time, [`CommandError::Timeout`].
+    /// time, [`CommandError::Timeout`]. The call's span records the
+    /// reply's `traceparent` as `reply_traceparent`.
     pub async fn wait(mut self) -> Result<R, CommandError> {
         let span = self.span.clone();
         let (command, target) = (self.command, self.target);
-        let received = tokio::time::timeout_at(self.deadline, &mut self.answer)
+        let received = tokio::time::timeout_at(self.deadline, &mut self.reply)
             .instrument(span.clone())
             .await;
         let (outcome, result) = match received {
@@ -308,22 +319,29 @@ impl<R: DeserializeOwned> PendingReply<R> {
                 ("timeout", Err(timeout))
             }
             Ok(Err(_)) => ("transport", Err(transport(command, "the reply reader stopped".into()))),
-            Ok(Ok(Answer::Response(data))) => match serde_json::from_str(&data) {
-                Ok(response) => ("ok", Ok(response)),
-                Err(error) => (
-                    "transport",
-                    Err(transport(command, format!("cannot decode the response: {error}"))),
-                ),
-            },
-            Ok(Ok(Answer::Failed(reason))) => (
-                "failed",
-                Err(CommandError::Failed {
-                    command,
-                    target,
-                    reason,
-                }),
-            ),
-            Ok(Ok(Answer::Malformed(reason))) => ("transport", Err(transport(command, reason))),
+            Ok(Ok(reply)) => {
+                if let Some(traceparent) = &reply.traceparent {
+                    span.record("reply_traceparent", traceparent.as_str());
+                }
+                match reply.answer {
+                    Answer::Response(data) => match serde_json::from_str(&data) {
+                        Ok(response) => ("ok", Ok(response)),
+                        Err(error) => (
+                            "transport",
+                            Err(transport(command, format!("cannot decode the response: {error}"))),
+                        ),
+                    },
+                    Answer::Failed(reason) => (
+                        "failed",
+                        Err(CommandError::Failed {
+                            command,
+                            target,
+                            reason,
+                        }),
+                    ),
+                    Answer::Malformed(reason) => ("transport", Err(transport(command, reason))),
+                }
+            }
         };
         span.record("outcome", outcome);
         result

@@ -34,6 +34,8 @@ pub mod field {
     pub const CAUSATION_ID: &str = "causationid";
     /// `traceparent`: W3C trace context (optional).
     pub const TRACEPARENT: &str = "traceparent";
+    /// `tracestate`: W3C vendor trace state that goes with `traceparent` (optional).
+    pub const TRACESTATE: &str = "tracestate";
     /// `datacontenttype`: always `application/json`.
     pub const DATA_CONTENT_TYPE: &str = "datacontenttype";
     /// `data`: the payload, JSON.
@@ -61,6 +63,8 @@ pub struct Envelope {
     pub causation_id: Option<String>,
     /// W3C `traceparent` of the publishing span, if any.
     pub traceparent: Option<String>,
+    /// W3C `tracestate` that goes with `traceparent`, if any.
+    pub tracestate: Option<String>,
     /// The payload, JSON text.
     pub data: String,
 }
@@ -87,7 +91,7 @@ impl Envelope {
     /// The stream entry fields of this envelope, in wire order; optional
     /// fields that are absent are left out.
     pub fn to_fields(&self) -> Vec<(&'static str, String)> {
-        let mut fields = Vec::with_capacity(12);
+        let mut fields = Vec::with_capacity(13);
         self.visit_fields(|name, value| fields.push((name, value.to_owned())));
         fields
     }
@@ -110,6 +114,9 @@ impl Envelope {
         }
         if let Some(traceparent) = &self.traceparent {
             visit(field::TRACEPARENT, traceparent);
+        }
+        if let Some(tracestate) = &self.tracestate {
+            visit(field::TRACESTATE, tracestate);
         }
         visit(field::DATA_CONTENT_TYPE, CONTENT_TYPE);
         visit(field::DATA, &self.data);
@@ -147,6 +154,7 @@ impl Envelope {
             correlation_id: required(field::CORRELATION_ID)?.to_owned(),
             causation_id: get(field::CAUSATION_ID).map(str::to_owned),
             traceparent: get(field::TRACEPARENT).map(str::to_owned),
+            tracestate: get(field::TRACESTATE).map(str::to_owned),
             data: required(field::DATA)?.to_owned(),
         })
     }
@@ -192,6 +200,7 @@ mod tests {
             correlation_id: "c-1".into(),
             causation_id: Some("m-0".into()),
             traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+            tracestate: Some("congo=t61rcWkgMzE".into()),
             data: r#"{"user_id":"u-1"}"#.into(),
         }
     }
@@ -207,6 +216,7 @@ mod tests {
             any::<String>(),
             proptest::option::of(any::<String>()),
             proptest::option::of("[0-9a-f-]{0,60}"),
+            proptest::option::of("[a-z0-9=,]{0,40}"),
             any::<String>(),
         )
             .prop_map(
@@ -220,6 +230,7 @@ mod tests {
                     correlation_id,
                     causation_id,
                     traceparent,
+                    tracestate,
                     data,
                 )| {
                     Envelope {
@@ -232,6 +243,7 @@ mod tests {
                         correlation_id,
                         causation_id,
                         traceparent,
+                        tracestate,
                         data,
                     }
                 },
@@ -271,6 +283,7 @@ mod tests {
                 "correlationid",
                 "causationid",
                 "traceparent",
+                "tracestate",
                 "datacontenttype",
                 "data"
             ]
@@ -278,6 +291,7 @@ mod tests {
         let bare = Envelope {
             causation_id: None,
             traceparent: None,
+            tracestate: None,
             ..sample()
         };
         assert_eq!(bare.to_fields().len(), 10);
@@ -340,11 +354,20 @@ mod tests {
         let fields: Vec<_> = sample()
             .to_fields()
             .into_iter()
-            .filter(|(name, _)| ![field::CAUSATION_ID, field::TRACEPARENT, field::DATA_CONTENT_TYPE].contains(name))
+            .filter(|(name, _)| {
+                ![
+                    field::CAUSATION_ID,
+                    field::TRACEPARENT,
+                    field::TRACESTATE,
+                    field::DATA_CONTENT_TYPE,
+                ]
+                .contains(name)
+            })
             .collect();
         let envelope = decode(&fields).expect("decodes");
         assert_eq!(envelope.causation_id, None);
         assert_eq!(envelope.traceparent, None);
+        assert_eq!(envelope.tracestate, None);
     }
 
     #[test]

@@ -25,8 +25,9 @@
 //! - [`subscriber`]: the [`Subscriber`]: a user's notifications as a `Stream`, resubscribing after reconnects.
 //! - [`error`]: the [`Error`] of setting up and running.
 //! - [`health`]: heartbeats ([`Heartbeat`]) and the [`HealthMonitor`]: instances, lag, pending, dead letters.
-//! - [`telemetry`]: metrics (through the `metrics` facade) and, with feature `prometheus`, their exporter.
-//! - `testing` (feature `testing`): a throw-away `redis-server` for tests.
+//! - [`telemetry`]: metrics (through the `metrics` facade) and, with feature `prometheus`, their exporter; with
+//!   feature `otel`, traces that follow a message ([`telemetry::trace`]).
+//! - `testing` (feature `testing`): a throw-away `redis-server` for tests (with `otel`, spans kept in memory).
 
 #![warn(missing_docs)]
 

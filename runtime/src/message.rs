@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use crate::envelope::Envelope;
 use crate::handler::HandlerError;
 use crate::publish::PublishContext;
+use crate::telemetry::trace;
 
 /// One stream entry handed to a handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,12 +34,17 @@ impl Message {
     }
 
     /// The context for messages published because of this one: the same
-    /// correlation id and trace, and this message's id as causation id.
+    /// correlation id, this message's id as causation id, and the same
+    /// trace: the current span's (the handler's, feature `otel`), else the
+    /// one this message carries.
     pub fn follow_up(&self) -> PublishContext {
+        let carried = (self.envelope.traceparent.clone(), self.envelope.tracestate.clone());
+        let (traceparent, tracestate) = trace::span_or(&tracing::Span::current(), carried);
         PublishContext {
             correlation_id: Some(self.envelope.correlation_id.clone()),
             causation_id: Some(self.envelope.id.to_string()),
-            traceparent: self.envelope.traceparent.clone(),
+            traceparent,
+            tracestate,
         }
     }
 }

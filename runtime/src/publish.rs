@@ -13,8 +13,11 @@ pub struct PublishContext {
     pub correlation_id: Option<String>,
     /// Id of the message or request that caused this publish.
     pub causation_id: Option<String>,
-    /// W3C `traceparent` of the current span.
+    /// W3C `traceparent` to carry. When absent, a publish inside an
+    /// OpenTelemetry span (feature `otel`) carries that span's.
     pub traceparent: Option<String>,
+    /// W3C `tracestate` that goes with `traceparent`.
+    pub tracestate: Option<String>,
 }
 
 impl PublishContext {
@@ -38,6 +41,12 @@ impl PublishContext {
     /// This context with the given W3C `traceparent`.
     pub fn with_traceparent(mut self, traceparent: impl Into<String>) -> Self {
         self.traceparent = Some(traceparent.into());
+        self
+    }
+
+    /// This context with the given W3C `tracestate` (it goes with the `traceparent`).
+    pub fn with_tracestate(mut self, tracestate: impl Into<String>) -> Self {
+        self.tracestate = Some(tracestate.into());
         self
     }
 }

@@ -45,6 +45,7 @@ use crate::error::Error;
 use crate::event::{Event, StreamLayout};
 use crate::keys::Keys;
 use crate::publish::{Publish, PublishContext, PublishError};
+use crate::telemetry::{self, trace};
 
 /// Publishes events to Redis streams. Cheap to clone: clones share one
 /// self-healing connection.
@@ -86,13 +87,18 @@ impl Publisher {
 
     /// The envelope `event` travels in: a new UUIDv7 id, the current time,
     /// this service as source, and `context`'s correlation (a new one when
-    /// it has none), causation and trace.
+    /// it has none), causation and trace; with no trace in `context`, the
+    /// current span's (feature `otel`, see [`telemetry::trace`]).
     pub fn envelope<E: Event>(&self, event: &E, context: &PublishContext) -> Result<Envelope, PublishError> {
         let data = serde_json::to_string(event).map_err(|source| PublishError::Encode {
             event_type: E::TYPE,
             source,
         })?;
         let id = Uuid::now_v7();
+        let (traceparent, tracestate) = match &context.traceparent {
+            Some(_) => (context.traceparent.clone(), context.tracestate.clone()),
+            None => trace::span_or(&tracing::Span::current(), (None, None)),
+        };
         Ok(Envelope {
             id,
             event_type: E::TYPE.to_owned(),
@@ -106,7 +112,8 @@ impl Publisher {
                 .clone()
                 .unwrap_or_else(|| Uuid::now_v7().to_string()),
             causation_id: context.causation_id.clone(),
-            traceparent: context.traceparent.clone(),
+            traceparent,
+            tracestate,
             data,
         })
     }
@@ -211,8 +218,9 @@ impl Batch<'_> {
     ///
     /// Runs in a `publish` span (type, stream, message and entry id,
     /// correlation id, trace context; for a batch of several, the first
-    /// event's and the count) and counts what it published, or failed to,
-    /// per type (see [`telemetry`](crate::telemetry)).
+    /// event's and the count), a child of the trace context the first
+    /// event carries (feature `otel`), and counts what it published, or
+    /// failed to, per type (see [`telemetry`]).
     pub async fn send(self) -> Result<Vec<String>, PublishError> {
         let Some((stream, first, _)) = self.items.first() else {
             return Ok(Vec::new());
@@ -227,6 +235,7 @@ impl Batch<'_> {
             count = self.items.len(),
             entry_id = tracing::field::Empty,
         );
+        trace::continue_trace(&span, first.traceparent.as_deref(), first.tracestate.as_deref());
         let mut types: Vec<(String, u64)> = Vec::new();
         for (_, envelope, _) in &self.items {
             match types.iter_mut().find(|(name, _)| *name == envelope.event_type) {
@@ -241,7 +250,7 @@ impl Batch<'_> {
             span.record("entry_id", id.as_str());
         }
         for (event_type, count) in &types {
-            crate::telemetry::published(event_type, *count, sent.is_ok());
+            telemetry::published(event_type, *count, sent.is_ok());
         }
         sent
     }

@@ -10,6 +10,7 @@ use crate::command::field;
 use crate::envelope::{self, Envelope};
 use crate::handler::HandlerError;
 use crate::stream::Fields;
+use crate::telemetry::trace;
 
 /// What a reply answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,10 +30,15 @@ pub(crate) struct Reply {
     pub request_id: Uuid,
     /// What it says.
     pub answer: Answer,
+    /// The W3C `traceparent` it carries: the server's span (feature `otel`)
+    /// or the request's.
+    pub traceparent: Option<String>,
 }
 
 /// The stream entry fields of the reply to `request`, from service
-/// `source`: the handler's response JSON, or its error.
+/// `source`: the handler's response JSON, or its error. It carries the
+/// current span's trace context (the server's, feature `otel`), else the
+/// request's.
 pub(crate) fn fields(
     request: &Envelope,
     source: &str,
@@ -43,6 +49,8 @@ pub(crate) fn fields(
         Err(_) => ("null".to_owned(), field::FAILED),
     };
     let request_id = request.id.to_string();
+    let carried = (request.traceparent.clone(), request.tracestate.clone());
+    let (traceparent, tracestate) = trace::span_or(&tracing::Span::current(), carried);
     let reply = Envelope {
         id: Uuid::now_v7(),
         event_type: request.event_type.clone(),
@@ -52,7 +60,8 @@ pub(crate) fn fields(
         subject: request_id.clone(),
         correlation_id: request.correlation_id.clone(),
         causation_id: Some(request_id),
-        traceparent: request.traceparent.clone(),
+        traceparent,
+        tracestate,
         data,
     };
     let mut fields = reply.to_fields();
@@ -87,7 +96,11 @@ impl Reply {
                 None => Answer::Malformed("the reply has no `status`".to_owned()),
             },
         };
-        Ok(Reply { request_id, answer })
+        Ok(Reply {
+            request_id,
+            answer,
+            traceparent: fields.get(envelope::field::TRACEPARENT).map(str::to_owned),
+        })
     }
 }
 
@@ -106,6 +119,7 @@ mod tests {
             correlation_id: "req-1".into(),
             causation_id: None,
             traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+            tracestate: Some("congo=t61rcWkgMzE".into()),
             data: "{}".into(),
         }
     }
@@ -134,11 +148,13 @@ mod tests {
         assert_eq!(get("source"), Some("company-partner"));
         assert_eq!(get("correlationid"), Some("req-1"));
         assert_eq!(get("traceparent"), request.traceparent.as_deref());
+        assert_eq!(get("tracestate"), request.tracestate.as_deref());
         assert_eq!(get("subject"), Some(request.id.to_string().as_str()));
         assert_eq!(get("status"), Some("ok"));
         assert_eq!(get("error"), None);
         let reply = read(fields).expect("reads");
         assert_eq!(reply.request_id, request.id);
+        assert_eq!(reply.traceparent, request.traceparent);
         assert_eq!(reply.answer, Answer::Response(r#"{"company":null}"#.into()));
     }
 

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::connection::{Connection, Outage, bounded};
-use crate::reply::{Answer, Reply};
+use crate::reply::Reply;
 use crate::stream::{self, Entry};
 
 /// Replies read per round trip at most.
@@ -25,12 +25,12 @@ const BATCH: usize = 100;
 /// The calls waiting for a reply, by request id.
 #[derive(Debug, Default)]
 pub(crate) struct Waiting {
-    calls: Mutex<HashMap<Uuid, oneshot::Sender<Answer>>>,
+    calls: Mutex<HashMap<Uuid, oneshot::Sender<Reply>>>,
 }
 
 impl Waiting {
     /// Registers a call for the reply to request `id`.
-    pub(crate) fn register(&self, id: Uuid) -> oneshot::Receiver<Answer> {
+    pub(crate) fn register(&self, id: Uuid) -> oneshot::Receiver<Reply> {
         let (sender, receiver) = oneshot::channel();
         self.lock().insert(id, sender);
         receiver
@@ -49,10 +49,10 @@ impl Waiting {
     /// Hands `reply` to its call; `false` when none waits for it.
     fn deliver(&self, reply: Reply) -> bool {
         let waiting = self.lock().remove(&reply.request_id);
-        waiting.is_some_and(|call| call.send(reply.answer).is_ok())
+        waiting.is_some_and(|call| call.send(reply).is_ok())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, oneshot::Sender<Answer>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, oneshot::Sender<Reply>>> {
         self.calls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

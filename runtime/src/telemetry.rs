@@ -1,5 +1,6 @@
-//! Metrics through the [`metrics`] facade, and a Prometheus exporter
-//! (feature `prometheus`).
+//! Metrics through the [`metrics`] facade, a Prometheus exporter (feature
+//! `prometheus`), and traces that follow a message ([`trace`], feature
+//! `otel`).
 //!
 //! The runtime records into whatever recorder the service installed (none:
 //! nothing is recorded, at the cost of a few allocations per message). Label
@@ -29,6 +30,8 @@ use std::time::Duration;
 use metrics::{Counter, Histogram};
 
 use crate::handler::Dispatch;
+
+pub mod trace;
 
 /// Metric names.
 pub mod name {

@@ -17,4 +17,6 @@ mod redis {
     mod observe;
     mod publish;
     mod soak;
+    #[cfg(feature = "otel")]
+    mod traces;
 }

@@ -384,10 +384,11 @@ where
 }
 
 /// The span a handler runs in: what the entry is, where it came from, the
-/// correlation id and the W3C trace context it carries.
+/// correlation id and the W3C trace context it carries, whose child it is
+/// (feature `otel`).
 fn handle_span(message: &Message, group: &str) -> tracing::Span {
     let envelope = &message.envelope;
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "handle",
         event_type = %envelope.event_type,
         stream = %message.stream,
@@ -399,7 +400,9 @@ fn handle_span(message: &Message, group: &str) -> tracing::Span {
         traceparent = envelope.traceparent.as_deref(),
         delivery = message.delivery_count,
         outcome = tracing::field::Empty,
-    )
+    );
+    telemetry::trace::continue_trace(&span, envelope.traceparent.as_deref(), envelope.tracestate.as_deref());
+    span
 }
 
 /// The `outcome` recorded on a handler's span.

@@ -10,6 +10,9 @@
 //! [`RedisCluster::start`] runs six such servers as a Redis Cluster of three
 //! masters and three replicas, which can fail over and move slots while
 //! clients run.
+//!
+//! With the feature `otel` too, [`traces::Traces`] keeps the spans of a test
+//! in memory.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -24,6 +27,8 @@ use crate::config::ConfigBuilder;
 mod backend;
 mod cloudevents;
 mod cluster;
+#[cfg(feature = "otel")]
+pub mod traces;
 
 pub use backend::TestRedis;
 pub use cloudevents::read_as_cloudevent;

@@ -28,14 +28,14 @@ on_both!(
 
 /// The test command `test.echo`, served by `echo-svc`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Echo {
+pub(super) struct Echo {
     n: u64,
     /// What the server does: see [`EchoServer::serve`].
     act: Act,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-enum Act {
+pub(super) enum Act {
     Answer,
     Refuse,
     /// Fails (retryably) on the first `n` deliveries.
@@ -49,7 +49,7 @@ enum Act {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Echoed {
+pub(super) struct Echoed {
     n: u64,
     server: String,
     correlation_id: String,
@@ -99,15 +99,16 @@ impl Gates {
 }
 
 #[derive(Clone)]
-struct EchoServer {
+pub(super) struct EchoServer {
     name: String,
     served: Arc<Mutex<Vec<Served>>>,
     gates: Arc<Gates>,
-    publisher: Option<Publisher>,
+    /// Where `Act::FollowUp` publishes.
+    pub(super) publisher: Option<Publisher>,
 }
 
 impl EchoServer {
-    fn new(name: &str) -> Self {
+    pub(super) fn new(name: &str) -> Self {
         EchoServer {
             name: name.to_owned(),
             served: Arc::default(),
@@ -170,13 +171,13 @@ impl ServeCommands for EchoServer {
 }
 
 /// A command server running in a task.
-struct Serving {
+pub(super) struct Serving {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), Error>>,
 }
 
 impl Serving {
-    async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -188,7 +189,11 @@ impl Serving {
     }
 }
 
-fn serve(f: &Fixture, server: EchoServer, tweak: impl FnOnce(ConsumerBuilder) -> ConsumerBuilder) -> Serving {
+pub(super) fn serve(
+    f: &Fixture,
+    server: EchoServer,
+    tweak: impl FnOnce(ConsumerBuilder) -> ConsumerBuilder,
+) -> Serving {
     let commands = CommandServer::builder(&f.config)
         .consumer_settings(tweak)
         .build()
@@ -200,16 +205,16 @@ fn serve(f: &Fixture, server: EchoServer, tweak: impl FnOnce(ConsumerBuilder) ->
     Serving { stop: Some(stop), task }
 }
 
-async fn caller(f: &Fixture) -> Caller {
+pub(super) async fn caller(f: &Fixture) -> Caller {
     Caller::connect(&f.config).await.expect("caller")
 }
 
-fn echo(n: u64, act: Act) -> Echo {
+pub(super) fn echo(n: u64, act: Act) -> Echo {
     Echo { n, act }
 }
 
 /// The command stream of `echo-svc`.
-fn commands(f: &Fixture) -> String {
+pub(super) fn commands(f: &Fixture) -> String {
     f.config.keys().commands("echo-svc")
 }
 
@@ -518,6 +523,7 @@ async fn a_request_naming_a_foreign_reply_stream_is_refused() {
         correlation_id: "c".into(),
         causation_id: None,
         traceparent: None,
+        tracestate: None,
         data: serde_json::to_string(&echo(1, Act::Answer)).expect("json"),
     }
     .to_fields()

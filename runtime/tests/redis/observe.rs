@@ -147,6 +147,7 @@ fn sample_envelope() -> xerpium_messaging::Envelope {
         correlation_id: "c".into(),
         causation_id: None,
         traceparent: None,
+        tracestate: None,
         data: r#"{"subject":"s","n":1}"#.into(),
     }
 }

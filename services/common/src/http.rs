@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by the services: the request id (`X-Request-ID`,
-//! the correlation id of every event a request causes), JSON errors, and
+//! the correlation id of every event a request causes), the request's span
+//! (in the caller's trace when it sends `traceparent`), JSON errors, and
 //! serving a router until shutdown.
 
 use std::net::SocketAddr;
@@ -12,7 +13,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tokio::net::TcpListener;
+use tracing::Instrument;
 use xerpium_events::PublishContext;
+use xerpium_events::messaging::envelope::field::{TRACEPARENT, TRACESTATE};
+use xerpium_events::messaging::telemetry::trace;
 
 use crate::db::DbError;
 use crate::health::Health;
@@ -59,11 +63,25 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 }
 
 /// Middleware: settles the request id, hands it to handlers (as the
-/// [`RequestId`] extractor) and returns it in the response.
+/// [`RequestId`] extractor) and returns it in the response. The request
+/// runs in an `http_request` span (method, path, request id, status),
+/// continuing the W3C trace context of its `traceparent` and `tracestate`
+/// headers when it has them: the events it publishes carry that span.
 pub async fn request_id(mut request: Request, next: Next) -> Response {
     let id = RequestId::from_header(request.headers().get(REQUEST_ID));
+    let span = tracing::info_span!(
+        "http_request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %id.0,
+        status = tracing::field::Empty,
+    );
+    let headers = request.headers();
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    trace::continue_trace(&span, header(TRACEPARENT), header(TRACESTATE));
     request.extensions_mut().insert(id.clone());
-    let mut response = next.run(request).await;
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.record("status", response.status().as_u16());
     if let Ok(value) = HeaderValue::from_str(&id.0) {
         response.headers_mut().insert(REQUEST_ID, value);
     }

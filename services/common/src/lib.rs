@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`shutdown`]: one switch that SIGTERM, Ctrl-C or a test flips, and every task watches.
 //! - [`settings`]: reading a service's own settings from the environment.
-//! - [`logging`]: the `tracing` subscriber every binary installs.
+//! - [`logging`]: the `tracing` subscriber every binary installs; [`otlp`]: its spans exported over OTLP when
+//!   `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 //! - [`db`]: one SQLite connection shared by a service's tasks, used off the async threads.
 //! - [`outbox`]: events stored in the same SQLite transaction as the change ([`outbox::Outbox`]),
 //!   published later in order by the [`outbox::Relay`].
@@ -30,6 +31,7 @@ pub mod http;
 pub mod input;
 pub mod logging;
 pub mod main_loop;
+pub mod otlp;
 pub mod outbox;
 pub mod patch;
 pub mod settings;

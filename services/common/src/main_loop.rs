@@ -1,6 +1,7 @@
 //! What every service binary's `main` does around the service itself:
-//! logging, a multi-threaded runtime, the shutdown switch on SIGTERM and
-//! Ctrl-C, and an exit code with the error on stderr.
+//! a multi-threaded runtime, logging (and the export of its spans, see
+//! [`logging`]), the shutdown switch on SIGTERM and Ctrl-C, and an exit
+//! code with the error on stderr.
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -18,11 +19,17 @@ where
     F: FnOnce(Settings<fn(&str) -> Option<String>>, Shutdown) -> Fut,
     Fut: Future<Output = Result<(), Error>>,
 {
-    logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("{name}: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let logging = match logging::init(name, &Settings::from_env(), runtime.handle()) {
+        Ok(logging) => logging,
+        Err(error) => {
+            eprintln!("{name}: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -31,6 +38,7 @@ where
         shutdown.trigger_on_signals();
         service(Settings::from_env(), shutdown).await
     });
+    logging.shutdown();
     match result {
         Ok(()) => {
             tracing::info!("{name} stopped");

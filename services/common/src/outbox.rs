@@ -44,7 +44,9 @@ use xerpium_events::{Category, EventType};
 use crate::db::{Database, DbError, Transaction};
 use crate::shutdown::Shutdown;
 
-/// The outbox table; part of every publishing service's schema.
+/// The outbox table; part of every publishing service's schema. An event's
+/// W3C `tracestate`, which few have, is kept in a table of its own, so that
+/// outboxes made before it need no migration.
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -63,6 +65,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     failed TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sent_at IS NULL AND failed IS NULL;
+CREATE TABLE IF NOT EXISTS outbox_tracestate (
+    id TEXT PRIMARY KEY REFERENCES outbox (id) ON DELETE CASCADE,
+    tracestate TEXT NOT NULL
+);
 ";
 
 /// How many rows the relay publishes per round trip at most.
@@ -361,6 +367,12 @@ fn store(c: &Connection, category: &str, e: &Envelope) -> Result<(), DbError> {
             e.data,
         ],
     )?;
+    if let Some(tracestate) = &e.tracestate {
+        c.execute(
+            "INSERT INTO outbox_tracestate (id, tracestate) VALUES (?1, ?2)",
+            params![e.id.to_string(), tracestate],
+        )?;
+    }
     Ok(())
 }
 
@@ -368,9 +380,10 @@ fn store(c: &Connection, category: &str, e: &Envelope) -> Result<(), DbError> {
 /// read back (it never should) is marked failed, so it blocks nothing.
 fn unsent(c: &mut Connection, limit: usize) -> Result<Vec<Row>, DbError> {
     let mut statement = c.prepare(
-        "SELECT seq, category, id, event_type, version, source, time, subject, correlation_id, causation_id,
-                traceparent, data
-         FROM outbox WHERE sent_at IS NULL AND failed IS NULL ORDER BY seq LIMIT ?1",
+        "SELECT o.seq, o.category, o.id, o.event_type, o.version, o.source, o.time, o.subject, o.correlation_id,
+                o.causation_id, o.traceparent, o.data, t.tracestate
+         FROM outbox o LEFT JOIN outbox_tracestate t ON t.id = o.id
+         WHERE o.sent_at IS NULL AND o.failed IS NULL ORDER BY o.seq LIMIT ?1",
     )?;
     let mut rows = Vec::new();
     let mut broken = Vec::new();
@@ -389,6 +402,7 @@ fn unsent(c: &mut Connection, limit: usize) -> Result<Vec<Row>, DbError> {
                 causation_id: row.get(9)?,
                 traceparent: row.get(10)?,
                 data: row.get(11)?,
+                tracestate: row.get(12)?,
             },
         ))
     })?;
@@ -430,6 +444,7 @@ struct RawEnvelope {
     correlation_id: String,
     causation_id: Option<String>,
     traceparent: Option<String>,
+    tracestate: Option<String>,
     data: String,
 }
 
@@ -447,6 +462,7 @@ impl RawEnvelope {
             correlation_id: self.correlation_id,
             causation_id: self.causation_id,
             traceparent: self.traceparent,
+            tracestate: self.tracestate,
             data: self.data,
         })
     }

@@ -58,6 +58,43 @@ async fn an_unreadable_outbox_makes_the_relay_back_off() {
     .await;
 }
 
+/// An event's W3C trace context, `tracestate` too, is kept in the outbox
+/// and published with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_events_trace_context_goes_through_the_outbox() {
+    let service = Service::start().await;
+    let (traceparent, tracestate) = (
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "congo=t61rcWkgMzE",
+    );
+    let context = PublishContext::new()
+        .with_traceparent(traceparent)
+        .with_tracestate(tracestate);
+    service.stage(1, &context).await;
+    service.stage(1, &PublishContext::new()).await;
+    let (shutdown, relay) = service.relay(&Log::default());
+    service.wait_until_sent().await;
+    shutdown.trigger();
+    relay.await.expect("the relay stops without panicking");
+    const TRACES: &str = "local found = {} \
+        for _, key in ipairs(redis.call('KEYS', '*')) do \
+            if redis.call('TYPE', key).ok == 'stream' then \
+                for _, entry in ipairs(redis.call('XRANGE', key, '-', '+')) do \
+                    for i = 1, #entry[2], 2 do \
+                        if string.sub(entry[2][i], 1, 5) == 'trace' then \
+                            table.insert(found, entry[2][i] .. '=' .. entry[2][i + 1]) \
+                        end \
+                    end \
+                end \
+            end \
+        end \
+        return found";
+    let found = service.eval(TRACES);
+    let found: Vec<&str> = found.lines().collect();
+    let expected = [format!("traceparent={traceparent}"), format!("tracestate={tracestate}")];
+    assert_eq!(found, expected, "the other event has none");
+}
+
 /// A fault of the database, made and undone with SQL on the relay's
 /// connection.
 struct Fault {
@@ -79,7 +116,7 @@ struct Fault {
 /// ends; the relay never stops on its own.
 async fn relay_through(fault: Fault) {
     let service = Service::start().await;
-    service.stage(ROWS).await;
+    service.stage(ROWS, &PublishContext::new()).await;
     service.sql(fault.start).await;
     let log = Log::default();
     let (shutdown, relay) = service.relay(&log);
@@ -135,8 +172,8 @@ impl Service {
         }
     }
 
-    /// Stages and commits `count` events.
-    async fn stage(&self, count: usize) {
+    /// Stages and commits `count` events published with `context`.
+    async fn stage(&self, count: usize, context: &PublishContext) {
         let tx = self.outbox.begin().await.expect("a transaction begins");
         for _ in 0..count {
             let event = UserLoggedOut {
@@ -147,7 +184,7 @@ impl Service {
                 logged_out_at: Utc::now(),
             };
             tx.events()
-                .user_logged_out(&event, &PublishContext::new())
+                .user_logged_out(&event, context)
                 .await
                 .expect("the event is staged");
         }
@@ -187,15 +224,20 @@ impl Service {
                 if redis.call('TYPE', key).ok == 'stream' then n = n + redis.call('XLEN', key) end \
             end \
             return n";
-        let output = Command::new("redis-cli")
-            .args(["-p", &self.redis.port().to_string(), "EVAL", COUNT, "0"])
-            .output()
-            .expect("redis-cli runs");
-        let reply = String::from_utf8_lossy(&output.stdout);
+        let reply = self.eval(COUNT);
         reply
             .trim()
             .parse()
             .unwrap_or_else(|_| panic!("a count, not {reply:?}"))
+    }
+
+    /// What the Lua `script` returns, as `redis-cli` prints it (a line per value).
+    fn eval(&self, script: &str) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.redis.port().to_string(), "EVAL", script, "0"])
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 }
 
