@@ -166,7 +166,7 @@ pub const RUST_ITEM_NAMES: [(&str, &str); 9] = [
 
 /// Names the Python module and the documents define beside the catalog's, whose classes and schemas are named
 /// like the Rust types, with what each is: a type of the catalog named so would shadow it.
-pub const DOCUMENT_NAMES: [(&str, &str); 14] = [
+pub const DOCUMENT_NAMES: [(&str, &str); 25] = [
     (
         "Notification",
         "the notification message of the Python module and the documents",
@@ -185,6 +185,20 @@ pub const DOCUMENT_NAMES: [(&str, &str); 14] = [
     ),
     ("DecodeError", "the decoding error of the Python module"),
     ("StreamLayout", "the stream layout class of the Python module"),
+    ("DeliveryPolicy", "the delivery policy class of the Python module"),
+    ("Delivery", "the delivered entry of the Python module"),
+    ("HandlerError", "the handler error of the Python module"),
+    ("Consumer", "the consumer of the Python module"),
+    ("CommandServer", "the command server of the Python module"),
+    ("CommandError", "the command error of the Python module"),
+    ("CommandTimeout", "a command error of the Python module"),
+    ("CommandFailed", "a command error of the Python module"),
+    ("CommandTransportError", "a command error of the Python module"),
+    ("Notifier", "the notifier of the Python module"),
+    (
+        "NotificationSubscription",
+        "the notification subscription of the Python module",
+    ),
     ("EVENTS", "the table of event models of the Python module"),
     ("STREAMS", "the table of stream layouts of the Python module"),
     ("TYPE", "a class constant of the Python event models"),

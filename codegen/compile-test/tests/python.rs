@@ -2,7 +2,7 @@
 //! pydantic and redis-py of `.venv/` (made by `scripts/setup`):
 //!
 //! - its unit tests (`tests/python/test_models.py`), which also check its partition function and stream
-//!   keys against the runtime's, for the subjects of [`partition_vectors`];
+//!   keys against the runtime's, for the subjects of [`rust_vectors`], and its delivery policies;
 //! - Rust publishes through the runtime, Python decodes the entries into its models;
 //! - Python publishes with its `publish` helper, the Rust consumer handles the entries;
 //!
@@ -12,15 +12,13 @@
 
 mod support;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use support::{Validator, money, posted, python, voided};
+use support::{Python, Validator, money, posted, voided};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 use xerpium_codegen_compile_test::*;
@@ -31,8 +29,8 @@ use xerpium_messaging::{
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// The file beside the generated module where [`Python::new`] writes [`partition_vectors`].
-const PARTITION_VECTORS: &str = "rust_partitions.json";
+/// The file beside the generated module where [`fixture_python`] writes [`rust_vectors`].
+const RUST_VECTORS: &str = "rust_vectors.json";
 
 /// Subjects of every kind: empty, ASCII, numbers, UUIDs and non-ASCII text (accents, combining marks,
 /// CJK, emoji, a NUL, the last code point), a few hundred in all.
@@ -64,8 +62,9 @@ fn subjects() -> Vec<String> {
 }
 
 /// What the Python module must agree on with the runtime: the partition of each subject for several
-/// numbers of partitions, and the stream an event of `shipment` (partitioned) or `ledger` goes to.
-fn partition_vectors() -> Value {
+/// numbers of partitions, the stream an event of `shipment` (partitioned) or `ledger` goes to, and the
+/// delivery policy of every event type with its backoff after each of its attempts.
+fn rust_vectors() -> Value {
     let keys = Keys::new("test");
     let mut partitions = Vec::new();
     let mut streams = Vec::new();
@@ -83,58 +82,38 @@ fn partition_vectors() -> Value {
             streams.push(json!({"category": category, "subject": subject, "namespace": "test", "stream": stream}));
         }
     }
-    json!({"partitions": partitions, "streams": streams})
+    let millis = |duration: Duration| u64::try_from(duration.as_millis()).expect("a short duration");
+    let policies: Vec<Value> = EventType::ALL
+        .iter()
+        .map(|event_type| {
+            let policy = event_type.policy();
+            let backoff: Vec<u64> = (1..=policy.max_attempts + 2)
+                .map(|n| millis(policy.backoff(n)))
+                .collect();
+            json!({
+                "type": event_type.as_str(),
+                "max_attempts": policy.max_attempts,
+                "backoff_first_ms": millis(policy.backoff_first),
+                "backoff_max_ms": millis(policy.backoff_max),
+                "retention_ms": millis(policy.retention),
+                "max_len": policy.max_len,
+                "backoff_ms": backoff,
+            })
+        })
+        .collect();
+    json!({"partitions": partitions, "streams": streams, "policies": policies})
 }
 
-/// Python with the generated module of the fixture catalog on its path.
-struct Python {
-    interpreter: PathBuf,
-    module: tempfile::TempDir,
-}
-
-impl Python {
-    fn new() -> Option<Python> {
-        let interpreter = python()?;
-        let module = tempfile::tempdir().expect("a temporary directory");
-        for file in xerpium_codegen::emit::python::emit(&support::catalog()) {
-            let name = Path::new(&file.path).file_name().expect("a file name");
-            std::fs::write(module.path().join(name), file.contents).expect("module written");
-        }
-        let vectors = partition_vectors().to_string();
-        std::fs::write(module.path().join(PARTITION_VECTORS), vectors).expect("vectors written");
-        Some(Python { interpreter, module })
-    }
-
-    /// Runs a script of `tests/python/` with `arguments`, `input` on its standard input.
-    fn run(&self, arguments: &[&str], input: &str) -> Output {
-        let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python");
-        let mut child = Command::new(&self.interpreter)
-            .current_dir(&scripts)
-            .env("PYTHONPATH", self.module.path())
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .args(arguments)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python starts");
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(input.as_bytes()).expect("input written");
-        }
-        let output = child.wait_with_output().expect("python ends");
-        assert!(
-            output.status.success(),
-            "python {arguments:?} failed:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
-    }
+/// Python with the module generated from the fixture catalog, and [`rust_vectors`] beside it.
+fn fixture_python() -> Option<Python> {
+    let python = Python::fixture()?;
+    std::fs::write(python.path().join(RUST_VECTORS), rust_vectors().to_string()).expect("vectors written");
+    Some(python)
 }
 
 #[test]
 fn the_python_module_passes_its_unit_tests() {
-    let Some(python) = Python::new() else { return };
+    let Some(python) = fixture_python() else { return };
     let output = python.run(&["-W", "error", "-m", "unittest", "-v", "test_models"], "");
     let report = String::from_utf8_lossy(&output.stderr);
     assert!(report.contains("\nOK"), "{report}");
@@ -189,7 +168,7 @@ fn as_rust_reads(event_type: &str, version: u32, json: &Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_decodes_what_rust_published() {
-    let Some(python) = Python::new() else { return };
+    let Some(python) = fixture_python() else { return };
     let validator = Validator::new();
     let server = RedisServer::start().expect("redis-server starts");
     let config = server.config("rust-producer").build().expect("valid config");
@@ -267,7 +246,7 @@ fn decoded_lines(output: &Output) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_and_python_write_a_partitioned_category_to_the_same_streams() {
-    let Some(python) = Python::new() else { return };
+    let Some(python) = fixture_python() else { return };
     let server = RedisServer::start().expect("redis-server starts");
     let config = server.config("rust-producer").build().expect("valid config");
     let publisher = Publisher::connect(&config).await.expect("publisher");
@@ -368,7 +347,7 @@ impl EventHandler for Forward {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_handles_what_python_published() {
-    let Some(python) = Python::new() else { return };
+    let Some(python) = fixture_python() else { return };
     let validator = Validator::new();
     let server = RedisServer::start().expect("redis-server starts");
     let config = server

@@ -1,6 +1,15 @@
 //! The Python emitter: `python/xerpium_events.py`, pydantic v2 models of
-//! the catalog for Python services, with `publish` and `decode` helpers over
-//! redis-py that write and read exactly the wire format.
+//! the catalog for Python services, and helpers over redis-py that speak
+//! every kind of message in the wire format and with the semantics of the
+//! Rust runtime: events (`publish`, `decode`, a `Consumer`), commands (a
+//! `CommandClient` with a typed method per command, a `<Service>Commands`
+//! base class per target service for a `CommandServer`) and notifications
+//! (a `Notifier`, subscriptions).
+//!
+//! The module is fixed text (`python/head.py`, `python/tail.py`,
+//! `python/notifications.py`) around what the catalog gives: its models, the
+//! tables of its events and streams, and the classes that name its commands
+//! and notification targets.
 //!
 //! Every model class is named like its Rust type (`UserCreated`,
 //! `UserCreatedV1`, `Money`, `CompanyGetRequest`). A field whose name is a
@@ -11,8 +20,8 @@
 
 use super::schema;
 use super::text::{Text, join};
-use crate::model::{Catalog, Field, Scalar, TypeRef, Value};
-use crate::names::{event_version_type_name, pascal};
+use crate::model::{Catalog, Command, Field, Scalar, Target, TypeRef, Value};
+use crate::names::{command_request_name, command_response_name, commands_trait_name, event_version_type_name, snake};
 use crate::output::GeneratedFile;
 
 /// The path of the Python module.
@@ -154,8 +163,35 @@ struct Module {
     structs: Vec<ModelClass>,
     events: Vec<ModelClass>,
     commands: Vec<ModelClass>,
+    /// The methods of `CommandClient`, one per command.
+    calls: Vec<CommandMethod>,
+    /// The handler base class of each target service.
+    services: Vec<Service>,
     notifications: Option<Notifications>,
     streams: Vec<Streams>,
+}
+
+/// A command as a method: of `CommandClient`, or of its target's handler class.
+#[derive(Debug)]
+struct CommandMethod {
+    /// The method's name, e.g. `company_get`.
+    method: String,
+    request: String,
+    response: String,
+    /// The method's docstring, quoted.
+    doc: String,
+}
+
+/// The base class of the handlers of one target service's commands, e.g. `CompanyPartnerCommands`.
+#[derive(Debug)]
+struct Service {
+    class: String,
+    /// The service's name, quoted.
+    target: String,
+    doc: String,
+    /// The names of its commands, quoted.
+    names: Vec<String>,
+    handlers: Vec<CommandMethod>,
 }
 
 /// The stream layout of one category (an entry of `STREAMS`).
@@ -197,12 +233,25 @@ struct ModelClass {
     has_separator: bool,
 }
 
-/// The notification message: its enums, its target and itself.
+/// The notification message: its enums, its target and itself, and the methods of `Notifier`.
 #[derive(Debug)]
 struct Notifications {
     enums: Vec<EnumClass>,
     structs: Vec<ModelClass>,
     model: ModelClass,
+    senders: Vec<NotifyMethod>,
+}
+
+/// A method of `Notifier` that sends to one kind of target.
+#[derive(Debug)]
+struct NotifyMethod {
+    method: &'static str,
+    /// The parameter that names the target, with its annotation.
+    parameter: Option<&'static str>,
+    /// The target, as a Python expression.
+    target: &'static str,
+    /// The docstring, quoted.
+    doc: String,
 }
 
 fn enum_class(name: &str, doc: String, values: &[String]) -> EnumClass {
@@ -276,6 +325,14 @@ impl Module {
                     ),
                     format!("RETENTION_MS: _t.ClassVar[_int] = {millis}"),
                     format!("MAX_LEN: _t.ClassVar[_int] = {}", event.policy.max_len),
+                    format!(
+                        "POLICY: _t.ClassVar[DeliveryPolicy] = DeliveryPolicy(max_attempts={}, backoff_first_ms={}, \
+                         backoff_max_ms={}, retention_ms={millis}, max_len={})",
+                        event.policy.max_attempts,
+                        milliseconds(event.policy.backoff_first),
+                        milliseconds(event.policy.backoff_max),
+                        event.policy.max_len
+                    ),
                 ];
                 model_class(
                     &event_version_type_name(event),
@@ -288,7 +345,6 @@ impl Module {
             .collect();
         let mut commands = Vec::new();
         for command in &catalog.commands {
-            let base = pascal(&command.name);
             let millis = milliseconds(command.timeout);
             let constants = vec![
                 format!("NAME: _t.ClassVar[_str] = {}", schema::quote(&command.name)),
@@ -298,15 +354,15 @@ impl Module {
             ];
             let doc = text(&command.description, format!("The request of `{}`.", command.name));
             commands.push(model_class(
-                &format!("{base}Request"),
-                "_Model",
+                &command_request_name(&command.name),
+                "_Request",
                 doc,
                 constants,
                 &command.request,
             ));
             let doc = schema::quote(&format!("The response of `{}`.", command.name));
             commands.push(model_class(
-                &format!("{base}Response"),
+                &command_response_name(&command.name),
                 "_Model",
                 doc,
                 Vec::new(),
@@ -342,6 +398,12 @@ impl Module {
                     Vec::new(),
                     &payload.fields,
                 ),
+                senders: catalog
+                    .notifications
+                    .targets
+                    .iter()
+                    .map(|target| notify_method(*target))
+                    .collect(),
             }
         });
         Module {
@@ -368,6 +430,8 @@ impl Module {
                 .collect(),
             events,
             commands,
+            calls: catalog.commands.iter().map(client_method).collect(),
+            services: services(catalog),
             notifications,
             streams: catalog
                 .categories
@@ -386,8 +450,107 @@ impl Module {
 /// The module's text from its docstring's second line to the `Envelope` model: what does not depend on the catalog.
 const HEAD: &str = include_str!("python/head.py");
 
-/// The module's text from the rebuild of the models on: what does not depend on the catalog.
+/// The module's text from the rebuild of the models to the generated command classes: what does not depend on
+/// the catalog.
 const TAIL: &str = include_str!("python/tail.py");
+
+/// The notification helpers, after the tail when the catalog has notifications (they use its `Notification`).
+const NOTIFICATIONS: &str = include_str!("python/notifications.py");
+
+/// The method of a command: `company.get` → `company_get`.
+fn command_method(command: &Command) -> String {
+    attribute(&snake(&command.name))
+}
+
+/// The method of `CommandClient` that calls `command`.
+fn client_method(command: &Command) -> CommandMethod {
+    let calls = format!(
+        "Calls `{}` on `{}` and waits for the reply, at most {} (or ``timeout`` seconds).",
+        command.name,
+        command.target,
+        humantime::format_duration(command.timeout)
+    );
+    CommandMethod {
+        method: command_method(command),
+        request: command_request_name(&command.name),
+        response: command_response_name(&command.name),
+        doc: method_doc(command.description.as_deref(), &calls),
+    }
+}
+
+/// The handler base class of every target service, in catalog order.
+fn services(catalog: &Catalog) -> Vec<Service> {
+    let mut services: Vec<Service> = Vec::new();
+    for command in &catalog.commands {
+        let serves = format!(
+            "Serves `{}`: an error is sent back to the caller as a failed reply.",
+            command.name
+        );
+        let handler = CommandMethod {
+            doc: method_doc(command.description.as_deref(), &serves),
+            ..client_method(command)
+        };
+        let quoted = schema::quote(&command.target);
+        if let Some(service) = services.iter_mut().find(|service| service.target == quoted) {
+            service.names.push(schema::quote(&command.name));
+            service.handlers.push(handler);
+            continue;
+        }
+        let target = &command.target;
+        services.push(Service {
+            class: commands_trait_name(target),
+            doc: schema::quote(&format!(
+                "The commands served by `{target}` (stream `<ns>:commands:{target}`): subclass it with a method \
+                 per command, and serve it with `CommandServer`."
+            )),
+            target: quoted,
+            names: vec![schema::quote(&command.name)],
+            handlers: vec![handler],
+        });
+    }
+    services
+}
+
+/// A method's docstring: the catalog's description, if any, then `summary`.
+fn method_doc(description: Option<&str>, summary: &str) -> String {
+    match description {
+        Some(description) => schema::quote(&format!("{}\n\n{summary}", description.trim())),
+        None => schema::quote(summary),
+    }
+}
+
+/// The method of `Notifier` that sends to `target`.
+fn notify_method(target: Target) -> NotifyMethod {
+    let (method, parameter, target, summary) = match target {
+        Target::User => (
+            "notify_user",
+            Some("user_id: _str"),
+            "NotificationTarget(kind=NotificationTargetKind.USER, id=user_id)",
+            "Notifies one user, on every device where they listen.",
+        ),
+        Target::Role => (
+            "notify_role",
+            Some("role: _str"),
+            "NotificationTarget(kind=NotificationTargetKind.ROLE, id=role)",
+            "Notifies every user holding `role`.",
+        ),
+        Target::All => (
+            "notify_all",
+            None,
+            "NotificationTarget(kind=NotificationTargetKind.ALL)",
+            "Notifies everyone listening.",
+        ),
+    };
+    let doc = format!(
+        "{summary}\n\nFire and forget: who is not listening now misses it. Returns how many subscriptions received it."
+    );
+    NotifyMethod {
+        method,
+        parameter,
+        target,
+        doc: schema::quote(&doc),
+    }
+}
 
 impl Module {
     /// The module's text.
@@ -459,7 +622,114 @@ impl Module {
         }
         text.line(format_args!("):"));
         text.push(format_args!("{TAIL}"));
+        if !self.calls.is_empty() {
+            self.write_client(&mut text);
+        }
+        for service in &self.services {
+            service.write(&mut text);
+        }
+        if let Some(notifications) = notifications {
+            text.push(format_args!("{NOTIFICATIONS}"));
+            notifications.write_notifier(&mut text);
+        }
         text.finish()
+    }
+
+    /// Writes `CommandClient`, after two blank lines.
+    fn write_client(&self, text: &mut Text) {
+        text.line(format_args!(""));
+        text.line(format_args!(""));
+        text.line(format_args!("class CommandClient(_Caller):"));
+        text.line(format_args!(
+            "    \"\"\"A typed method per command of the catalog: each sends its request to the command's target and \
+             waits for\n    the typed response, or raises :class:`CommandError`.\n\n    \
+             ``async with CommandClient(redis, source=\"billing\") as commands:``\"\"\""
+        ));
+        for call in &self.calls {
+            text.line(format_args!(""));
+            text.line(format_args!(
+                "    async def {}(self, request: {}, *, timeout: _t.Optional[_float] = None) -> {}:",
+                call.method, call.request, call.response
+            ));
+            text.line(format_args!("        {}", call.doc));
+            text.line(format_args!(
+                "        return await self._call(request, {}, timeout)",
+                call.response
+            ));
+        }
+    }
+}
+
+impl Service {
+    /// Writes the class, after two blank lines.
+    fn write(&self, text: &mut Text) {
+        text.line(format_args!(""));
+        text.line(format_args!(""));
+        text.line(format_args!("class {}(_CommandHandlers):", self.class));
+        text.line(format_args!("    {}", self.doc));
+        text.line(format_args!(""));
+        text.line(format_args!("    TARGET: _t.ClassVar[_str] = {}", self.target));
+        let single = if self.names.len() == 1 { "," } else { "" };
+        text.line(format_args!(
+            "    COMMANDS: _t.ClassVar[_t.Tuple[_str, ...]] = ({}{single})",
+            join(&self.names, ", ", String::clone)
+        ));
+        for handler in &self.handlers {
+            text.line(format_args!(""));
+            text.line(format_args!("    @_abc.abstractmethod"));
+            text.line(format_args!(
+                "    async def {}(self, request: {}, delivery: Delivery) -> {}:",
+                handler.method, handler.request, handler.response
+            ));
+            text.line(format_args!("        {}", handler.doc));
+        }
+        text.line(format_args!(""));
+        text.line(format_args!("    async def serve(self, delivery: Delivery) -> _str:"));
+        text.line(format_args!(
+            "        \"\"\"Decodes the request in ``delivery`` by its command name, calls its method and returns the \
+             response as JSON.\"\"\""
+        ));
+        text.line(format_args!("        command = delivery.envelope.type"));
+        text.line(format_args!("        response: _Model"));
+        for handler in &self.handlers {
+            text.line(format_args!("        if command == {}.NAME:", handler.request));
+            text.line(format_args!(
+                "            response = await self.{}(_payload({}, delivery.envelope), delivery)",
+                handler.method, handler.request
+            ));
+            text.line(format_args!(
+                "            return response.model_dump_json(by_alias=True)"
+            ));
+        }
+        text.line(format_args!("        raise _unknown(delivery.envelope)"));
+    }
+}
+
+impl Notifications {
+    /// Writes `Notifier`, after two blank lines.
+    fn write_notifier(&self, text: &mut Text) {
+        text.line(format_args!(""));
+        text.line(format_args!(""));
+        text.line(format_args!("class Notifier(_Notify):"));
+        text.line(format_args!(
+            "    \"\"\"A typed method per target of the catalog's notifications (see :meth:`_Notify.send`).\"\"\""
+        ));
+        for sender in &self.senders {
+            let target = sender
+                .parameter
+                .map_or(String::new(), |parameter| format!("{parameter}, "));
+            text.line(format_args!(""));
+            text.line(format_args!(
+                "    async def {}(self, {target}kind: _Open[NotificationType], title: _str, message: _str, \
+                 data: _t.Any = None) -> _int:",
+                sender.method
+            ));
+            text.line(format_args!("        {}", sender.doc));
+            text.line(format_args!(
+                "        return await self.send({}, kind, title, message, data)",
+                sender.target
+            ));
+        }
     }
 }
 

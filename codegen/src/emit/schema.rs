@@ -451,7 +451,7 @@ const fn envelope_field(
 
 /// The envelope of a stream entry (the README's wire format), in wire order; `data` holds the payload.
 #[rustfmt::skip]
-pub const ENVELOPE: [EnvelopeField; 11] = [
+pub const ENVELOPE: [EnvelopeField; 12] = [
     envelope_field("specversion", r#"{"type": "string", "const": "1.0"}"#, true,
         "CloudEvents spec version, always `1.0`."),
     envelope_field("id", r#"{"type": "string", "format": "uuid"}"#, true,
@@ -468,6 +468,8 @@ pub const ENVELOPE: [EnvelopeField; 11] = [
     envelope_field("causationid", r#"{"type": "string"}"#, false,
         "Id of the message that caused this one (absent when none)."),
     envelope_field("traceparent", r#"{"type": "string"}"#, false, "W3C trace context (absent when none)."),
+    envelope_field("tracestate", r#"{"type": "string"}"#, false,
+        "W3C trace state, vendor data of the trace (absent when none)."),
     envelope_field("datacontenttype", r#"{"type": "string", "const": "application/json"}"#, true,
         "Always `application/json`."),
 ];

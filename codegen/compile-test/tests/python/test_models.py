@@ -4,6 +4,7 @@ Run by codegen/compile-test/tests/python.rs, which generates the module into a
 temporary directory on PYTHONPATH and runs `python -m unittest` on this file.
 """
 
+import asyncio
 import datetime
 import decimal
 import json
@@ -13,13 +14,14 @@ import unittest
 import uuid
 
 import pydantic
+import redis.exceptions
 
 import xerpium_events as x
 
 ENTRY = "00000000-0000-0000-0000-000000000007"
 
-# Written beside the module by python.rs: partitions and stream keys as the Rust runtime computes them.
-RUST_VECTORS = pathlib.Path(x.__file__).with_name("rust_partitions.json")
+# Written beside the module by python.rs: partitions, stream keys and delivery policies as the Rust runtime has them.
+RUST_VECTORS = pathlib.Path(x.__file__).with_name("rust_vectors.json")
 
 HOUR_MS = 3600 * 1000
 
@@ -157,13 +159,135 @@ class Wire(unittest.TestCase):
         self.assertEqual((envelope.type, envelope.version, envelope.source), ("ledger.closed", 1, "py-test"))
         self.assertEqual(decoded, event)
         unknown = {**raw, b"version": b"9"}
-        with self.assertRaisesRegex(x.DecodeError, "unknown event type `ledger.closed` v9"):
+        with self.assertRaisesRegex(x.DecodeError, "^unknown type: `ledger.closed` v9$") as caught:
             x.decode(unknown)
+        self.assertEqual(caught.exception.reason, "unknown-type", "the dead-letter reason")
         bad = {**raw, b"data": b"{not json"}
-        with self.assertRaises(x.DecodeError):
+        with self.assertRaisesRegex(x.DecodeError, "^undecodable: payload of `ledger.closed` v1 does not match") as caught:
             x.decode(bad)
-        with self.assertRaises(x.DecodeError):
+        self.assertEqual(caught.exception.reason, "undecodable")
+        with self.assertRaises(x.DecodeError) as caught:
             x.decode({b"type": b"ledger.closed"})
+        self.assertEqual(caught.exception.reason, "bad-envelope")
+        with self.assertRaises(x.DecodeError) as caught:
+            x.decode({**raw, b"source": b"\xff"})
+        self.assertEqual(caught.exception.reason, "bad-envelope", "a field that is not UTF-8")
+
+    def test_a_delivery_gives_the_context_of_what_follows_it(self):
+        meta = x.envelope(x.MatchType(id=1, self="s"), "py-test", correlation_id="c-9", traceparent="00-a-b-01")
+        delivery = x.Delivery(meta, "t:events:match", "1-0", 1, meta.to_fields())
+        self.assertEqual(
+            delivery.follow_up(),
+            {"correlation_id": "c-9", "causation_id": str(meta.id), "traceparent": "00-a-b-01", "tracestate": None},
+        )
+        follow = x.envelope(x.MatchType(id=2, self="s"), "py-test", **delivery.follow_up())
+        self.assertEqual((follow.correlationid, follow.causationid), ("c-9", str(meta.id)))
+
+
+class Failures(unittest.TestCase):
+    """Handler errors and command errors read as the Rust runtime writes them."""
+
+    def test_handler_errors_have_the_rust_text_and_reason(self):
+        self.assertEqual(str(x.HandlerError.permanent("no such company")), "permanent: no such company")
+        self.assertEqual(str(x.HandlerError.retry("db down")), "retryable: db down")
+        self.assertEqual(x._failure(x.HandlerError.permanent("no")), (False, "permanent", "permanent: no"))
+        self.assertEqual(x._failure(x.HandlerError.retry("db")), (True, "retries-exhausted", "retryable: db"))
+        try:
+            try:
+                raise OSError("disk full")
+            except OSError as cause:
+                raise RuntimeError("outer") from cause
+        except RuntimeError as error:
+            self.assertEqual(x._failure(error), (True, "retries-exhausted", "retryable: outer: disk full"))
+        undecodable = x.DecodeError(x.DecodeError.UNDECODABLE, "undecodable: payload")
+        self.assertEqual(x._failure(undecodable), (False, "undecodable", "undecodable: payload"))
+
+    def test_command_errors_read_as_rust_ones(self):
+        self.assertEqual(
+            str(x.CommandTimeout("ledger.get_entry", "ledger-service", 2000)),
+            "no reply to `ledger.get_entry` from `ledger-service` within 2s: is `ledger-service` running?",
+        )
+        self.assertIn("within 1.5s", str(x.CommandTimeout("c", "t", 1500)))
+        self.assertIn("within 300ms", str(x.CommandTimeout("c", "t", 300)))
+        failed = x.CommandFailed("ledger.ping", "ledger-service", "permanent: closed")
+        self.assertEqual(str(failed), "`ledger.ping` failed in `ledger-service`: permanent: closed")
+        self.assertIsInstance(failed, x.CommandError)
+
+    def test_replies_read_as_the_rust_caller_reads_them(self):
+        request = x.LedgerGetEntryRequest(entry_id=ENTRY)
+        reply = x.Envelope(
+            id=uuid.uuid4(), type="ledger.get_entry", version=1, source="ledger-service",
+            time=datetime.datetime.now(datetime.timezone.utc), subject="s", correlationid="c",
+            data='{"found": true}',
+        ).to_fields()
+        response = x._answer(request, x.LedgerGetEntryResponse, {**reply, "status": "ok"})
+        self.assertEqual(response, x.LedgerGetEntryResponse(found=True))
+        with self.assertRaises(x.CommandFailed) as failed:
+            x._answer(request, x.LedgerGetEntryResponse, {**reply, "status": "error", "error": "permanent: no"})
+        self.assertEqual((failed.exception.reason, failed.exception.target), ("permanent: no", "ledger-service"))
+        transport = (
+            ({**reply, "status": "maybe"}, "the reply has an unknown `status` 'maybe'"),
+            (reply, "the reply has no `status`"),
+            ({"causationid": "x", "status": "ok"}, "the reply is no envelope"),
+            ({**reply, "status": "ok", "data": "{}"}, "cannot decode the response"),
+        )
+        for fields, reason in transport:
+            with self.subTest(reason=reason), self.assertRaisesRegex(x.CommandTransportError, reason):
+                x._answer(request, x.LedgerGetEntryResponse, fields)
+
+    def test_a_request_that_cannot_be_sent_is_a_transport_error(self):
+        async def call():
+            async with x.CommandClient(_Down(), source="py-test") as commands:
+                await commands.ledger_ping(x.LedgerPingRequest())
+
+        expected = "^`ledger.ping` could not be carried: cannot send the request to `xerpium:commands:ledger-service`"
+        with self.assertLogs("xerpium_events", "WARNING"), self.assertRaisesRegex(x.CommandTransportError, expected):
+            asyncio.run(call())
+
+    def test_a_deadline_is_an_rfc_3339_time(self):
+        self.assertFalse(x._past_deadline(None))
+        self.assertTrue(x._past_deadline("2020-01-01T00:00:00.000Z"))
+        self.assertFalse(x._past_deadline("2999-01-01T00:00:00+01:00"))
+        for malformed in ("tomorrow", "2020-01-01T00:00:00"):
+            with self.subTest(deadline=malformed), self.assertRaisesRegex(x.HandlerError, "^permanent: `deadline`"):
+                x._past_deadline(malformed)
+
+    def test_commands_have_their_catalog_timeouts_and_targets(self):
+        self.assertEqual((x.LedgerGetEntryRequest.NAME, x.LedgerGetEntryRequest.TIMEOUT_MS), ("ledger.get_entry", 2000))
+        self.assertEqual(x.LedgerServiceCommands.TARGET, "ledger-service")
+        self.assertEqual(x.LedgerServiceCommands.COMMANDS, ("ledger.get_entry", "ledger.ping"))
+        self.assertTrue(callable(x.CommandClient.ledger_get_entry))
+
+    def test_notification_channels_are_the_runtimes(self):
+        user = x.NotificationTarget(kind=x.NotificationTargetKind.USER, id="42")
+        self.assertEqual(x.notification_channel(user, namespace="prod"), "prod:notify:user:42")
+        role = x.NotificationTarget(kind="role", id="admin")
+        self.assertEqual(x.notification_channel(role), "xerpium:notify:role:admin")
+        everyone = x.NotificationTarget(kind=x.NotificationTargetKind.ALL)
+        self.assertEqual(x.notification_channel(everyone, namespace="prod"), "prod:notify:all")
+        with self.assertRaises(ValueError):
+            x.notification_channel(x.NotificationTarget(kind="user"))
+        subscription = x.subscribe_user(None, "42", ["admin", "admin"], namespace="p")
+        self.assertEqual(subscription.channels, ["p:notify:all", "p:notify:role:admin", "p:notify:user:42"])
+
+
+class _Down:
+    """Stands in for a redis.asyncio client whose server is down."""
+
+    def pipeline(self, transaction):
+        return self
+
+    def xadd(self, stream, fields, **options):
+        pass
+
+    def xtrim(self, stream, **options):
+        pass
+
+    async def execute(self):
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    async def xread(self, streams, **options):
+        raise redis.exceptions.ConnectionError("Connection refused")
 
 
 class _Pipeline:
@@ -197,6 +321,27 @@ class Partitions(unittest.TestCase):
         for case in vectors["streams"]:
             stream = x.stream_key(case["category"], case["subject"], namespace=case["namespace"])
             self.assertEqual(stream, case["stream"], case)
+
+    def test_delivery_policies_and_backoffs_agree_with_rust(self):
+        vectors = json.loads(RUST_VECTORS.read_text("utf-8"))["policies"]
+        self.assertEqual({case["type"] for case in vectors}, {model.TYPE for model in x.EVENTS.values()})
+        for model in x.EVENTS.values():
+            case = next(case for case in vectors if case["type"] == model.TYPE)
+            policy = model.POLICY
+            expected = x.DeliveryPolicy(
+                case["max_attempts"], case["backoff_first_ms"], case["backoff_max_ms"], case["retention_ms"],
+                case["max_len"],
+            )
+            self.assertEqual(policy, expected, model.__name__)
+            backoff = [policy.backoff_ms(n) for n in range(1, len(case["backoff_ms"]) + 1)]
+            self.assertEqual(backoff, case["backoff_ms"], model.__name__)
+        self.assertEqual(x.DEFAULT_POLICY.backoff_ms(40), 300_000, "never past the longest")
+
+    def test_every_stream_of_a_category(self):
+        self.assertEqual(x.event_streams("ledger", namespace="t"), ["t:events:ledger"])
+        shipment = x.event_streams("shipment", namespace="t")
+        self.assertEqual(shipment, [f"t:events:shipment:{p}" for p in range(4)])
+        self.assertIn(x.stream_key("shipment", "s-1", namespace="t"), shipment)
 
     def test_the_hash_is_32_bit_fnv_1a(self):
         whole = x.StreamLayout(partitions=2**32, retention_ms=HOUR_MS, max_len=1)
