@@ -138,10 +138,15 @@ pub(crate) fn open(config: &Config, response_timeout: Option<Duration>) -> Resul
         RedisServers::Cluster(nodes) => {
             // Few, quick retries: a command that fails (a master being
             // failed over) comes back to the runtime, which waits for the
-            // cluster with its own backoff and reports the outage.
+            // cluster with its own backoff and reports the outage. None for
+            // blocking reads: an `XREADGROUP … >` sent again by the client
+            // after its reply was lost would take the entries after those
+            // it lost, out of order; the reader sees the error instead and
+            // first reads again what it lost (see the consumer's reader).
+            let retries = if response_timeout.is_some() { 3 } else { 0 };
             let client = ClusterClientBuilder::new(nodes.iter().map(String::as_str))
                 .connection_timeout(CONNECT_TIMEOUT)
-                .retries(3)
+                .retries(retries)
                 .min_retry_wait(50)
                 .max_retry_wait(1_000)
                 .build()
