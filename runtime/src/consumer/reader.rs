@@ -16,7 +16,7 @@ use futures_util::stream::FuturesOrdered;
 use redis::{RedisError, Value};
 use tokio::sync::mpsc;
 
-use super::pending::{self, Whose};
+use super::pending::{self, Pass, Whose};
 use super::progress::ConsumerProgress;
 use super::window::Window;
 use super::{Delivery, groups};
@@ -58,14 +58,14 @@ impl Reader {
     /// the stream up).
     pub(super) async fn run(mut self) {
         let mut outage = Outage::new("reading entries");
-        self.pending_first(&mut outage).await;
+        self.work_off(Pass::Take(self.first), &mut outage).await;
         let mut reads = FuturesOrdered::new();
         let mut next_sweep = self.sweep_idle.map(|idle| Instant::now() + idle / 3);
         loop {
             if let (Some(due), Some(idle)) = (next_sweep, self.sweep_idle)
                 && Instant::now() >= due
             {
-                self.reread_own(Some(idle), &mut outage).await;
+                self.work_off(Pass::Reread(Some(idle)), &mut outage).await;
                 next_sweep = Some(Instant::now() + idle / 3);
             }
             while reads.len() < READS_IN_FLIGHT {
@@ -96,44 +96,8 @@ impl Reader {
                     // read in flight, whose reply would come after them).
                     reads.clear();
                     self.pause(&error, &mut outage).await;
-                    self.reread_own(None, &mut outage).await;
+                    self.work_off(Pass::Reread(None), &mut outage).await;
                 }
-            }
-        }
-    }
-
-    /// Reads this consumer's own pending entries of the stream again (those
-    /// idle at least `min_idle`, when given), in stream order, after a read
-    /// whose reply may have been lost: the consumer drops those it holds
-    /// already, and acks again those it settled a moment ago (their ack was
-    /// on the way). A read may also be lost without an error here (one the
-    /// client gave up on while the server had yet to run it): the sweep of
-    /// idle ones finds those.
-    async fn reread_own(&mut self, min_idle: Option<Duration>, outage: &mut Outage) {
-        let mut after = "-".to_owned();
-        loop {
-            let wanted = self.window.room(self.batch).await;
-            let read = pending::reread_own(
-                &mut self.calls,
-                self.limit,
-                &self.stream,
-                &self.group,
-                &self.consumer,
-                min_idle,
-                &after,
-                wanted,
-            )
-            .await;
-            match read {
-                Ok((deliveries, last)) => {
-                    let done = deliveries.is_empty();
-                    self.send(deliveries);
-                    match last {
-                        Some(last) if !done => after = format!("({last}"),
-                        _ => return,
-                    }
-                }
-                Err(error) => self.pause(&error, outage).await,
             }
         }
     }
@@ -170,34 +134,41 @@ impl Reader {
         }
     }
 
-    /// Works off the pending entries this reader must finish first, in
-    /// stream order.
-    async fn pending_first(&mut self, outage: &mut Outage) {
+    /// Works off pending entries of the stream as `pass` says, in stream
+    /// order: those this reader must finish first (`Take`), or this
+    /// consumer's own again (`Reread`) after a read whose reply may have
+    /// been lost: the consumer drops those it holds already, and acks again
+    /// those it settled a moment ago (their ack was on the way). A read may
+    /// also be lost without an error here (one the client gave up on while
+    /// the server had yet to run it): the sweep of idle ones finds those.
+    async fn work_off(&mut self, pass: Pass, outage: &mut Outage) {
         let mut after = "-".to_owned();
         loop {
             let wanted = self.window.room(self.batch).await;
-            let taken = pending::take(
+            let page = pending::page(
                 &mut self.calls,
                 self.limit,
                 &self.stream,
                 &self.group,
                 &self.consumer,
-                self.first,
+                pass,
                 &after,
                 wanted,
             )
             .await;
-            match taken {
+            match page {
                 Ok((deliveries, last)) => {
-                    outage.recovered();
-                    self.progress.read_done();
                     let done = deliveries.is_empty();
-                    if !done {
-                        let whose = match self.first {
-                            Whose::Own => "entries held before a restart",
-                            Whose::Everyone => "entries left by the partition's previous owner",
-                        };
-                        tracing::info!(stream = %self.stream, entries = deliveries.len(), "resuming {whose}");
+                    if let Pass::Take(whose) = pass {
+                        outage.recovered();
+                        self.progress.read_done();
+                        if !done {
+                            let whose = match whose {
+                                Whose::Own => "entries held before a restart",
+                                Whose::Everyone => "entries left by the partition's previous owner",
+                            };
+                            tracing::info!(stream = %self.stream, entries = deliveries.len(), "resuming {whose}");
+                        }
                     }
                     self.send(deliveries);
                     match last {
