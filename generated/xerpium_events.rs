@@ -4688,6 +4688,98 @@ impl EventType {
         }
     }
 
+    /// The first sentence of the event's description in the catalog; empty when it has none.
+    pub const fn summary(self) -> &'static str {
+        match self {
+            EventType::UserCreated => {
+                "A user account was registered, by self sign-up or by invitation."
+            }
+            EventType::UserUpdated => {
+                "A user's profile fields changed (name, e-mail, phone, locale, ...)."
+            }
+            EventType::UserDeleted => {
+                "A user account was deleted, and every service must erase that user's personal data."
+            }
+            EventType::UserLoggedIn => {
+                "A user signed in successfully and a session was opened."
+            }
+            EventType::UserLoggedOut => {
+                "A user's session ended, by sign-out, expiry or an admin."
+            }
+            EventType::UserLoginFailed => {
+                "A sign-in attempt failed (unknown login, wrong password or failed second factor)."
+            }
+            EventType::UserPasswordChanged => {
+                "A user's password was changed by the user or reset by an admin or a reset link."
+            }
+            EventType::UserAccountLocked => {
+                "A user account was locked and its sessions were ended."
+            }
+            EventType::UserAccountUnlocked => {
+                "A locked user account was unlocked by an admin or because its lock expired."
+            }
+            EventType::UserRolesChanged => "Roles were added to or removed from a user.",
+            EventType::CompanyCreated => {
+                "A company (tenant) was created with its legal and fiscal data."
+            }
+            EventType::CompanyUpdated => "A company's master data changed.",
+            EventType::CompanyDeactivated => {
+                "A company was deactivated, so its users can no longer sign in."
+            }
+            EventType::PartnerCreated => {
+                "A business partner (customer, supplier or both) was created for a company."
+            }
+            EventType::PartnerUpdated => "A business partner's data changed.",
+            EventType::PartnerArchived => {
+                "A business partner was archived; it stays in history but takes no new documents."
+            }
+            EventType::CurrencyRateUpdated => {
+                "A new exchange rate between two currencies was recorded."
+            }
+            EventType::CurrencyActivated => {
+                "A currency was enabled for use in a company's documents."
+            }
+            EventType::SystemServiceStarted => {
+                "A service instance started and is ready to take work."
+            }
+            EventType::SystemServiceStopped => {
+                "A service instance stopped, gracefully or on an error."
+            }
+            EventType::SystemStatusChanged => {
+                "A service instance's health status changed."
+            }
+            EventType::AuditDataExported => {
+                "A user exported a data set out of the system."
+            }
+            EventType::AuditRecordViewed => {
+                "A user viewed, or was refused, a record marked as sensitive."
+            }
+            EventType::AuditSettingsChanged => "A system-wide setting changed.",
+            EventType::MenuItemCreated => "A menu item was added to the navigation.",
+            EventType::MenuItemDeleted => {
+                "A menu item was removed from the navigation, with every permission on it."
+            }
+            EventType::MenuRolePermissionsChanged => {
+                "The permissions of a role on menu items were granted or revoked."
+            }
+            EventType::MenuItemAccessGranted => {
+                "A user was given access to a menu item beyond what their roles allow."
+            }
+            EventType::MenuItemAccessRevoked => {
+                "A user's extra access to a menu item was withdrawn."
+            }
+            EventType::SecurityViolationDetected => {
+                "A detector found a security violation such as brute force or a permission breach."
+            }
+            EventType::SecurityIpBlocked => {
+                "Requests from an IP address were blocked after a violation or by an admin."
+            }
+            EventType::SecurityTokenRevoked => {
+                "An access or refresh token was revoked before it expired."
+            }
+        }
+    }
+
     /// The type with this wire name and version, if this build knows it.
     pub fn lookup(name: &str, version: u32) -> ::core::option::Option<EventType> {
         EventType::ALL
@@ -6506,6 +6598,40 @@ impl ::xerpium_messaging::Command for UserGetProfileRequest {
     type Response = UserGetProfileResponse;
 }
 
+/// Every command of the catalog, in catalog order: its name, the service that serves it, its version and
+/// timeout (those of its request type's [`Command`](::xerpium_messaging::Command) constants) and the first
+/// sentence of its description.
+pub const COMMANDS: &[::xerpium_messaging::CommandInfo] = &[
+    ::xerpium_messaging::CommandInfo {
+        name: <CompanyGetRequest as ::xerpium_messaging::Command>::NAME,
+        service: <CompanyGetRequest as ::xerpium_messaging::Command>::TARGET,
+        version: <CompanyGetRequest as ::xerpium_messaging::Command>::VERSION,
+        timeout: <CompanyGetRequest as ::xerpium_messaging::Command>::TIMEOUT,
+        summary: "Reads one company's master data.",
+    },
+    ::xerpium_messaging::CommandInfo {
+        name: <PartnerValidateVatRequest as ::xerpium_messaging::Command>::NAME,
+        service: <PartnerValidateVatRequest as ::xerpium_messaging::Command>::TARGET,
+        version: <PartnerValidateVatRequest as ::xerpium_messaging::Command>::VERSION,
+        timeout: <PartnerValidateVatRequest as ::xerpium_messaging::Command>::TIMEOUT,
+        summary: "Checks the format and checksum of a VAT number for a country.",
+    },
+    ::xerpium_messaging::CommandInfo {
+        name: <CurrencyConvertRequest as ::xerpium_messaging::Command>::NAME,
+        service: <CurrencyConvertRequest as ::xerpium_messaging::Command>::TARGET,
+        version: <CurrencyConvertRequest as ::xerpium_messaging::Command>::VERSION,
+        timeout: <CurrencyConvertRequest as ::xerpium_messaging::Command>::TIMEOUT,
+        summary: "Converts an amount into another currency with the latest recorded rate.",
+    },
+    ::xerpium_messaging::CommandInfo {
+        name: <UserGetProfileRequest as ::xerpium_messaging::Command>::NAME,
+        service: <UserGetProfileRequest as ::xerpium_messaging::Command>::TARGET,
+        version: <UserGetProfileRequest as ::xerpium_messaging::Command>::VERSION,
+        timeout: <UserGetProfileRequest as ::xerpium_messaging::Command>::TIMEOUT,
+        summary: "Reads one user's profile.",
+    },
+];
+
 /// A typed method per command of the catalog, on every [`CommandCaller`](::xerpium_messaging::CommandCaller).
 pub trait CommandClient: ::xerpium_messaging::CommandCaller {
     /// Reads one company's master data.
@@ -6849,6 +6975,10 @@ impl<'de> ::serde::Deserialize<'de> for NotificationType {
         )
     }
 }
+
+/// The targets a notification can be sent to, as the catalog names them (`notifications.targets`), in
+/// catalog order; each has its method in [`SendNotifications`].
+pub const NOTIFICATION_TARGETS: &[&str] = &["user", "role", "all"];
 
 /// Typed notification methods on every [`Notify`](::xerpium_messaging::Notify) implementation.
 pub trait SendNotifications: ::xerpium_messaging::Notify {

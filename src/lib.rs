@@ -8,7 +8,9 @@
 //! - Event types, one struct per catalog event (`UserCreated`, …), each
 //!   implementing [`Event`]; shared types and enums (`Money`, `UserRole`, …).
 //! - [`Category`], [`EventType`] and [`AnyEvent`]: the catalog as data, and
-//!   decoding any event by its wire type and version.
+//!   decoding any event by its wire type and version; [`COMMANDS`] and
+//!   [`NOTIFICATION_TARGETS`] list the commands ([`CommandInfo`]) and the
+//!   notification targets.
 //! - Handling: one trait per category (`UserHandler`, …) run through its
 //!   dispatcher (`UserDispatch`), and [`EventHandler`] / [`EventDispatch`]
 //!   for every event at once.
@@ -25,6 +27,6 @@ mod generated {
 pub use generated::*;
 pub use xerpium_messaging as messaging;
 pub use xerpium_messaging::{
-    Command, CommandCaller, CommandError, DecodeError, DeliveryPolicy, Dispatch, Envelope, Event, HandlerError,
-    HandlerResult, Message, Notify, Publish, PublishContext, PublishError, StreamLayout,
+    Command, CommandCaller, CommandError, CommandInfo, DecodeError, DeliveryPolicy, Dispatch, Envelope, Event,
+    HandlerError, HandlerResult, Message, Notify, Publish, PublishContext, PublishError, StreamLayout,
 };

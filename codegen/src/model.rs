@@ -245,6 +245,17 @@ pub enum Target {
     All,
 }
 
+impl Target {
+    /// Its catalog name, as `notifications.targets` writes it: `user`, `role` or `all`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::User => "user",
+            Target::Role => "role",
+            Target::All => "all",
+        }
+    }
+}
+
 /// The notifications section.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Notifications {

@@ -1,5 +1,6 @@
 //! Request/reply commands: the [`Command`] trait of generated request types,
-//! the [`CommandCaller`] that generated client methods use, and the
+//! the [`CommandInfo`] of the generated list of commands, the
+//! [`CommandCaller`] that generated client methods use, and the
 //! [`ServeCommands`] trait of generated per-service handler dispatch.
 
 use std::future::Future;
@@ -23,6 +24,24 @@ pub trait Command: Serialize + DeserializeOwned + Send + Sync + 'static {
     const VERSION: u32;
     /// The reply's type.
     type Response: Serialize + DeserializeOwned + Send + Sync + 'static;
+}
+
+/// What a build knows of one catalog command, for listings (an operator dashboard, `--help` text): the
+/// generated `COMMANDS` holds one per command of the catalog, in catalog order, with the values of its request
+/// type's [`Command`] constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandInfo {
+    /// The command's wire name, e.g. `company.get` ([`Command::NAME`]).
+    pub name: &'static str,
+    /// The service that serves it, e.g. `company-partner`; its stream is `<ns>:commands:<service>`
+    /// ([`Command::TARGET`]).
+    pub service: &'static str,
+    /// The schema version of the request and response ([`Command::VERSION`]).
+    pub version: u32,
+    /// How long a caller waits for the reply unless told otherwise ([`Command::TIMEOUT`]).
+    pub timeout: Duration,
+    /// The first sentence of the command's description in the catalog; empty when it has none.
+    pub summary: &'static str,
 }
 
 /// The stream entry fields of a command request and of its reply, besides

@@ -17,7 +17,7 @@
 //! - [`publish`]: the [`Publish`] trait and the [`PublishContext`] of a publish.
 //! - [`publisher`]: the Redis [`Publisher`].
 //! - [`consumer`]: the Redis [`Consumer`]: groups, acks, retries, dead letters, reclaim, shutdown.
-//! - [`command`]: request/reply commands ([`Command`], [`CommandCaller`], [`ServeCommands`]).
+//! - [`command`]: request/reply commands ([`Command`], [`CommandInfo`], [`CommandCaller`], [`ServeCommands`]).
 //! - [`caller`]: the Redis [`Caller`]: sends commands, waits for their replies.
 //! - [`command_server`]: the [`CommandServer`]: serves a target's commands through a consumer group.
 //! - [`notify`]: real-time notification targets and payloads.
@@ -61,7 +61,7 @@ pub mod testing;
 
 pub use backoff::Backoff;
 pub use caller::{Caller, PendingReply};
-pub use command::{Command, CommandCaller, CommandError, ServeCommands, encode_response};
+pub use command::{Command, CommandCaller, CommandError, CommandInfo, ServeCommands, encode_response};
 pub use command_server::{CommandServer, CommandServerBuilder};
 pub use config::{Config, ConfigBuilder, ConfigError, RedisServers, StartPosition};
 pub use consumer::{Consumer, ConsumerBuilder, DeadLetterReason};

@@ -15,8 +15,9 @@ use support::{message, money, posted};
 use uuid::Uuid;
 use xerpium_codegen_compile_test::*;
 use xerpium_messaging::{
-    Command, CommandCaller, CommandError, DecodeError, Dispatch, Event, HandlerError, HandlerResult, Keys, Message,
-    Notification, NotificationTarget, Notify, Publish, PublishContext, PublishError, ServeCommands, StreamLayout,
+    Command, CommandCaller, CommandError, CommandInfo, DecodeError, Dispatch, Event, HandlerError, HandlerResult, Keys,
+    Message, Notification, NotificationTarget, Notify, Publish, PublishContext, PublishError, ServeCommands,
+    StreamLayout,
 };
 
 #[test]
@@ -417,6 +418,64 @@ async fn commands_round_trip_through_client_and_server() {
     );
     let unknown = client.0.serve(&message("ledger.unknown", 1, "{}")).await;
     assert!(matches!(unknown, Err(HandlerError::UnknownType { .. })));
+}
+
+#[test]
+fn the_build_lists_its_commands_notification_targets_and_event_summaries() {
+    assert_eq!(
+        COMMANDS,
+        [
+            CommandInfo {
+                name: "ledger.get_entry",
+                service: "ledger-service",
+                version: 1,
+                timeout: Duration::from_secs(2),
+                summary: "Reads one entry, e.g. a posted one.",
+            },
+            CommandInfo {
+                name: "ledger.ping",
+                service: "ledger-service",
+                version: 1,
+                timeout: Duration::from_secs(5),
+                summary: "",
+            },
+        ],
+        "in catalog order, the first sentence of each description"
+    );
+    // The same values as the request types' constants.
+    let constants = |name, service, version, timeout| (name, service, version, timeout);
+    assert_eq!(
+        constants(
+            COMMANDS[0].name,
+            COMMANDS[0].service,
+            COMMANDS[0].version,
+            COMMANDS[0].timeout
+        ),
+        constants(
+            LedgerGetEntryRequest::NAME,
+            LedgerGetEntryRequest::TARGET,
+            LedgerGetEntryRequest::VERSION,
+            LedgerGetEntryRequest::TIMEOUT
+        )
+    );
+    assert_eq!(
+        LedgerServiceCommandServer(Ledger).commands(),
+        COMMANDS.iter().map(|command| command.name).collect::<Vec<_>>()
+    );
+    // The catalog names no targets: every one.
+    assert_eq!(NOTIFICATION_TARGETS, ["user", "role", "all"]);
+    assert_eq!(EventType::LedgerPosted.summary(), "An entry was posted.");
+    // A description of several lines and sentences: the first sentence.
+    assert_eq!(EventType::LedgerVoided.summary(), "An entry was voided.");
+    // A sentence of several clauses is whole; an older version without a description has the newest's.
+    assert_eq!(
+        EventType::LedgerClosedV1.summary(),
+        "A ledger period was closed; the balance was a float."
+    );
+    assert_eq!(EventType::LedgerClosedV2.summary(), "A ledger period was closed.");
+    const SUMMARY: &str = EventType::ShipmentSent.summary();
+    assert_eq!(SUMMARY, "A shipment left the warehouse.", "a const fn");
+    assert!(EventType::ALL.iter().all(|event| !event.summary().contains('\n')));
 }
 
 #[derive(Default)]

@@ -56,7 +56,7 @@ const TRICKY_SNAKE: &[&str] = &[
     "unknown", "dispatch", "dispatch_entry", "categories", "policy", "layout", "subject", "decode", "known",
     "redacted", "redact", "events", "lookup", "version", "category", "publish", "notify", "call", "serve", "target",
     "commands", "event_type", "to_json", "as_str", "notify_user", "all", "a_l_l", "unrecognized", "event",
-    "handler", "request", "response", "command", "command_server", "any",
+    "handler", "request", "response", "command", "command_server", "any", "summary",
     // pydantic's attributes.
     "model_config", "model_dump", "model_dump_json", "model_validate_x", "schema", "json", "copy", "dict",
     "validate", "register", "mro", "fields", "construct",
@@ -87,7 +87,7 @@ const TRICKY_PASCAL: &[&str] = &[
     // The generator's names, and names like the ones it derives.
     "Category", "EventType", "AnyEvent", "EventHandler", "EventDispatch", "PublishEvents", "CommandClient",
     "NotificationType", "SendNotifications", "NotificationTargetKind", "EVENTS", "STREAMS", "TYPE", "VERSION", "NAME",
-    "REDACTED", "Unrecognized", "OrderDispatch", "OrderHandler", "UserCreated", "OrderGetRequest",
+    "REDACTED", "COMMANDS", "Unrecognized", "OrderDispatch", "OrderHandler", "UserCreated", "OrderGetRequest",
     "BillingCommands", "SelfType",
     // Python's names.
     "BaseModel", "Enum", "Any", "List", "UnicodeDecodeError", "ValueError", "Exception",

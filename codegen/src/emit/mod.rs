@@ -1,9 +1,11 @@
 //! Emitters: each takes the checked [`Catalog`](crate::model::Catalog) and
 //! returns generated files as strings.
 //!
-//! [`rust`] is always there (build scripts use it); the documents for other
-//! languages and for people come with the `docs` feature.
+//! [`rust`] is always there (build scripts use it), and so is [`prose`], the
+//! wording it shares with the documents; the documents for other languages and
+//! for people come with the `docs` feature.
 
+pub mod prose;
 pub mod rust;
 
 #[cfg(feature = "docs")]
@@ -13,8 +15,6 @@ pub mod asyncapi;
 pub mod json_schema;
 #[cfg(feature = "docs")]
 pub mod markdown;
-#[cfg(feature = "docs")]
-pub mod prose;
 #[cfg(feature = "docs")]
 pub mod python;
 #[cfg(feature = "docs")]

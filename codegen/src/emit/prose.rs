@@ -1,4 +1,4 @@
-//! Wording shared by the documents: durations, delivery policies, summaries.
+//! Wording shared by the documents (and, for summaries, the Rust module): durations, delivery policies, summaries.
 
 use std::time::Duration;
 
@@ -73,6 +73,23 @@ pub fn first_line(text: Option<&str>) -> Option<String> {
     text.and_then(|text| text.trim().lines().next()).map(str::to_owned)
 }
 
+/// The first sentence of a description, as a one-line summary: its [first line](first_line) up to the first `.`,
+/// `!` or `?` that a space and a capital letter follow, else the whole line. A word with a dot inside (`e.g.`,
+/// `i.e.`) ends no sentence.
+pub fn first_sentence(text: Option<&str>) -> Option<String> {
+    let line = first_line(text)?;
+    let mut words = line.split(' ').peekable();
+    let mut sentence = Vec::new();
+    while let Some(word) = words.next() {
+        sentence.push(word);
+        let ends = word.ends_with(['.', '!', '?']) && !word[..word.len() - 1].contains('.');
+        if ends && words.peek().is_some_and(|next| next.starts_with(char::is_uppercase)) {
+            break;
+        }
+    }
+    Some(sentence.join(" "))
+}
+
 /// `word` with its first letter in upper case.
 pub fn capitalize(word: &str) -> String {
     let mut chars = word.chars();
@@ -115,6 +132,18 @@ mod tests {
         category.layout.partitions = 1;
         assert_eq!(streams(&category), "one stream `<ns>:events:user`");
         assert_eq!(first_line(Some(" One.\nTwo.")), Some("One.".into()));
+        assert_eq!(first_sentence(Some(" One. Two.\nThree.")), Some("One.".into()));
+        assert_eq!(
+            first_sentence(Some("Reads a code, e.g. EUR or i.e. USD. Then more.")),
+            Some("Reads a code, e.g. EUR or i.e. USD.".into())
+        );
+        assert_eq!(first_sentence(Some("Done? Yes. Really")), Some("Done?".into()));
+        assert_eq!(
+            first_sentence(Some("Rate 1.5 applies. in lower case")),
+            Some("Rate 1.5 applies. in lower case".into())
+        );
+        assert_eq!(first_sentence(Some("  ")), None);
+        assert_eq!(first_sentence(None), None);
         assert_eq!(capitalize("call"), "Call");
         assert_eq!(count(1, "category", "categories"), "1 category");
         assert_eq!(count(0, "event", "events"), "0 events");

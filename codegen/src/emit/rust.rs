@@ -25,6 +25,7 @@ use std::time::Duration;
 use proc_macro2::Literal;
 
 use self::code::{Code, string};
+use super::prose;
 use crate::model::{
     Catalog, Category, Command, Enum, Event, Field, Policy, Scalar, StreamLayout, Target, TypeRef, Value,
 };
@@ -755,17 +756,20 @@ fn event_type_enum(catalog: &Catalog) -> Vec<Code> {
             "];",
             true,
         );
-        let by_trait = |code: &mut Code, doc: &str, signature: &str, constant: &str| {
+        // A `const fn` of `self` that matches every type, its arm's value from the event and its variant.
+        let by_event = |code: &mut Code, doc: &str, signature: &str, value: &dyn Fn(&Event, &str) -> String| {
             code.doc(doc);
             code.block(format_args!("{signature}"), |code| {
                 code.block(format_args!("match self"), |code| {
-                    for variant in &variants {
-                        code.arm(
-                            &format!("EventType::{variant}"),
-                            &format!("<{variant} as ::xerpium_messaging::Event>::{constant}"),
-                        );
+                    for (event, variant) in events.iter().zip(&variants) {
+                        code.arm(&format!("EventType::{variant}"), &value(event, variant));
                     }
                 });
+            });
+        };
+        let by_trait = |code: &mut Code, doc: &str, signature: &str, constant: &str| {
+            by_event(code, doc, signature, &|_, variant| {
+                format!("<{variant} as ::xerpium_messaging::Event>::{constant}")
             });
         };
         by_trait(
@@ -780,17 +784,12 @@ fn event_type_enum(catalog: &Catalog) -> Vec<Code> {
             "pub const fn version(self) -> u32",
             "VERSION",
         );
-        code.doc(" The category, which names the stream.");
-        code.block(format_args!("pub const fn category(self) -> Category"), |code| {
-            code.block(format_args!("match self"), |code| {
-                for (event, variant) in events.iter().zip(&variants) {
-                    code.arm(
-                        &format!("EventType::{variant}"),
-                        &format!("Category::{}", variant_name(&event.category)),
-                    );
-                }
-            });
-        });
+        by_event(
+            code,
+            " The category, which names the stream.",
+            "pub const fn category(self) -> Category",
+            &|event, _| format!("Category::{}", variant_name(&event.category)),
+        );
         by_trait(
             code,
             " How the runtime delivers this type.",
@@ -802,6 +801,12 @@ fn event_type_enum(catalog: &Catalog) -> Vec<Code> {
             " How the streams of this type's category are laid out and trimmed.",
             "pub const fn layout(self) -> ::xerpium_messaging::StreamLayout",
             "STREAM",
+        );
+        by_event(
+            code,
+            " The first sentence of the event's description in the catalog; empty when it has none.",
+            "pub const fn summary(self) -> &'static str",
+            &|event, _| string(&summary(event.description.as_deref())),
         );
         code.doc(" The type with this wire name and version, if this build knows it.");
         code.block(
@@ -1080,12 +1085,20 @@ fn publisher(catalog: &Catalog) -> Vec<Code> {
     items
 }
 
+/// The first sentence of a description, as the module's listings give it (`EventType::summary`, `COMMANDS`): empty
+/// when there is none.
+fn summary(description: Option<&str>) -> String {
+    prose::first_sentence(description).unwrap_or_default()
+}
+
 fn commands(items: &mut impl Extend<Code>, catalog: &Catalog) {
-    if catalog.commands.is_empty() {
-        return;
-    }
     for command in &catalog.commands {
         command_items(items, command);
+    }
+    // The list is there without commands too, empty, so that a listing can rely on it.
+    items.extend([command_list(&catalog.commands)]);
+    if catalog.commands.is_empty() {
+        return;
     }
     let mut code = Code::default();
     code.doc(
@@ -1133,6 +1146,45 @@ fn commands(items: &mut impl Extend<Code>, catalog: &Catalog) {
     for target in targets {
         command_server(items, catalog, target);
     }
+}
+
+/// `COMMANDS`: a `CommandInfo` per command, its values read from the request type's `Command` constants.
+fn command_list(commands: &[Command]) -> Code {
+    let mut code = Code::default();
+    for line in [
+        " Every command of the catalog, in catalog order: its name, the service that serves it, its version and",
+        " timeout (those of its request type's [`Command`](::xerpium_messaging::Command) constants) and the first",
+        " sentence of its description.",
+    ] {
+        code.doc(line);
+    }
+    let all = "pub const COMMANDS: &[::xerpium_messaging::CommandInfo] = &[";
+    if commands.is_empty() {
+        code.line(format_args!("{all}];"));
+        return code;
+    }
+    code.open(format_args!("{all}"));
+    for command in commands {
+        let request = command_request_name(&command.name);
+        code.open(format_args!("::xerpium_messaging::CommandInfo {{"));
+        for (field, constant) in [
+            ("name", "NAME"),
+            ("service", "TARGET"),
+            ("version", "VERSION"),
+            ("timeout", "TIMEOUT"),
+        ] {
+            code.line(format_args!(
+                "{field}: <{request} as ::xerpium_messaging::Command>::{constant},"
+            ));
+        }
+        code.line(format_args!(
+            "summary: {},",
+            string(&summary(command.description.as_deref()))
+        ));
+        code.close("},");
+    }
+    code.close("];");
+    code
 }
 
 /// The method of a command in [`CommandClient`] and its target's handler trait (`company_get`).
@@ -1273,6 +1325,21 @@ fn notifications(items: &mut impl Extend<Code>, catalog: &Catalog) {
     );
     items.extend(enums::open_enum(code, "NotificationType", &notifications.types));
     let mut code = Code::default();
+    code.doc(" The targets a notification can be sent to, as the catalog names them (`notifications.targets`), in");
+    code.doc(" catalog order; each has its method in [`SendNotifications`].");
+    let targets: Vec<String> = notifications
+        .targets
+        .iter()
+        .map(|target| string(target.name()))
+        .collect();
+    code.list(
+        format_args!("pub const NOTIFICATION_TARGETS: &[&str] = &["),
+        &targets,
+        "];",
+        true,
+    );
+    items.extend([code]);
+    let mut code = Code::default();
     code.doc(" Typed notification methods on every [`Notify`](::xerpium_messaging::Notify) implementation.");
     code.block(
         format_args!("pub trait SendNotifications: ::xerpium_messaging::Notify"),
@@ -1341,6 +1408,25 @@ mod tests {
 
     use super::*;
 
+    /// Checks that every item of `catalog` whose layout the emitter settles itself is laid out as prettyplease lays
+    /// it out; `what` names the catalog in failures. How many items are settled.
+    fn check_settled(catalog: &Catalog, what: &str) -> usize {
+        let mut laid_out = Vec::new();
+        items(catalog, &mut laid_out);
+        let mut settled = 0;
+        for item in laid_out {
+            if let Some(text) = item.settled_text() {
+                settled += 1;
+                assert_eq!(
+                    code::format(text),
+                    text,
+                    "{what}: an item is not laid out as prettyplease would"
+                );
+            }
+        }
+        settled
+    }
+
     /// Every item whose layout the emitter settles itself is laid out as prettyplease lays it out.
     #[test]
     fn settled_items_are_as_prettyplease_prints_them() {
@@ -1352,20 +1438,32 @@ mod tests {
             .chain([&Path::new(env!("CARGO_MANIFEST_DIR")).join("../events.yaml")])
         {
             let catalog = crate::check_catalog(path).unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
-            let mut laid_out = Vec::new();
-            items(&catalog, &mut laid_out);
-            for item in laid_out {
-                if let Some(text) = item.settled_text() {
-                    settled += 1;
-                    assert_eq!(
-                        code::format(text),
-                        text,
-                        "{}: an item is not laid out as prettyplease would",
-                        path.display()
-                    );
-                }
-            }
+            settled += check_settled(&catalog, &path.display().to_string());
         }
         assert!(settled > 100, "most items are settled");
+    }
+
+    /// A catalog without commands still lists them, in an empty `COMMANDS`; without notifications it has no
+    /// `NOTIFICATION_TARGETS`, as it has no `NotificationType`.
+    #[test]
+    fn a_catalog_without_commands_lists_none() {
+        let text = "catalog: bare\ncategories:\n  account:\n    events:\n      opened:\n        subject: id\n        fields: { id: uuid }\n";
+        let catalog =
+            crate::check_catalog_text("bare.yaml", text).unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+        let module = emit(&catalog);
+        assert!(
+            module.ends_with(
+                "}\n\n/// Every command of the catalog, in catalog order: its name, the service that serves it, its version and\n/// timeout (those of its request type's [`Command`](::xerpium_messaging::Command) constants) and the first\n/// sentence of its description.\npub const COMMANDS: &[::xerpium_messaging::CommandInfo] = &[];\n"
+            ),
+            "{module}"
+        );
+        assert!(
+            module.contains("EventType::AccountOpened => \"\",\n"),
+            "no description, an empty summary"
+        );
+        for absent in ["CommandClient", "NotificationType", "NOTIFICATION_TARGETS"] {
+            assert!(!module.contains(absent), "{absent}");
+        }
+        assert!(check_settled(&catalog, "bare.yaml") > 10);
     }
 }

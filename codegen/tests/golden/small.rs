@@ -386,6 +386,13 @@ impl EventType {
         }
     }
 
+    /// The first sentence of the event's description in the catalog; empty when it has none.
+    pub const fn summary(self) -> &'static str {
+        match self {
+            EventType::AccountOpened => "An account was opened.",
+        }
+    }
+
     /// The type with this wire name and version, if this build knows it.
     pub fn lookup(name: &str, version: u32) -> ::core::option::Option<EventType> {
         EventType::ALL
@@ -614,6 +621,19 @@ impl ::xerpium_messaging::Command for AccountGetRequest {
     type Response = AccountGetResponse;
 }
 
+/// Every command of the catalog, in catalog order: its name, the service that serves it, its version and
+/// timeout (those of its request type's [`Command`](::xerpium_messaging::Command) constants) and the first
+/// sentence of its description.
+pub const COMMANDS: &[::xerpium_messaging::CommandInfo] = &[
+    ::xerpium_messaging::CommandInfo {
+        name: <AccountGetRequest as ::xerpium_messaging::Command>::NAME,
+        service: <AccountGetRequest as ::xerpium_messaging::Command>::TARGET,
+        version: <AccountGetRequest as ::xerpium_messaging::Command>::VERSION,
+        timeout: <AccountGetRequest as ::xerpium_messaging::Command>::TIMEOUT,
+        summary: "Reads one account.",
+    },
+];
+
 /// A typed method per command of the catalog, on every [`CommandCaller`](::xerpium_messaging::CommandCaller).
 pub trait CommandClient: ::xerpium_messaging::CommandCaller {
     /// Reads one account.
@@ -780,6 +800,10 @@ impl<'de> ::serde::Deserialize<'de> for NotificationType {
         )
     }
 }
+
+/// The targets a notification can be sent to, as the catalog names them (`notifications.targets`), in
+/// catalog order; each has its method in [`SendNotifications`].
+pub const NOTIFICATION_TARGETS: &[&str] = &["user"];
 
 /// Typed notification methods on every [`Notify`](::xerpium_messaging::Notify) implementation.
 pub trait SendNotifications: ::xerpium_messaging::Notify {
