@@ -22,7 +22,7 @@ use crate::config::{Config, RedisServers, var};
 use crate::error::Error;
 
 pub use grouped::SlotPipeline;
-pub use nodes::scan_keys;
+pub use nodes::{on_every_master, scan_keys};
 pub(crate) use outage::Outage;
 
 /// How long opening a connection to one node may take.

@@ -86,21 +86,36 @@ pub async fn scan_keys(
     Ok(keys)
 }
 
+/// `command`'s reply from every master, each with the master's address
+/// (`host:port`; `None` for the single server of a standalone setup), in
+/// address order; each call bounded by `limit`. A master that fails gives
+/// its error in its place.
+pub async fn on_every_master(
+    connection: &mut Connection,
+    command: &Cmd,
+    limit: Duration,
+) -> Result<Vec<(Option<String>, Result<Value, RedisError>)>, RedisError> {
+    let mut replies = Vec::new();
+    for master in masters(connection, limit).await? {
+        let reply = bounded(limit, query_on(connection, &master, command)).await;
+        replies.push((master.map(|(host, port)| format!("{host}:{port}")), reply));
+    }
+    Ok(replies)
+}
+
 /// Logs a loud warning when a master may evict keys: eviction silently
 /// destroys streams, groups and pending lists. A server that does not allow
 /// `CONFIG GET` (managed offerings) or cannot be reached is only noted.
 pub(super) async fn warn_if_evicting(connection: &mut Connection, limit: Duration) {
-    let masters = match masters(connection, limit).await {
-        Ok(masters) => masters,
-        Err(error) => return tracing::debug!(%error, "could not list Redis's masters"),
-    };
     let mut get = redis::cmd("CONFIG");
     get.arg("GET").arg("maxmemory-policy");
-    for master in masters {
-        let reply = bounded(limit, query_on(connection, &master, &get))
-            .await
-            .and_then(|reply| Ok(redis::from_redis_value::<Vec<String>>(reply)?));
-        let node = master.map_or_else(String::new, |(host, port)| format!(" {host}:{port}"));
+    let replies = match on_every_master(connection, &get, limit).await {
+        Ok(replies) => replies,
+        Err(error) => return tracing::debug!(%error, "could not list Redis's masters"),
+    };
+    for (master, reply) in replies {
+        let reply = reply.and_then(|reply| Ok(redis::from_redis_value::<Vec<String>>(reply)?));
+        let node = master.map_or_else(String::new, |address| format!(" {address}"));
         match reply.as_deref() {
             Ok([_, policy]) if policy != "noeviction" => tracing::warn!(
                 maxmemory_policy = %policy,
