@@ -1,5 +1,5 @@
 //! The browser test: headless Chromium (Debian's `chromium`, driven by
-//! Playwright from `services/user-auth/browser/`) registers through
+//! Playwright from `tools/browser/`) registers through
 //! user-auth's page and must see the "Welcome!" toast, which travels from
 //! user-auth through Redis Pub/Sub and the gateway's Server-Sent Events.
 //!
@@ -14,7 +14,7 @@ use support::Stack;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registering_in_the_browser_shows_the_welcome_toast() {
-    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("../user-auth/browser");
+    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/browser");
     assert!(
         browser.join("node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists(),
         "Chromium or Playwright is missing: run scripts/setup"
