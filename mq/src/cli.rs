@@ -10,7 +10,7 @@ use xerpium_events::Category;
 /// needed). Exit codes: 0 success, 1 error, 2 bad usage, 3 `health` found
 /// an instance unhealthy or stale.
 #[derive(Debug, Parser)]
-#[command(name = "xerpium-mq", version)]
+#[command(name = "xerpium-mq", version, args_override_self = true)]
 pub struct Cli {
     /// Redis to connect to [default: XERPIUM_REDIS_URL, else redis://127.0.0.1:6379].
     #[arg(long, global = true, value_name = "URL")]
@@ -53,6 +53,25 @@ pub enum Command {
     /// Dead letters: list, show, replay, purge.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Serves a web dashboard: health and verdict per group, charts of the
+    /// last hour, dead letters to inspect, replay and purge, a live tail,
+    /// the catalog. Read-only unless XERPIUM_DASHBOARD_TOKEN is set (at
+    /// least 16 characters), which operators log in with.
+    Dashboard {
+        /// Where to listen (loopback by default; port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:7878", value_name = "IP:PORT")]
+        addr: std::net::SocketAddr,
+        /// How often to sample lag, pending and rates for the charts.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+        sample_every: std::time::Duration,
+        /// A group that holds entries, or has entries waiting, and settles
+        /// nothing for this long is stalled.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+        stall_after: std::time::Duration,
+        /// A group with this many entries not yet delivered is lagging.
+        #[arg(long, default_value_t = 1000, value_name = "ENTRIES")]
+        lag_threshold: u64,
+    },
 }
 
 /// The `dlq` commands.
@@ -84,21 +103,29 @@ pub enum DlqCommand {
         /// The consumer group.
         group: String,
         /// The dead letters' ids.
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        #[arg(required_unless_present_any = ["all", "reason"], conflicts_with_all = ["all", "reason"])]
         ids: Vec<String>,
         /// Replay every dead letter of the group.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "reason")]
         all: bool,
+        /// Replay every dead letter of the group with this reason (e.g. `handler_failed`).
+        #[arg(long, value_name = "REASON")]
+        reason: Option<String>,
         /// Leave the dead letters in the dead-letter stream.
         #[arg(long)]
         keep: bool,
     },
-    /// Deletes dead letters: the given ones, or all of the group's. Asks first.
+    /// Deletes dead letters: the given ones, those of a reason, or all of
+    /// the group's. Asks first.
     Purge {
         /// The consumer group.
         group: String,
         /// The dead letters' ids (none: all of them).
+        #[arg(conflicts_with = "reason")]
         ids: Vec<String>,
+        /// Delete every dead letter of the group with this reason.
+        #[arg(long, value_name = "REASON")]
+        reason: Option<String>,
         /// Do not ask.
         #[arg(long, short)]
         yes: bool,

@@ -51,6 +51,23 @@ pub enum Error {
     /// A purge was not confirmed.
     #[error("no answer on standard input; nothing deleted (pass --yes to purge without asking)")]
     NotConfirmed,
+    /// A setting of the environment is invalid.
+    #[error("{name} {problem}")]
+    Setting {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The dashboard cannot listen where it was told to.
+    #[error("the dashboard cannot listen on {addr}: {source} (is another program using it? pass another --addr)")]
+    Listen {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// Output could not be written.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),

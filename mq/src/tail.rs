@@ -39,7 +39,7 @@ const POLL: Duration = Duration::from_millis(100);
 /// `count` of them or until interrupted, in entry-id order across its
 /// streams.
 pub async fn tail(
-    session: &mut Session,
+    session: &Session,
     category: Category,
     from: &str,
     count: Option<u64>,
@@ -64,10 +64,10 @@ pub async fn tail(
     let mut shown = 0;
     while count.is_none_or(|count| shown < count) {
         let wanted = count.map_or(BATCH, |count| (count - shown).min(BATCH));
-        for source in sources.iter_mut().filter(|source| source.buffer.is_empty()) {
+        for source in sources.iter_mut().filter(|source| source.is_empty()) {
             source.read(session, wanted, block).await?;
         }
-        if sources.iter().all(|source| source.buffer.is_empty()) {
+        if sources.iter().all(Source::is_empty) {
             if partitioned {
                 tokio::time::sleep(POLL).await;
             }
@@ -76,26 +76,19 @@ pub async fn tail(
         // The oldest buffered entry, until a stream that may hold entries
         // older than the rest runs dry.
         while count.is_none_or(|count| shown < count) {
-            let Some(source) = sources
-                .iter_mut()
-                .filter(|source| !source.buffer.is_empty())
-                .min_by_key(|source| source.buffer.front().map(Entry::position))
-            else {
+            let Some((source, entry)) = next_in_order(&mut sources) else {
                 break;
             };
-            let Some(entry) = source.buffer.pop_front() else { break };
+            let stream = &sources[source].stream;
             if json {
-                serde_json::to_writer(&mut *out, &event_json(&source.stream, &entry))?;
+                serde_json::to_writer(&mut *out, &event_json(stream, &entry, Personal::Shown))?;
                 writeln!(out)?;
             } else if partitioned {
-                write_event(out, &format!("{} {}", source.stream, entry.id), &entry)?;
+                write_event(out, &format!("{stream} {}", entry.id), &entry)?;
             } else {
                 write_event(out, &entry.id, &entry)?;
             }
             shown += 1;
-            if source.buffer.is_empty() && source.more {
-                break;
-            }
         }
         out.flush()?;
     }
@@ -103,30 +96,39 @@ pub async fn tail(
 }
 
 /// One stream of the category being followed.
-struct Source {
+pub struct Source {
     /// Its key.
-    stream: String,
+    pub stream: String,
     /// The id of the last entry read from it.
     after: String,
-    /// Entries read and not shown yet, oldest first.
+    /// The id of the last entry taken from it ([`next_in_order`]).
+    pub taken: String,
+    /// Entries read and not taken yet, oldest first.
     buffer: VecDeque<Entry>,
     /// Whether its last read was full: it may hold more right now.
     more: bool,
 }
 
 impl Source {
-    fn new(stream: String, after: String) -> Source {
+    /// The stream `stream`, to be read after entry `after`.
+    pub fn new(stream: String, after: String) -> Source {
         Source {
             stream,
+            taken: after.clone(),
             after,
             buffer: VecDeque::new(),
             more: false,
         }
     }
 
+    /// Whether it holds entries read and not taken.
+    pub fn is_empty(&self) -> bool {
+        self.buffer.is_empty()
+    }
+
     /// Reads up to `count` entries after the last one read into the
     /// buffer, waiting up to `block` for one when given.
-    async fn read(&mut self, session: &Session, count: u64, block: Option<Duration>) -> Result<(), Error> {
+    pub async fn read(&mut self, session: &Session, count: u64, block: Option<Duration>) -> Result<(), Error> {
         let mut read = redis::cmd("XREAD");
         read.arg("COUNT").arg(count);
         if let Some(block) = block {
@@ -145,6 +147,24 @@ impl Source {
     }
 }
 
+/// The oldest entry buffered in `sources`, with the index of its source;
+/// `None` when none is buffered, or when a source that may hold more right
+/// now ran dry (read it again first: its next entries may be older than
+/// the others' buffered ones).
+pub fn next_in_order(sources: &mut [Source]) -> Option<(usize, Entry)> {
+    if sources.iter().any(|source| source.buffer.is_empty() && source.more) {
+        return None;
+    }
+    let (index, source) = sources
+        .iter_mut()
+        .enumerate()
+        .filter(|(_, source)| !source.buffer.is_empty())
+        .min_by_key(|(_, source)| source.buffer.front().map(Entry::position))?;
+    let entry = source.buffer.pop_front()?;
+    source.taken.clone_from(&entry.id);
+    Some((index, entry))
+}
+
 /// What `tail` follows, for the operator: the stream and where it starts,
 /// or the category's partition streams.
 fn following(category: Category, sources: &[Source], from: &str) -> String {
@@ -161,16 +181,33 @@ fn following(category: Category, sources: &[Source], from: &str) -> String {
 }
 
 /// The id of the stream's newest entry (`0-0` when it is empty or absent).
-async fn last_id(session: &Session, stream: &str) -> Result<String, Error> {
+pub async fn last_id(session: &Session, stream: &str) -> Result<String, Error> {
     let newest = session.newest(stream).await?;
     Ok(newest.map_or_else(|| "0-0".to_owned(), |entry| entry.id))
 }
 
+/// Whether personal data (the fields the catalog marks `pii`) is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Personal {
+    /// As it is: at the operator's terminal, or asked for.
+    Shown,
+    /// Replaced (see `xerpium_events::REDACTED`); a payload that cannot be
+    /// decoded is not shown at all, since its personal data cannot be told
+    /// apart.
+    Redacted,
+}
+
+/// What stands for a payload that is not shown.
+pub const HIDDEN: &str = "[hidden: it may hold personal data]";
+
 /// An envelope's payload decoded by its type and version, as JSON.
-pub fn decode(envelope: &Envelope) -> Result<Value, String> {
-    AnyEvent::decode(&envelope.event_type, envelope.version, &envelope.data)
-        .map_err(|error| error.to_string())
-        .and_then(|event| event.to_json().map_err(|error| error.to_string()))
+pub fn decode(envelope: &Envelope, personal: Personal) -> Result<Value, String> {
+    let event = AnyEvent::decode(&envelope.event_type, envelope.version, &envelope.data).map_err(|e| e.to_string())?;
+    let event = match personal {
+        Personal::Shown => event,
+        Personal::Redacted => event.redacted(),
+    };
+    event.to_json().map_err(|error| error.to_string())
 }
 
 /// One event for people, headed by `label` (its entry id, or its stream
@@ -179,7 +216,7 @@ fn write_event(out: &mut impl Write, label: &str, entry: &Entry) -> Result<(), E
     match entry.envelope() {
         Ok(envelope) => {
             write_envelope(out, label, &envelope)?;
-            match decode(&envelope) {
+            match decode(&envelope, Personal::Shown) {
                 Ok(event) => indented(out, "  ", &serde_json::to_string_pretty(&event)?)?,
                 Err(error) => {
                     writeln!(out, "  cannot decode: {error}")?;
@@ -225,15 +262,19 @@ pub fn write_envelope(out: &mut impl Write, label: &str, envelope: &Envelope) ->
 }
 
 /// One event for machines: its metadata, the decoded payload (or the raw
-/// one and why it could not be decoded).
-fn event_json(stream: &str, entry: &Entry) -> Value {
+/// one, when personal data is shown, and why it could not be decoded).
+pub fn event_json(stream: &str, entry: &Entry, personal: Personal) -> Value {
     match entry.envelope() {
         Ok(envelope) => {
-            let (data, error) = match decode(&envelope) {
-                Ok(event) => (event, None),
-                Err(error) => (
+            let (data, error) = match (decode(&envelope, personal), personal) {
+                (Ok(event), _) => (event, None),
+                (Err(error), Personal::Shown) => (
                     serde_json::from_str(&envelope.data).unwrap_or(Value::String(envelope.data.clone())),
                     Some(error),
+                ),
+                (Err(error), Personal::Redacted) => (
+                    Value::Null,
+                    Some(format!("{error} (payload hidden: it may hold personal data)")),
                 ),
             };
             json!({
@@ -252,11 +293,19 @@ fn event_json(stream: &str, entry: &Entry) -> Value {
                 "error": error,
             })
         }
-        Err(error) => json!({
-            "stream": stream,
-            "entry_id": entry.id,
-            "fields": entry.fields_json(),
-            "error": format!("not a message: {error}"),
-        }),
+        Err(error) => {
+            let mut fields = entry.fields_json();
+            if let (Personal::Redacted, Some(fields)) = (personal, fields.as_object_mut())
+                && fields.contains_key("data")
+            {
+                fields.insert("data".into(), Value::String(HIDDEN.into()));
+            }
+            json!({
+                "stream": stream,
+                "entry_id": entry.id,
+                "fields": fields,
+                "error": format!("not a message: {error}"),
+            })
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! in which volatile values (entry ids, recent times, ages, sizes, the
 //! namespace) are masked. Update the snapshots with `UPDATE_EXPECT=1`.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,7 +16,6 @@ use xerpium_events::{
     Event, EventType, HandlerError, HandlerResult, Message, PublishContext, SecurityDispatch, SecurityHandler,
     SecurityTokenRevoked, UserDeleted, UserDispatch, UserHandler,
 };
-use xerpium_messaging::config::{RedisServers, var};
 use xerpium_messaging::connection::Connection;
 use xerpium_messaging::consumer::dead_letter::field as dead_letter;
 use xerpium_messaging::testing::TestRedis;
@@ -189,18 +190,8 @@ impl Seed {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_xerpium-mq"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("XERPIUM_") {
-                command.env_remove(name);
-            }
-        }
-        match self.config("mq").redis() {
-            RedisServers::Standalone(url) => command.env(var::REDIS_URL, url),
-            RedisServers::Cluster(nodes) => command.env(var::REDIS_CLUSTER_NODES, nodes.join(",")),
-        };
+        let mut command = common::xerpium_mq(&self.config("mq"));
         command
-            .env("XERPIUM_NAMESPACE", &self.namespace)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -754,6 +745,41 @@ async fn dead_letters_are_listed_shown_replayed_and_purged() {
 /// A dead letter of a partitioned category goes back to the partition stream
 /// it was read from; one from a stream the category no longer has (written
 /// before `user` was partitioned) goes where its subject goes now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_of_one_reason_are_replayed_or_purged_together() {
+    let seed = Seed::new().await;
+    let (security, dlq) = (seed.key("events:security"), seed.key("dlq:audit"));
+    seed.publish(&token_revoked(1, "bad"), 1).await;
+    seed.publish(&token_revoked(2, "bad"), 2).await;
+    seed.add_undecodable(EventType::SecurityTokenRevoked).await;
+    dead_letter(&seed, SecurityDispatch(Picky), 3).await;
+    let before: u64 = seed.cmd(&["XLEN", &security]).await;
+    seed.check(
+        &seed
+            .mq(&["dlq", "purge", "audit", "--reason", "undecodable", "--yes"], "")
+            .await,
+        0,
+        expect![[r#"
+            Deleted 1 dead letter(s) from <ns>:dlq:audit.
+        "#]],
+    );
+    seed.check(
+        &seed.mq(&["dlq", "replay", "audit", "--reason", "permanent"], "").await,
+        0,
+        expect![[r#"
+            replayed <id> to <ns>:events:security as <id>
+            replayed <id> to <ns>:events:security as <id>
+            2 dead letter(s) replayed, removed from <ns>:dlq:audit.
+        "#]],
+    );
+    assert_eq!(seed.cmd::<u64>(&["XLEN", &security]).await, before + 2);
+    assert_eq!(seed.cmd::<u64>(&["XLEN", &dlq]).await, 0);
+    let both = seed
+        .mq(&["dlq", "replay", "audit", "--all", "--reason", "permanent"], "")
+        .await;
+    assert_eq!(both.code, 2, "--all and --reason conflict: {}", both.stderr);
+}
+
 async fn dead_letters_go_back_to_their_partition(seed: Seed) {
     let (single, dlq) = (seed.key("events:user"), seed.key("dlq:audit"));
     let event = user_deleted(3, Some("bad"));
