@@ -14,6 +14,34 @@ use support::{Dashboard, Fleet, PATIENCE, TOKEN, eventually};
 use xerpium_events::{COMMANDS, EventType};
 use xerpium_messaging::testing::TestRedis;
 
+/// Runs each scenario named (an `async fn(Fleet)`) as two tests, in a
+/// module of its name: on a single server and on a cluster.
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn standalone() {
+                    super::$scenario(super::Fleet::start().await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn cluster() {
+                    let cluster = super::TestRedis::start_cluster().expect("the cluster starts");
+                    super::$scenario(super::Fleet::on(cluster).await).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both!(
+    the_overview_says_where_it_is_unhealthy_and_why,
+    a_group_page_shows_streams_consumers_pending_entries_and_partition_owners,
+    scripts_replay_and_purge_by_reason_with_the_token,
+    the_live_tail_decodes_filters_and_keeps_order_across_partitions,
+);
+
 /// The verdict of each group, by name, as `/api/status` gives them.
 async fn verdicts(dashboard: &Dashboard) -> Vec<(String, String)> {
     let status = dashboard.get("/api/status").await.json();
@@ -69,6 +97,11 @@ async fn the_overview_says_where_it_is_unhealthy_and_why(fleet: Fleet) {
     until_each_group_shows_its_state(&dashboard).await;
     let page = dashboard.get("/").await;
     assert_eq!(page.status, 200);
+    let policy = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"),
+        "{policy}"
+    );
     let html = &page.body;
     // The verdict first: what is wrong, and where.
     assert!(html.contains("problem"), "{html}");
@@ -140,20 +173,7 @@ async fn the_overview_says_where_it_is_unhealthy_and_why(fleet: Fleet) {
     fleet.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_overview_says_where_it_is_unhealthy_and_why_on_a_server() {
-    the_overview_says_where_it_is_unhealthy_and_why(Fleet::start().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_overview_says_where_it_is_unhealthy_and_why_on_a_cluster() {
-    let cluster = TestRedis::start_cluster().expect("the cluster starts");
-    the_overview_says_where_it_is_unhealthy_and_why(Fleet::on(cluster).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_group_page_shows_streams_consumers_pending_entries_and_partition_owners() {
-    let fleet = Fleet::start().await;
+async fn a_group_page_shows_streams_consumers_pending_entries_and_partition_owners(fleet: Fleet) {
     let dashboard = fleet.dashboard(false);
     until_each_group_shows_its_state(&dashboard).await;
     let reports = dashboard.get("/groups/reports").await;
@@ -268,9 +288,7 @@ async fn an_operator_reads_a_dead_letter_and_replays_it() {
     fleet.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scripts_replay_and_purge_by_reason_with_the_token() {
-    let fleet = Fleet::start().await;
+async fn scripts_replay_and_purge_by_reason_with_the_token(fleet: Fleet) {
     let dashboard = fleet.dashboard(true);
     let bounced = [fleet.publish_user("bounce").await, fleet.publish_user("bounce").await];
     let dlq = "/dead-letters/audit";
@@ -427,9 +445,7 @@ async fn bad_input_gets_a_clear_message() {
     fleet.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_live_tail_decodes_filters_and_keeps_order_across_partitions() {
-    let fleet = Fleet::start().await;
+async fn the_live_tail_decodes_filters_and_keeps_order_across_partitions(fleet: Fleet) {
     let dashboard = fleet.dashboard(false);
     let page = dashboard.get("/tail?category=user").await.body;
     assert!(page.contains("data-category=\"user\""), "{page}");
