@@ -13,10 +13,14 @@
 //! carries the same id).
 //!
 //! # Trimming
-//! Every write trims its stream by age and by length, so streams never grow
+//! Writes trim their stream by length and by age, so streams never grow
 //! without bound. Redis accepts only one trim strategy per `XADD`, so each
-//! `XADD` carries `MINID ~ <now − retention>` (age) and the same pipeline
-//! sends `XTRIM <stream> MAXLEN ~ <cap>` (length): still one round trip.
+//! `XADD` carries `MAXLEN ~ <cap>` (length), and the age bound goes with
+//! the writes as `XTRIM <stream> MINID ~ <now − retention>` in the same
+//! pipeline (still one round trip), sent by a publisher once the bound has
+//! moved on by a hundredth of the retention, at most a second, since it last
+//! sent it for that stream: a write costs one command, and an entry outlives
+//! its retention by that little at most, beyond what `~` keeps.
 //! Both use `~`, so Redis trims whole internal nodes only and a stream may
 //! briefly hold a little more than the cap or slightly older entries.
 //!
@@ -31,10 +35,11 @@
 //! the Redis server's clock: keep them in sync (NTP).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{SubsecRound, Utc};
-use redis::Value;
+use redis::{Cmd, Value};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -57,7 +62,15 @@ pub struct Publisher {
     timeout: Duration,
     /// Replicas that must have each entry (`XERPIUM_PUBLISH_REPLICAS`).
     replicas: u32,
+    /// The age bound (`MINID`, in milliseconds) last sent per stream, shared
+    /// by clones: one entry per stream written to.
+    age_trims: Arc<Mutex<HashMap<String, u64>>>,
 }
+
+/// The longest an age bound is held back: a stream's `XTRIM … MINID` is sent
+/// again once the bound moved on by this much, or by a hundredth of the
+/// retention if that is less (see [Trimming](self#trimming)).
+const AGE_TRIM_STEP: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,6 +95,7 @@ impl Publisher {
             source: config.service().to_owned(),
             timeout: config.publish_timeout(),
             replicas: config.publish_replicas(),
+            age_trims: Arc::default(),
         })
     }
 
@@ -261,25 +275,43 @@ impl Batch<'_> {
         };
         let first_stream = first_stream.clone();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        // Per stream: the largest cap and the longest retention it is written with.
+        let mut streams: Vec<(&str, u64, Duration)> = Vec::new();
+        for (stream, _, layout) in &self.items {
+            match streams.iter_mut().find(|(name, _, _)| name == stream) {
+                Some((_, cap, retention)) => {
+                    *cap = (*cap).max(layout.max_len);
+                    *retention = (*retention).max(layout.retention);
+                }
+                None => streams.push((stream, layout.max_len, layout.retention)),
+            }
+        }
         let mut pipe = SlotPipeline::new();
-        let mut caps: HashMap<&str, u64> = HashMap::new();
-        for (stream, envelope, layout) in &self.items {
-            let min_id = now.saturating_sub(layout.retention).as_millis();
+        for (stream, envelope, _) in &self.items {
+            let cap = streams
+                .iter()
+                .find(|(name, _, _)| name == stream)
+                .map_or(0, |(_, cap, _)| *cap);
+            // Room for the metadata fields without growing, as a rule.
+            let command = Cmd::with_capacity(32, 512 + stream.len() + envelope.data.len());
             let add = pipe
-                .cmd(stream, "XADD")
+                .add(stream, command)
+                .arg("XADD")
                 .arg(stream)
-                .arg("MINID")
+                .arg("MAXLEN")
                 .arg("~")
-                .arg(min_id as u64)
+                .arg(cap)
                 .arg("*");
             envelope.visit_fields(|name, value| {
                 add.arg(name).arg(value);
             });
-            let cap = caps.entry(stream).or_default();
-            *cap = (*cap).max(layout.max_len);
         }
-        for (stream, cap) in &caps {
-            pipe.cmd(stream, "XTRIM").arg(*stream).arg("MAXLEN").arg("~").arg(*cap);
+        let age_trims = {
+            let mut sent = self.publisher.age_trims.lock().unwrap_or_else(PoisonError::into_inner);
+            age_trims_due(&mut sent, &streams, now)
+        };
+        for (stream, min_id) in age_trims {
+            pipe.cmd(stream, "XTRIM").arg(stream).arg("MINID").arg("~").arg(min_id);
         }
         let timeout = self.publisher.timeout;
         // WAIT gets most of the timeout, so that too few replicas in time
@@ -321,5 +353,60 @@ impl Batch<'_> {
                 stream: first_stream,
                 reason: "Redis answered something other than an entry id".into(),
             })
+    }
+}
+
+/// The streams among `streams` (name, cap, retention) whose age bound
+/// `now − retention` moved on by the step (see [`AGE_TRIM_STEP`]) since it
+/// was last sent for them (as `sent` records), or that were never trimmed,
+/// with that bound in milliseconds; records them as sent. A bound lost with a
+/// failed publish is sent again with the next publish past the step.
+fn age_trims_due<'s>(
+    sent: &mut HashMap<String, u64>,
+    streams: &[(&'s str, u64, Duration)],
+    now: Duration,
+) -> Vec<(&'s str, u64)> {
+    let mut due = Vec::new();
+    for (stream, _, retention) in streams {
+        let min_id = u64::try_from(now.saturating_sub(*retention).as_millis()).unwrap_or(u64::MAX);
+        let step = u64::try_from(AGE_TRIM_STEP.min(*retention / 100).as_millis()).unwrap_or(u64::MAX);
+        let moved_on = match sent.get_mut(*stream) {
+            Some(last) if min_id < last.saturating_add(step) => false,
+            Some(last) => {
+                *last = min_id;
+                true
+            }
+            None => {
+                sent.insert((*stream).to_owned(), min_id);
+                true
+            }
+        };
+        if moved_on {
+            due.push((*stream, min_id));
+        }
+    }
+    due
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_age_bound_is_sent_once_it_moved_on_by_the_step() {
+        let mut sent = HashMap::new();
+        let day = Duration::from_secs(24 * 60 * 60);
+        let at = |ms| Duration::from_millis(ms) + day;
+        let streams = [("a", 10, day), ("b", 10, Duration::from_millis(50))];
+        assert_eq!(
+            age_trims_due(&mut sent, &streams, at(1_000)),
+            [("a", 1_000), ("b", 86_400_950)]
+        );
+        // A day's retention waits a second; under 100 ms, no wait at all.
+        assert_eq!(age_trims_due(&mut sent, &streams, at(1_999)), [("b", 86_401_949)]);
+        assert_eq!(age_trims_due(&mut sent, &streams[..1], at(2_000)), [("a", 2_000)]);
+        // A shorter retention moves the bound on at once.
+        let shorter = [("a", 10, day - Duration::from_secs(60))];
+        assert_eq!(age_trims_due(&mut sent, &shorter, at(2_000)), [("a", 62_000)]);
     }
 }

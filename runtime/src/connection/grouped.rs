@@ -14,11 +14,29 @@ use super::Connection;
 /// Commands sent together, each on the one key it touches: one pipeline
 /// (one round trip) on a single server; on a cluster one pipeline per slot,
 /// sent concurrently, the commands of one slot in the order they were added.
+///
+/// Commands are moved into their pipelines when first sent, never copied:
+/// sending again (after a dropped connection, say) sends the same commands,
+/// to a connection of the same kind (single server or cluster).
 #[derive(Debug, Default)]
 pub struct SlotPipeline {
-    commands: Vec<(Slot, Cmd)>,
+    /// Commands added since the last query, with their key's slot.
+    added: Vec<(Slot, Cmd)>,
+    /// The pipelines they went into, with the slot each is for (`None` on a
+    /// single server) and the index of each of its commands.
+    parts: Vec<Part>,
+    /// How many commands it holds.
+    len: usize,
     /// Replicas that must have the writes, and how long `WAIT` may wait.
     replicas: Option<(u32, Duration)>,
+}
+
+/// The commands of one slot (of every slot, on a single server).
+#[derive(Debug)]
+struct Part {
+    slot: Option<Slot>,
+    pipeline: Pipeline,
+    indexes: Vec<usize>,
 }
 
 impl SlotPipeline {
@@ -30,8 +48,15 @@ impl SlotPipeline {
     /// Adds command `name` on `key` (which the caller still passes as an
     /// argument where the command takes it); returns it for its arguments.
     pub fn cmd(&mut self, key: &str, name: &str) -> &mut Cmd {
-        self.commands.push((Slot::for_key(key), redis::cmd(name)));
-        &mut self.commands.last_mut().expect("a command was just added").1
+        self.add(key, redis::cmd(name))
+    }
+
+    /// Adds `command` on `key`, built by the caller (e.g. with the capacity
+    /// it needs); returns it for more arguments.
+    pub fn add(&mut self, key: &str, command: Cmd) -> &mut Cmd {
+        self.len += 1;
+        self.added.push((Slot::for_key(key), command));
+        &mut self.added.last_mut().expect("a command was just added").1
     }
 
     /// Makes [`query`](Self::query) succeed only once `replicas` replicas
@@ -45,64 +70,75 @@ impl SlotPipeline {
 
     /// How many commands it holds.
     pub fn len(&self) -> usize {
-        self.commands.len()
+        self.len
     }
 
     /// Whether it holds no command.
     pub fn is_empty(&self) -> bool {
-        self.commands.is_empty()
+        self.len == 0
     }
 
     /// Sends every command; returns one reply per command, in the order
     /// they were added. The first error fails the call (on a cluster, the
     /// commands of other slots may have run).
-    pub async fn query(&self, connection: &mut Connection) -> Result<Vec<Value>, RedisError> {
-        let parts = self.parts(connection.is_cluster());
-        let sends = parts.iter().map(|(part, _)| {
-            let mut connection = connection.clone();
-            async move { part.query_async::<Vec<Value>>(&mut connection).await }
+    pub async fn query(&mut self, connection: &mut Connection) -> Result<Vec<Value>, RedisError> {
+        self.group(connection.is_cluster());
+        let wait = self.replicas.map(|(replicas, timeout)| {
+            let mut wait = redis::cmd("WAIT");
+            wait.arg(replicas)
+                .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1));
+            wait
         });
-        let replies = try_join_all(sends).await?;
-        let mut ordered = vec![Value::Nil; self.len()];
-        for ((_, indexes), mut values) in parts.iter().zip(replies) {
+        let sends = self.parts.iter().map(|part| {
+            let mut connection = connection.clone();
+            let wait = wait.clone();
+            async move {
+                let Some(wait) = wait else {
+                    return part.pipeline.query_async::<Vec<Value>>(&mut connection).await;
+                };
+                // Rare (a setting): a copy of the part that ends with WAIT.
+                let mut waiting = part.pipeline.clone();
+                waiting.add_command(wait);
+                waiting.query_async::<Vec<Value>>(&mut connection).await
+            }
+        });
+        // One part (always, on a single server) needs no join.
+        let replies = match self.parts.len() {
+            1 => vec![sends.into_iter().next().expect("one part").await?],
+            _ => try_join_all(sends).await?,
+        };
+        let mut ordered = vec![Value::Nil; self.len];
+        for (part, mut values) in self.parts.iter().zip(replies) {
             if let Some((wanted, timeout)) = self.replicas {
                 check_replicas(values.pop(), wanted, timeout)?;
             }
-            for (index, value) in indexes.iter().zip(values) {
+            for (index, value) in part.indexes.iter().zip(values) {
                 ordered[*index] = value;
             }
         }
         Ok(ordered)
     }
 
-    /// The pipelines to send, with the index of each of their commands:
+    /// Moves the commands added since the last query into their pipelines:
     /// one on a single server, one per slot on a cluster.
-    fn parts(&self, cluster: bool) -> Vec<(Pipeline, Vec<usize>)> {
-        let mut parts: Vec<(Option<Slot>, Pipeline, Vec<usize>)> = Vec::new();
-        for (index, (slot, command)) in self.commands.iter().enumerate() {
-            let slot = cluster.then_some(*slot);
-            let position = match parts.iter().position(|(other, _, _)| *other == slot) {
-                Some(position) => position,
+    fn group(&mut self, cluster: bool) {
+        let first = self.len - self.added.len();
+        for (offset, (slot, command)) in self.added.drain(..).enumerate() {
+            let slot = cluster.then_some(slot);
+            let part = match self.parts.iter().position(|part| part.slot == slot) {
+                Some(position) => &mut self.parts[position],
                 None => {
-                    parts.push((slot, Pipeline::new(), Vec::new()));
-                    parts.len() - 1
+                    self.parts.push(Part {
+                        slot,
+                        pipeline: Pipeline::new(),
+                        indexes: Vec::new(),
+                    });
+                    self.parts.last_mut().expect("a part was just added")
                 }
             };
-            let (_, part, indexes) = &mut parts[position];
-            part.add_command(command.clone());
-            indexes.push(index);
+            part.pipeline.add_command(command);
+            part.indexes.push(first + offset);
         }
-        parts
-            .into_iter()
-            .map(|(_, mut part, indexes)| {
-                if let Some((replicas, timeout)) = self.replicas {
-                    part.cmd("WAIT")
-                        .arg(replicas)
-                        .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1));
-                }
-                (part, indexes)
-            })
-            .collect()
     }
 }
 
