@@ -54,10 +54,12 @@ pub(crate) struct AutoClaimed {
     pub deleted: Vec<String>,
 }
 
-/// The entries per stream of an `XREADGROUP` reply (empty when it timed out).
+/// The entries per stream of an `XREADGROUP` reply (empty when it timed
+/// out; an error reply is its error).
 pub fn read_reply(value: Value) -> Result<Vec<(String, Vec<Entry>)>, RedisError> {
     let streams = match value {
         Value::Nil => return Ok(Vec::new()),
+        Value::ServerError(error) => return Err(error.into()),
         Value::Array(streams) => streams
             .into_iter()
             .map(|stream| match stream {

@@ -5,8 +5,10 @@
 //! to start, reports finished ones and parks retries until they are due.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
+
+use foldhash::{HashMap, HashMapExt};
 
 /// Entries grouped by lane key (the subject), in arrival order per lane.
 #[derive(Debug)]

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
-use redis::{RedisError, Value};
+use redis::RedisError;
+use redis::aio::ConnectionLike;
 use tokio::sync::mpsc;
 
 use super::pending::{self, Pass, Whose};
@@ -199,7 +200,10 @@ impl Reader {
         // A read may wait behind the other one in flight on the connection.
         let limit = self.block * READS_IN_FLIGHT as u32 + self.limit;
         async move {
-            let reply: Value = bounded(limit, read.query_async(&mut connection)).await?;
+            // Not `query_async`: it walks and rebuilds the whole reply looking
+            // for nested errors, which a stream reply never holds; the reply
+            // parser turns an error reply into its error.
+            let reply = bounded(limit, connection.req_packed_command(&read)).await?;
             let mut deliveries = Vec::new();
             for (name, entries) in stream::read_reply(reply)? {
                 if *name == *stream {

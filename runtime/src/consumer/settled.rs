@@ -4,8 +4,10 @@
 //! or an ack a failed-over master lost — is acknowledged again rather than
 //! handled twice.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
+
+use foldhash::HashSet;
 
 /// Entries settled recently, the newest [`RecentlySettled::CAPACITY`].
 #[derive(Debug, Default)]
