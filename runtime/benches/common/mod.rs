@@ -138,14 +138,11 @@ impl Dispatch for Noop {
     }
 }
 
-/// `builder` in `namespace` with the benchmarks' consumer settings: batches
-/// of 500, reads blocking 200 ms.
+/// `builder` in `namespace` with the default settings (batches of 100, as
+/// the read ceiling's `COUNT 100`), but reads blocking 200 ms, so that a
+/// stopped consumer ends soon.
 pub fn tuned(builder: ConfigBuilder, namespace: &str) -> Result<Config, ConfigError> {
-    builder
-        .namespace(namespace)
-        .batch_size(500)
-        .block(Duration::from_millis(200))
-        .build()
+    builder.namespace(namespace).block(Duration::from_millis(200)).build()
 }
 
 /// Publishes `total` events made by `make`: one by one, each awaited
