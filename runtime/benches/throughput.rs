@@ -23,9 +23,11 @@ use xerpium_messaging::{Config, Consumer, Event, Publish, PublishContext, Publis
 /// Entries in a stream entry of this size are about 400 bytes with their
 /// metadata fields; the reference XADD carries the same size.
 const ENTRY_BYTES: usize = 400;
-const AWAITED: u64 = 20_000;
-const PIPELINED: u64 = 200_000;
-const BACKLOG: u64 = 200_000;
+/// Rounds of each figure with a target.
+const ROUNDS: usize = 5;
+const AWAITED: u64 = 5_000;
+const PIPELINED: u64 = 100_000;
+const BACKLOG: u64 = 100_000;
 const RSS_BACKLOG: u64 = 1_000_000;
 const RATE: u64 = 20_000;
 const LATENCY_SECONDS: u64 = 5;
@@ -52,86 +54,104 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::Error>> {
     let server = RedisServer::start_with(&["--appendonly", "no"])?;
     let config = |namespace: &str| tuned(server.config_with_defaults("bench"), namespace);
-    let reference_p1 = redis_benchmark(server.port(), 1, AWAITED * 2)?;
-    let reference_p64 = redis_benchmark(server.port(), 64, PIPELINED * 2)?;
-    let same_shape_p1 = redis_benchmark_same_shape(server.port(), 1, AWAITED * 2)?;
-    let same_shape_p64 = redis_benchmark_same_shape(server.port(), 64, PIPELINED * 2)?;
+    let port = server.port();
+    let reference_p1 = redis_benchmark(port, 1, AWAITED)?;
+    let reference_p64 = redis_benchmark(port, 64, PIPELINED)?;
     flush(&server)?;
-    println!("reference: redis-benchmark XADD ({ENTRY_BYTES} B) -c 1 -P 1:  {reference_p1:>10.0} msgs/s");
-    println!("reference: redis-benchmark XADD ({ENTRY_BYTES} B) -c 1 -P 64: {reference_p64:>10.0} msgs/s");
+    println!("reference: redis-benchmark XADD ({ENTRY_BYTES} B, 1 field) -c 1 -P 1:  {reference_p1:>10.0} msgs/s");
+    println!("reference: redis-benchmark XADD ({ENTRY_BYTES} B, 1 field) -c 1 -P 64: {reference_p64:>10.0} msgs/s");
     println!(
-        "ceiling:   redis-benchmark XADD of the runtime's entry (its fields, MAXLEN ~) -c 1 -P 1:  \
-         {same_shape_p1:>10.0} msgs/s ({:.1} % of the 1-field XADD)",
-        100.0 * same_shape_p1 / reference_p1
-    );
-    println!(
-        "ceiling:   redis-benchmark XADD of the runtime's entry (its fields, MAXLEN ~) -c 1 -P 64: \
-         {same_shape_p64:>10.0} msgs/s ({:.1} % of the 1-field XADD)",
-        100.0 * same_shape_p64 / reference_p64
+        "Each figure below is {ROUNDS} rounds, each its ceiling (redis-benchmark on the same entries) \
+         then the runtime: the medians, and the median and range of the rounds' ratios."
     );
 
     if wanted("awaited") {
         let publisher = Publisher::connect(&config("awaited")?).await?;
-        // On a worker, as a service publishes (from a request's task), not
-        // from the thread that blocks on the runtime.
-        let figure = tokio::spawn(async move {
-            publish_events(&publisher, AWAITED, 1, Tick::new)
-                .await
-                .map_err(|error| error.to_string())
-        })
-        .await??;
-        report("publish, awaited one by one", figure, same_shape_p1, "≥ 90 %");
-        flush(&server)?;
+        let mut rounds = Rounds::default();
+        for _ in 0..ROUNDS {
+            let ceiling = redis_benchmark_same_shape(port, 1, AWAITED)?;
+            let publisher = publisher.clone();
+            // On a worker, as a service publishes (from a request's task), not
+            // from the thread that blocks on the runtime.
+            let figure = tokio::spawn(async move {
+                publish_events(&publisher, AWAITED, 1, Tick::new)
+                    .await
+                    .map_err(|error| error.to_string())
+            })
+            .await??;
+            rounds.add(figure, ceiling);
+            flush(&server)?;
+        }
+        rounds.report(
+            "publish, awaited one by one",
+            "XADD of the runtime's entry (its fields, MAXLEN ~) -P 1",
+            "≥ 90 %",
+        );
     }
 
     if wanted("pipelined") {
         let publisher = Publisher::connect(&config("pipelined")?).await?;
-        let figure = publish_events(&publisher, PIPELINED, 100, Tick::new).await?;
-        report("publish, pipelined batches of 100", figure, same_shape_p64, "≥ 85 %");
-        flush(&server)?;
+        let mut rounds = Rounds::default();
+        for _ in 0..ROUNDS {
+            let ceiling = redis_benchmark_same_shape(port, 64, PIPELINED)?;
+            let figure = publish_events(&publisher, PIPELINED, 100, Tick::new).await?;
+            rounds.add(figure, ceiling);
+            flush(&server)?;
+        }
+        rounds.report(
+            "publish, pipelined batches of 100",
+            "XADD of the runtime's entry (its fields, MAXLEN ~) -P 64",
+            "≥ 85 %",
+        );
     }
 
-    let runs = [(1, false), (4, false), (1, true), (4, true)];
-    let mut read_ceiling = None;
-    for (consumers, ordered) in runs.into_iter().filter(|_| wanted("consume")) {
-        let namespace = format!("consume{consumers}{ordered}");
-        let config = config(&namespace)?;
-        let publisher = Publisher::connect(&config).await?;
-        if ordered {
-            publish_events(&publisher, BACKLOG, 100, OrderedTick::new).await?;
-        } else {
-            publish_events(&publisher, BACKLOG, 100, Tick::new).await?;
-        }
-        let ceiling = match read_ceiling {
-            Some(ceiling) => ceiling,
-            None => {
-                let stream = config.keys().events(Tick::CATEGORY);
-                let ceiling = xreadgroup_ceiling(server.port(), &stream)?;
-                println!(
-                    "ceiling:   redis-benchmark XREADGROUP GROUP g c COUNT 100 STREAMS <stream> 0 -c 1 -P 1 \
-                     over those entries: {ceiling:>10.0} entries/s (100 of them read again by id: no ack)"
-                );
-                read_ceiling = Some(ceiling);
-                ceiling
+    let runs = [(1, false, ROUNDS), (4, false, 1), (1, true, 1), (4, true, 1)];
+    // The Python stack's consume of the same entries, each round after the runtime's.
+    let mut python: Vec<Option<f64>> = Vec::new();
+    for (consumers, ordered, times) in runs.into_iter().filter(|_| wanted("consume")) {
+        let mut rounds = Rounds::default();
+        for round in 0..times {
+            let namespace = format!("consume{consumers}{ordered}{round}");
+            let config = config(&namespace)?;
+            let publisher = Publisher::connect(&config).await?;
+            if ordered {
+                publish_events(&publisher, BACKLOG, 100, OrderedTick::new).await?;
+            } else {
+                publish_events(&publisher, BACKLOG, 100, Tick::new).await?;
             }
+            let stream = if ordered {
+                config.keys().event_streams(OrderedTick::CATEGORY, &OrderedTick::STREAM)[0].clone()
+            } else {
+                config.keys().events(Tick::CATEGORY)
+            };
+            let ceiling = xreadgroup_ceiling(port, &stream)?;
+            let figure = consume_backlog(&config, consumers, ordered, BACKLOG).await?;
+            rounds.add(figure, ceiling);
+            if consumers == 1 && !ordered {
+                python.push(python_consume(port, &stream)?);
+            }
+            flush(&server)?;
+        }
+        let (what, target) = match (consumers, ordered) {
+            (1, false) => ("consume, 1 consumer, from a backlog".to_owned(), "≥ 75 %"),
+            (_, false) => (format!("consume, {consumers} consumers, from a backlog"), "(no target)"),
+            (_, true) => (
+                format!("consume ordered ({PARTITIONS} partitions), {consumers} consumer(s)"),
+                "(no target)",
+            ),
         };
-        let figure = consume_backlog(&config, consumers, ordered, BACKLOG).await?;
-        let target = if consumers == 1 && !ordered {
-            "≥ 75 %"
-        } else {
-            "(no target)"
-        };
-        let what = if ordered {
-            format!("consume ordered ({PARTITIONS} partitions), {consumers} consumer(s)")
-        } else {
-            format!("consume, {consumers} consumer(s), from a backlog")
-        };
-        report(&what, figure, ceiling, target);
-        flush(&server)?;
+        rounds.report(
+            &what,
+            "XREADGROUP COUNT 100 on the same entries (100 read again by id: no ack) -P 1",
+            target,
+        );
+        if consumers == 1 && !ordered {
+            report_python(&rounds.figures, &python);
+        }
     }
 
     if wanted("latency") {
-        latency(&config("latency")?).await?;
+        latency(&config("latency")?, server.port()).await?;
         flush(&server)?;
     }
     if wanted("rss") {
@@ -244,8 +264,75 @@ fn redis_benchmark_rps(
     Ok(figure.parse()?)
 }
 
-/// Publish→handler latency at a fixed rate.
-async fn latency(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+/// Publish→read latency at a fixed rate without the runtime: each `XADD`
+/// of an entry of the same size carrying its send time on its own task, over
+/// one multiplexed connection of the redis crate, and an `XREAD BLOCK` loop
+/// on another. The floor this machine sets under the runtime's latency:
+/// returns its p50 and p99.
+async fn latency_floor(port: u16) -> Result<(Duration, Duration), Box<dyn std::error::Error>> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+    let publisher = client.get_multiplexed_async_connection().await?;
+    let mut reader = client.get_multiplexed_async_connection().await?;
+    let total = usize::try_from(RATE * LATENCY_SECONDS)?;
+    let reading = tokio::spawn(async move {
+        let mut after = "0-0".to_owned();
+        let mut latencies = Vec::with_capacity(total);
+        while latencies.len() < total {
+            let mut read = redis::cmd("XREAD");
+            read.arg("COUNT")
+                .arg(1000)
+                .arg("BLOCK")
+                .arg(1000)
+                .arg("STREAMS")
+                .arg("floor")
+                .arg(&after);
+            let reply: Option<redis::streams::StreamReadReply> = read.query_async(&mut reader).await?;
+            for entry in reply.into_iter().flat_map(|reply| reply.keys).flat_map(|key| key.ids) {
+                let sent: u64 = entry.get("t").unwrap_or_default();
+                let now = u64::try_from(common::clock().elapsed().as_nanos()).unwrap_or(u64::MAX);
+                latencies.push(now.saturating_sub(sent));
+                after = entry.id;
+            }
+        }
+        Ok::<_, redis::RedisError>(latencies)
+    });
+    let padding = "x".repeat(ENTRY_BYTES);
+    let mut interval = tokio::time::interval(Duration::from_nanos(1_000_000_000 / RATE));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut adds = Vec::with_capacity(total);
+    for _ in 0..total {
+        interval.tick().await;
+        let mut publisher = publisher.clone();
+        let sent = u64::try_from(common::clock().elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let add = redis::cmd("XADD")
+            .arg("floor")
+            .arg("*")
+            .arg("t")
+            .arg(sent)
+            .arg("data")
+            .arg(&padding)
+            .to_owned();
+        adds.push(tokio::spawn(
+            async move { add.query_async::<String>(&mut publisher).await },
+        ));
+    }
+    for add in adds {
+        add.await??;
+    }
+    let mut latencies = reading.await??;
+    latencies.sort_unstable();
+    let at = |q: f64| Duration::from_nanos(latencies[((latencies.len() - 1) as f64 * q) as usize]);
+    Ok((at(0.50), at(0.99)))
+}
+
+/// Publish→handler latency at a fixed rate, beside the floor without the
+/// runtime ([`latency_floor`]).
+async fn latency(config: &Config, port: u16) -> Result<(), Box<dyn std::error::Error>> {
+    let (floor_p50, floor_p99) = latency_floor(port).await?;
+    println!(
+        "floor:     XADD on one connection → XREAD BLOCK on another, redis crate, no runtime, at {RATE} msgs/s: \
+         p50 {floor_p50:?}, p99 {floor_p99:?}"
+    );
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let noop = Noop {
         latencies: Some(latencies.clone()),
@@ -342,9 +429,88 @@ async fn rss_child(url: &str, namespace: &str) -> Result<(), Box<dyn std::error:
     Ok(())
 }
 
-fn report(what: &str, figure: f64, ceiling: f64, target: &str) {
+/// The Python stack (tools/python/bench_consume.py: redis-py asyncio with
+/// hiredis, pydantic v2) consuming the `BACKLOG` entries of `stream` in a
+/// group of its own, entries/s; `None` without the project's `.venv`.
+fn python_consume(port: u16, stream: &str) -> Result<Option<f64>, Box<dyn std::error::Error>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/bin/python");
+    if !python.exists() {
+        return Ok(None);
+    }
+    let output = Command::new(python)
+        .arg(root.join("tools/python/bench_consume.py"))
+        .args([&port.to_string(), stream, &BACKLOG.to_string()])
+        .output()?;
+    if !output.status.success() {
+        return Err(format!("bench_consume.py failed: {}", String::from_utf8_lossy(&output.stderr)).into());
+    }
+    Ok(Some(String::from_utf8_lossy(&output.stdout).trim().parse()?))
+}
+
+/// The Python stack's median, and the runtime's ratio to it, round by round.
+fn report_python(runtime: &[f64], python: &[Option<f64>]) {
+    let measured: Vec<f64> = python.iter().flatten().copied().collect();
+    if measured.len() != runtime.len() {
+        println!("Python stack: not measured (no .venv: run scripts/setup)");
+        return;
+    }
+    let mut times: Vec<f64> = runtime.iter().zip(&measured).map(|(rust, py)| rust / py).collect();
+    times.sort_by(f64::total_cmp);
     println!(
-        "{what:<45} {figure:>10.0} msgs/s  = {:>5.1} % of the ceiling   target {target}",
-        100.0 * figure / ceiling
+        "{:<45} {:>10.0} msgs/s  (redis-py asyncio + hiredis + pydantic v2, the same entries): the runtime is \
+         {:.2}× (rounds {:.2}–{:.2}×)   target ≥ 2×",
+        "consume, Python stack, 1 consumer",
+        median(&measured),
+        median(&times),
+        times[0],
+        times[times.len() - 1]
     );
+}
+
+/// The rounds of one figure: each the runtime's figure and its ceiling,
+/// measured one right after the other, so that a machine that slows down
+/// or speeds up between rounds moves both.
+#[derive(Default)]
+struct Rounds {
+    figures: Vec<f64>,
+    ceilings: Vec<f64>,
+}
+
+impl Rounds {
+    fn add(&mut self, figure: f64, ceiling: f64) {
+        self.figures.push(figure);
+        self.ceilings.push(ceiling);
+    }
+
+    /// Prints the median figure and ceiling, and the median and range of
+    /// the rounds' ratios, against `target`.
+    fn report(&self, what: &str, ceiling: &str, target: &str) {
+        let mut ratios: Vec<f64> = self
+            .figures
+            .iter()
+            .zip(&self.ceilings)
+            .map(|(figure, ceiling)| 100.0 * figure / ceiling)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let (low, high) = (ratios[0], ratios[ratios.len() - 1]);
+        println!(
+            "{what:<45} {:>10.0} msgs/s  ceiling {:>10.0} ({ceiling})  = {:>5.1} % (rounds {low:.1}–{high:.1} %)   target {target}",
+            median(&self.figures),
+            median(&self.ceilings),
+            median(&ratios),
+        );
+    }
+}
+
+/// The median of `values` (not empty).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    }
 }
