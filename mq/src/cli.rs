@@ -62,7 +62,7 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:7878", value_name = "IP:PORT")]
         addr: std::net::SocketAddr,
         /// How often to sample lag, pending and rates for the charts.
-        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+        #[arg(long, default_value = "5s", value_parser = positive_duration, value_name = "DURATION")]
         sample_every: std::time::Duration,
         /// A group that holds entries, or has entries waiting, and settles
         /// nothing for this long is stalled.
@@ -71,6 +71,10 @@ pub enum Command {
         /// A group with this many entries not yet delivered is lagging.
         #[arg(long, default_value_t = 1000, value_name = "ENTRIES")]
         lag_threshold: u64,
+        /// Another name (`host` or `host:port`) the dashboard may be reached
+        /// by, e.g. behind a proxy; requests for any other host are refused.
+        #[arg(long, value_name = "HOST")]
+        allow_host: Vec<String>,
     },
 }
 
@@ -130,6 +134,15 @@ pub enum DlqCommand {
         #[arg(long, short)]
         yes: bool,
     },
+}
+
+/// A duration above zero (`5s`, `1m`).
+fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("must be more than 0".to_owned()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// A catalog category by name; the error lists the known ones.

@@ -96,13 +96,17 @@ pub struct Replayed {
     pub moved_from: Option<String>,
 }
 
-/// What one replay did: what went back, and what could not, with why.
+/// What one replay did: what went back, what could not (with why), and
+/// the failure that stopped it, if one did (the dead letters after it were
+/// not tried).
 #[derive(Debug, Default)]
 pub struct ReplayOutcome {
     /// The dead letters put back.
     pub replayed: Vec<Replayed>,
     /// The dead letters that cannot be replayed, each with why not.
     pub refused: Vec<(String, String)>,
+    /// What stopped the replay (Redis failed), if anything did.
+    pub failed: Option<Error>,
 }
 
 /// The dead letters of one consumer group.
@@ -170,18 +174,31 @@ impl<'s> DeadLetters<'s> {
     pub async fn select(&self, selection: &Selection) -> Result<Vec<Entry>, Error> {
         let reason = match selection {
             Selection::Ids(ids) => {
-                let mut letters = Vec::with_capacity(ids.len());
+                let mut letters: Vec<Entry> = Vec::with_capacity(ids.len());
                 for id in ids {
-                    letters.push(self.one(id).await?);
+                    // Named twice is meant once.
+                    if !letters.iter().any(|letter| letter.id == *id) {
+                        letters.push(self.one(id).await?);
+                    }
                 }
                 return Ok(letters);
             }
             Selection::Reason(reason) => Some(reason.as_str()),
             Selection::All => None,
         };
+        self.scan(reason, usize::MAX).await
+    }
+
+    /// The oldest `limit` dead letters whose reason is `reason` (any, when
+    /// `None`), reading no further than needed.
+    pub async fn first(&self, reason: Option<&str>, limit: usize) -> Result<Vec<Entry>, Error> {
+        self.scan(reason, limit).await
+    }
+
+    async fn scan(&self, reason: Option<&str>, limit: usize) -> Result<Vec<Entry>, Error> {
         let mut letters = Vec::new();
         let mut after = "-".to_owned();
-        loop {
+        while letters.len() < limit {
             let page = self.page(&after, PAGE).await?;
             let Some(last) = page.last() else { break };
             after = format!("({}", last.id);
@@ -190,20 +207,27 @@ impl<'s> DeadLetters<'s> {
                     .filter(|letter| reason.is_none_or(|reason| added(letter, dlq::REASON) == Some(reason))),
             );
         }
+        letters.truncate(limit);
         Ok(letters)
     }
 
-    /// Puts `letters` back on their streams; removes them from the
-    /// dead-letter stream unless `keep`.
-    pub async fn replay(&self, letters: &[Entry], keep: bool) -> Result<ReplayOutcome, Error> {
+    /// Puts `letters` back on their streams, each written before it is
+    /// removed from the dead-letter stream (unless `keep`): a failure in
+    /// between leaves it in both, to be replayed again, never in neither.
+    /// Stops at the first failure of Redis, saying what was done before.
+    pub async fn replay(&self, letters: &[Entry], keep: bool) -> ReplayOutcome {
         let mut outcome = ReplayOutcome::default();
         for letter in letters {
-            match self.replay_one(letter, keep).await? {
-                Ok(replayed) => outcome.replayed.push(replayed),
-                Err(why) => outcome.refused.push((letter.id.clone(), why)),
+            match self.replay_one(letter, keep).await {
+                Ok(Ok(replayed)) => outcome.replayed.push(replayed),
+                Ok(Err(why)) => outcome.refused.push((letter.id.clone(), why)),
+                Err(error) => {
+                    outcome.failed = Some(error);
+                    break;
+                }
             }
         }
-        Ok(outcome)
+        outcome
     }
 
     /// Replays one dead letter: `Ok(Err(why not))` when it cannot be.

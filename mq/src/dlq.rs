@@ -147,7 +147,7 @@ pub async fn replay(
 ) -> Result<ExitCode, Error> {
     let dead_letters = DeadLetters::of(session, group);
     let letters = dead_letters.select(selection).await?;
-    let outcome = dead_letters.replay(&letters, keep).await?;
+    let outcome = dead_letters.replay(&letters, keep).await;
     for (id, why) in &outcome.refused {
         eprintln!("xerpium-mq: cannot replay {id}: {why}");
     }
@@ -176,6 +176,9 @@ pub async fn replay(
             outcome.replayed.len(),
             dead_letters.stream()
         )?;
+    }
+    if let Some(error) = outcome.failed {
+        return Err(error);
     }
     if !outcome.refused.is_empty() {
         return Err(Error::NotReplayed {

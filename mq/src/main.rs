@@ -79,10 +79,12 @@ async fn run(cli: Cli, out: &mut impl Write) -> Result<ExitCode, Error> {
             sample_every,
             stall_after,
             lag_threshold,
+            allow_host,
         } => {
             let options = dashboard::Options {
                 addr,
                 sample_every,
+                allow_hosts: allow_host,
                 thresholds: dashboard::Thresholds {
                     stall_after,
                     lag: lag_threshold,

@@ -15,6 +15,7 @@
 //!   again after [`POLL`]: a few cheap reads a second, and an entry shows at
 //!   most that late.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::Write;
 use std::process::ExitCode;
@@ -197,6 +198,39 @@ pub enum Personal {
     Redacted,
 }
 
+impl Personal {
+    /// `text` (an error message, say) as it may be shown: with personal
+    /// data redacted, every quoted part (`"…"` or `` `…` ``, where serde and
+    /// handlers' errors quote the values they found) is replaced.
+    pub fn text(self, text: &str) -> Cow<'_, str> {
+        if self == Personal::Shown || !text.contains(['"', '`']) {
+            return Cow::Borrowed(text);
+        }
+        let mut shown = String::with_capacity(text.len());
+        let mut quote: Option<char> = None;
+        for c in text.chars() {
+            match quote {
+                Some(open) if c == open => {
+                    shown.push_str(xerpium_events::REDACTED);
+                    shown.push(c);
+                    quote = None;
+                }
+                Some(_) => {}
+                None => {
+                    shown.push(c);
+                    if c == '"' || c == '`' {
+                        quote = Some(c);
+                    }
+                }
+            }
+        }
+        if quote.is_some() {
+            shown.push_str(xerpium_events::REDACTED);
+        }
+        Cow::Owned(shown)
+    }
+}
+
 /// What stands for a payload that is not shown.
 pub const HIDDEN: &str = "[hidden: it may hold personal data]";
 
@@ -274,7 +308,10 @@ pub fn event_json(stream: &str, entry: &Entry, personal: Personal) -> Value {
                 ),
                 (Err(error), Personal::Redacted) => (
                     Value::Null,
-                    Some(format!("{error} (payload hidden: it may hold personal data)")),
+                    Some(format!(
+                        "{} (payload hidden: it may hold personal data)",
+                        personal.text(&error)
+                    )),
                 ),
             };
             json!({
@@ -304,8 +341,25 @@ pub fn event_json(stream: &str, entry: &Entry, personal: Personal) -> Value {
                 "stream": stream,
                 "entry_id": entry.id,
                 "fields": fields,
-                "error": format!("not a message: {error}"),
+                "error": format!("not a message: {}", personal.text(&error.to_string())),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Personal;
+
+    #[test]
+    fn quoted_values_are_redacted_in_text() {
+        let error = r#"invalid type: string "ann@example.com", expected u64 at line 1; unknown variant `boss`"#;
+        assert_eq!(
+            Personal::Redacted.text(error),
+            "invalid type: string \"[redacted]\", expected u64 at line 1; unknown variant `[redacted]`"
+        );
+        assert_eq!(Personal::Shown.text(error), error);
+        assert_eq!(Personal::Redacted.text("cut \"open"), "cut \"[redacted]");
+        assert_eq!(Personal::Redacted.text("plain"), "plain");
     }
 }

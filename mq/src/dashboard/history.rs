@@ -52,13 +52,17 @@ impl GroupSample {
 }
 
 /// Entries settled between two samples of a group, over the streams known
-/// in both.
-fn settled_between(older: &GroupSample, newer: &GroupSample) -> u64 {
-    newer
-        .settled
-        .iter()
-        .filter_map(|(stream, now)| Some(now.saturating_sub(*older.settled.get(stream)?)))
-        .sum()
+/// in both; `None` when no stream is (Redis could tell for none).
+fn settled_between(older: &GroupSample, newer: &GroupSample) -> Option<u64> {
+    let mut known = false;
+    let mut settled = 0;
+    for (stream, now) in &newer.settled {
+        if let Some(before) = older.settled.get(stream) {
+            known = true;
+            settled += now.saturating_sub(*before);
+        }
+    }
+    known.then_some(settled)
 }
 
 /// What was seen at one moment.
@@ -155,7 +159,7 @@ impl History {
     /// Entries `group` settled per second over the last `over`.
     pub fn settled_rate(&self, group: &str, over: Duration) -> Option<f64> {
         let (oldest, newest) = self.window(over)?;
-        let settled = settled_between(oldest.groups.get(group)?, newest.groups.get(group)?);
+        let settled = settled_between(oldest.groups.get(group)?, newest.groups.get(group)?)?;
         rate(0, settled, between(oldest, newest))
     }
 
@@ -180,19 +184,27 @@ impl History {
                 sample
                     .groups
                     .get(group)
-                    .is_some_and(|then| settled_between(then, now) == 0)
+                    .is_some_and(|then| settled_between(then, now) == Some(0))
             })
             .last()?;
         let still = between(since, newest);
         (!still.is_zero()).then_some(still)
     }
 
-    /// `group`'s lag at the oldest sample at most `over` ago and now, over
-    /// the streams where Redis can tell.
-    pub fn lag_change(&self, group: &str, over: Duration) -> Option<(u64, u64)> {
-        let (oldest, newest) = self.window(over)?;
-        let lag = |sample: &Sample| sample.groups.get(group).map(|group| group.lag);
-        Some((lag(oldest)?, lag(newest)?))
+    /// `group`'s lag (over the streams where Redis can tell) at the oldest
+    /// sample at most `over` ago, when it grew from sample to sample since
+    /// (never fell), over at least three samples, and is higher now.
+    pub fn lag_rising(&self, group: &str, over: Duration) -> Option<u64> {
+        let newest = self.samples.back()?;
+        let lags: Vec<u64> = self
+            .samples
+            .iter()
+            .filter(|sample| between(sample, newest) <= over)
+            .map(|sample| sample.groups.get(group).map(|group| group.lag))
+            .collect::<Option<_>>()?;
+        let rising =
+            lags.len() >= 3 && lags.windows(2).all(|pair| pair[0] <= pair[1]) && lags[0] < lags[lags.len() - 1];
+        rising.then(|| lags[0])
     }
 
     /// The charts' data: every sample's time, each group's lag and pending
@@ -326,7 +338,12 @@ mod tests {
         );
         assert_eq!(history.settled_rate("audit", Duration::from_secs(10)), Some(0.0));
         assert_eq!(history.settled_nothing_for("audit"), Some(Duration::from_secs(20)));
-        assert_eq!(history.lag_change("audit", Duration::from_secs(20)), Some((5, 12)));
+        assert_eq!(history.lag_rising("audit", Duration::from_secs(20)), Some(5));
+        assert_eq!(
+            history.lag_rising("audit", Duration::from_secs(10)),
+            None,
+            "two samples say no trend"
+        );
         assert_eq!(history.settled_rate("other", Duration::from_secs(30)), None);
         let series = history.series();
         assert_eq!(series.times.len(), 4);
@@ -338,6 +355,13 @@ mod tests {
         }
         history.push(later);
         assert_eq!(history.settled_rate("audit", Duration::from_secs(10)), Some(0.0));
+        // A group of which Redis can tell nothing has no stillness either.
+        let mut blind = at(50, 0, 0);
+        blind.groups.get_mut("audit").expect("audit").settled.clear();
+        history.push(blind.clone());
+        blind.time += chrono::Duration::seconds(100);
+        history.push(blind);
+        assert_eq!(history.settled_nothing_for("audit"), None);
         assert_eq!(series.published["user"], vec![None, Some(20.0), Some(0.0), Some(0.0)]);
     }
 

@@ -33,9 +33,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
-use axum::http::header::{CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
-use axum::response::Response;
+use axum::http::header::{CONTENT_SECURITY_POLICY, HOST, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use xerpium_messaging::HealthMonitor;
 
@@ -54,6 +56,10 @@ pub struct Options {
     pub sample_every: Duration,
     /// When a group counts as lagging or stalled.
     pub thresholds: Thresholds,
+    /// Other names (`host` or `host:port`) it may be reached by, e.g.
+    /// behind a proxy; besides its address, `localhost`, `127.0.0.1` and
+    /// `[::1]` at its port.
+    pub allow_hosts: Vec<String>,
 }
 
 /// What every page works with.
@@ -70,6 +76,10 @@ pub struct Dashboard {
     thresholds: Thresholds,
     /// How often the history is sampled.
     sample_every: Duration,
+    /// Held by the dead-letter action running (replay, purge): one at a time.
+    actions: tokio::sync::Mutex<()>,
+    /// The `Host` values it answers to (see [`Options::allow_hosts`]).
+    hosts: Vec<String>,
 }
 
 /// The dashboard, shared by every request.
@@ -116,6 +126,8 @@ pub async fn serve(session: Session, options: Options) -> Result<ExitCode, Error
         operators,
         thresholds: options.thresholds,
         sample_every: options.sample_every,
+        actions: tokio::sync::Mutex::new(()),
+        hosts: hosts(addr, &options.allow_hosts),
     });
     let served = axum::serve(listener, router(app))
         .with_graceful_shutdown(interrupted())
@@ -146,7 +158,42 @@ fn router(app: App) -> Router {
         .route("/assets/{file}", get(assets::serve))
         .fallback(pages::not_found)
         .layer(axum::middleware::map_response(protect))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), known_host))
         .with_state(app)
+}
+
+/// The `Host` values a dashboard listening on `addr` answers to.
+fn hosts(addr: SocketAddr, allowed: &[String]) -> Vec<String> {
+    let port = addr.port();
+    let mut hosts = vec![
+        addr.to_string(),
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+    ];
+    for host in allowed {
+        hosts.push(host.clone());
+        if !host.contains(':') {
+            hosts.push(format!("{host}:{port}"));
+        }
+    }
+    hosts
+}
+
+/// Refuses a request for a host the dashboard does not answer to: a page
+/// elsewhere that points its own name at this machine (DNS rebinding) gets
+/// nothing.
+async fn known_host(State(app): State<App>, request: Request, next: Next) -> Response {
+    let host = request.headers().get(HOST).and_then(|host| host.to_str().ok());
+    if host.is_some_and(|host| app.hosts.iter().any(|known| known.eq_ignore_ascii_case(host))) {
+        return next.run(request).await;
+    }
+    let asked = host.unwrap_or("none");
+    problem::Problem::misdirected(format!(
+        "this dashboard answers to {} (the request was for host {asked}); pass --allow-host NAME to reach it by another name",
+        app.hosts[0]
+    ))
+    .into_response()
 }
 
 /// What every answer carries: only the dashboard's own script, styles and

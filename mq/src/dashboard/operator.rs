@@ -38,6 +38,8 @@ pub const COOKIE_NAME: &str = "xerpium_operator";
 const SESSION_LENGTH: Duration = Duration::from_secs(12 * 3600);
 /// How many actions the pages can show.
 pub const KEPT_ACTIONS: usize = 50;
+/// How long a wrong token waits before it is answered, to slow guessing.
+pub const WRONG_TOKEN_DELAY: Duration = Duration::from_secs(1);
 /// The header naming the operator of a request with the bearer token.
 const OPERATOR_HEADER: &str = "x-operator";
 
@@ -102,6 +104,9 @@ pub struct Operators {
     token: Option<String>,
     sessions: Mutex<HashMap<String, Session>>,
     actions: Mutex<VecDeque<Action>>,
+    /// What [`record_once`](Operators::record_once) recorded already: by
+    /// session (its form key, or the name for the bearer token) and what.
+    recorded: Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl Operators {
@@ -132,6 +137,7 @@ impl Operators {
             token,
             sessions: Mutex::new(HashMap::new()),
             actions: Mutex::new(VecDeque::new()),
+            recorded: Mutex::default(),
         })
     }
 
@@ -258,6 +264,19 @@ impl Operators {
         actions.truncate(KEPT_ACTIONS);
     }
 
+    /// Records that `operator` did `what`, the first time in their session
+    /// (a look that a page repeats every second is logged once).
+    pub fn record_once(&self, operator: &Operator, what: String) {
+        let session = if operator.form_key.is_empty() {
+            &operator.name
+        } else {
+            &operator.form_key
+        };
+        if lock(&self.recorded).insert((session.clone(), what.clone())) {
+            self.record(operator, what);
+        }
+    }
+
     /// The newest actions, newest first.
     pub fn actions(&self) -> Vec<Action> {
         lock(&self.actions).iter().cloned().collect()
@@ -330,6 +349,7 @@ mod tests {
             token: token.map(str::to_owned),
             sessions: Mutex::new(HashMap::new()),
             actions: Mutex::new(VecDeque::new()),
+            recorded: Mutex::default(),
         }
     }
 

@@ -38,6 +38,22 @@ impl Problem {
         Problem::new(status, refusal.message())
     }
 
+    /// `421 Misdirected Request`: for a host this dashboard is not.
+    pub fn misdirected(message: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::MISDIRECTED_REQUEST, message)
+    }
+
+    /// `500 Internal Server Error`: something of the dashboard's own failed.
+    pub fn internal(message: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// The same, its message after `before` (what was done first).
+    pub fn prefixed(mut self, before: &str) -> Problem {
+        self.message.insert_str(0, before);
+        self
+    }
+
     fn new(status: StatusCode, message: impl Into<String>) -> Problem {
         Problem {
             status,

@@ -218,11 +218,13 @@ fn judge(
             ),
         );
     }
-    if let Some(oldest) = group
-        .oldest_pending
-        .as_ref()
-        .filter(|oldest| oldest.idle >= thresholds.stall_after)
-    {
+    // Each stream's oldest pending entry: the one idle longest says most.
+    let most_idle = group
+        .streams
+        .iter()
+        .filter_map(|stream| stream.oldest_pending.as_ref())
+        .max_by_key(|oldest| oldest.idle);
+    if let Some(oldest) = most_idle.filter(|oldest| oldest.idle >= thresholds.stall_after) {
         return (
             Verdict::Stalled,
             format!(
@@ -258,10 +260,10 @@ fn judge(
     if lag >= thresholds.lag {
         return (Verdict::Lagging, format!("{at_least}{lag} entries not yet delivered"));
     }
-    match history.lag_change(&group.name, RECENT) {
-        Some((before, now)) if now > before => (
+    match history.lag_rising(&group.name, RECENT) {
+        Some(before) if lag > before => (
             Verdict::Lagging,
-            format!("{at_least}{now} entries not yet delivered, up from {before} a minute ago"),
+            format!("{at_least}{lag} entries not yet delivered, rising from {before} over the last minute"),
         ),
         _ if lag > 0 => (Verdict::Healthy, format!("working off {at_least}{lag} entries")),
         _ if !group.lag_known => (

@@ -354,6 +354,100 @@ async fn scripts_replay_and_purge_by_reason_with_the_token(fleet: Fleet) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_data_quoted_in_errors_is_hidden_too() {
+    let fleet = Fleet::start().await;
+    let dashboard = fleet.dashboard(true);
+    let page = dashboard.get("/api/tail?category=user").await.json();
+    let after = page["after"].as_str().expect("a cursor").to_owned();
+    let subject = fleet.add_undecodable_sign_up("eve@private.example").await;
+    fleet.until_dead_letters(&dashboard, 2).await;
+    let dlq = "/dead-letters/audit";
+    let list = dashboard.get(dlq).await.body;
+    assert!(list.contains("undecodable"), "{list}");
+    assert!(!list.contains("eve@private.example"), "{list}");
+    let id = dead_letter_of(&list, "audit", &subject);
+    let letter = dashboard.get(&format!("{dlq}/{id}")).await.body;
+    assert!(letter.contains("[redacted]"), "{letter}");
+    assert!(!letter.contains("eve@private.example"), "{letter}");
+    let tail = dashboard
+        .get(&format!("/api/tail?category=user&after={after}"))
+        .await
+        .body;
+    assert!(
+        tail.contains(&subject) && !tail.contains("eve@private.example"),
+        "{tail}"
+    );
+    // Shown to a logged-in operator who asks, and the look at the tail logged once.
+    let (cookie, _) = dashboard.log_in("ann").await;
+    let revealed = dashboard
+        .get_with(&format!("{dlq}/{id}?reveal=1"), &[("cookie", &cookie)])
+        .await
+        .body;
+    assert!(revealed.contains("eve@private.example"), "{revealed}");
+    for _ in 0..3 {
+        let tail = dashboard
+            .get_with(
+                &format!("/api/tail?category=user&after={after}&reveal=1"),
+                &[("cookie", &cookie)],
+            )
+            .await
+            .body;
+        assert!(tail.contains("eve@private.example"), "{tail}");
+    }
+    let stderr = dashboard.stop();
+    assert_eq!(
+        stderr
+            .matches("looked at the personal data of the live tail of user")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_take_turns_and_act_on_what_the_page_shows() {
+    let fleet = Fleet::start().await;
+    let dashboard = fleet.dashboard(true);
+    fleet.publish_user("bounce").await;
+    fleet.publish_user("bounce").await;
+    fleet.until_dead_letters(&dashboard, 3).await;
+    // The buttons post where they say, and a filtered page acts on its reason.
+    let (cookie, _) = dashboard.log_in("ann").await;
+    let list = dashboard
+        .get_with("/dead-letters/audit", &[("cookie", &cookie)])
+        .await
+        .body;
+    assert!(list.contains("formaction=\"/dead-letters/audit/purge\""), "{list}");
+    let filtered = dashboard
+        .get_with("/dead-letters/audit?reason=permanent", &[("cookie", &cookie)])
+        .await
+        .body;
+    assert!(
+        filtered.contains("value=\"reason\">Replay all with reason permanent"),
+        "{filtered}"
+    );
+    assert!(!filtered.contains("value=\"all\""), "{filtered}");
+    // Two replays of all at once: each dead letter goes back once (mended,
+    // so that none comes back as a new dead letter).
+    fleet.mend();
+    let script = [
+        ("authorization", format!("Bearer {TOKEN}")),
+        ("x-operator", "ci".to_owned()),
+    ];
+    let script: Vec<(&str, &str)> = script.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let replay = |_: usize| dashboard.post("/dead-letters/audit/replay", &[("selection", "all")], &script);
+    let (first, second) = tokio::join!(replay(1), replay(2));
+    let count = |answer: &support::Answer| answer.json()["replayed"].as_array().map_or(0, Vec::len);
+    assert_eq!(count(&first) + count(&second), 3, "{} / {}", first.body, second.body);
+    // A request for another host (DNS rebinding) gets nothing.
+    let rebound = dashboard.get_with("/api/status", &[("host", "evil.example")]).await;
+    assert_eq!(rebound.status, 421, "{}", rebound.body);
+    assert!(rebound.body.contains("--allow-host"), "{}", rebound.body);
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_token_the_dashboard_is_read_only() {
     let fleet = Fleet::start().await;
     let dashboard = fleet.dashboard(false);

@@ -238,6 +238,40 @@ impl Fleet {
         publish_sign_up(&self.publisher, kind).await
     }
 
+    /// Adds a `user.created` whose payload does not match its schema, with
+    /// personal data in the value that breaks it (`roles` is an e-mail
+    /// address), where the runtime would publish it: `audit` dead-letters it
+    /// as undecodable, quoting the value in the error. Returns its subject.
+    pub async fn add_undecodable_sign_up(&self, email: &str) -> String {
+        let config = self.config("seed");
+        let subject = Uuid::now_v7().to_string();
+        let layout = <UserCreated as xerpium_events::Event>::STREAM;
+        let stream = config.keys().event_stream("user", &layout, &subject);
+        let data = format!(
+            r#"{{"user_id":"{subject}","company_id":"{subject}","email":"{email}","display_name":"x","roles":"{email}","created_at":"2026-01-01T00:00:00Z"}}"#
+        );
+        let id = Uuid::now_v7().to_string();
+        let fields = [
+            ("specversion", "1.0"),
+            ("id", id.as_str()),
+            ("type", "user.created"),
+            ("version", "1"),
+            ("source", "legacy"),
+            ("time", "2026-01-01T00:00:00Z"),
+            ("subject", subject.as_str()),
+            ("correlationid", id.as_str()),
+            ("data", data.as_str()),
+        ];
+        let mut add = redis::cmd("XADD");
+        add.arg(&stream).arg("*");
+        for (name, value) in fields {
+            add.arg(name).arg(value);
+        }
+        let mut redis = xerpium_messaging::connection::Connection::open(&config).expect("a connection");
+        let _: String = add.query_async(&mut redis).await.expect("added");
+        subject
+    }
+
     /// Whether `audit` handled the sign-up of `user_id`.
     pub fn handled(&self, user_id: Uuid) -> bool {
         self.audit.handled.lock().expect("lock").contains(&user_id)

@@ -19,7 +19,7 @@ use xerpium_messaging::consumer::dead_letter::field as dlq;
 
 use super::layout::{self, Section, form_key};
 use super::{App, Viewer, group_names, no_such_group, query_value, segment};
-use crate::dashboard::operator::Operator;
+use crate::dashboard::operator::{Operator, Refusal, WRONG_TOKEN_DELAY};
 use crate::dashboard::problem::Problem;
 use crate::dead_letters::{DeadLetters, Selection, added, is_added, original};
 use crate::entry::Entry;
@@ -112,11 +112,8 @@ pub async fn list(
     } else {
         None
     };
-    let letters = match &query.reason {
-        Some(reason) => dead_letters.select(&Selection::Reason(reason.clone())).await?,
-        None => dead_letters.page("-", limit).await?,
-    };
-    let shown = &letters[..letters.len().min(limit)];
+    let letters = dead_letters.first(query.reason.as_deref(), limit).await?;
+    let shown = &letters[..];
     let flash = app.operators.take_flash(&headers);
     let base = format!("/dead-letters/{}", segment(&group));
     let body = html! {
@@ -163,7 +160,7 @@ pub async fn list(
                                 td { (get(dlq::REASON)) }
                                 td.num { (get(dlq::ATTEMPTS)) }
                                 td { (get(dlq::TIME)) }
-                                td.reason { (shorten(get(dlq::ERROR), 120)) }
+                                td.reason { (shorten(&Personal::Redacted.text(get(dlq::ERROR)), 120)) }
                             }
                         }
                     }
@@ -171,7 +168,7 @@ pub async fn list(
                 @if (shown.len() as u64) < total && query.reason.is_none() {
                     p.muted { (shown.len()) " of " (total) " shown, oldest first. " a href={ (base) "?limit=" (limit * 10) } { "Show more" } }
                 }
-                (selection_actions(&viewer, &group))
+                (selection_actions(&viewer, &base, &group, query.reason.as_deref()))
             }
         }
     };
@@ -187,17 +184,23 @@ pub async fn list(
     ))
 }
 
-/// The buttons for the selected dead letters (or all of them).
-fn selection_actions(viewer: &Viewer, group: &str) -> Markup {
+/// The buttons for the selected dead letters, or all of them: all of the
+/// reason the page is filtered by, when it is.
+fn selection_actions(viewer: &Viewer, base: &str, group: &str, reason: Option<&str>) -> Markup {
+    let (every, every_label) = match reason {
+        Some(reason) => ("reason", format!("all with reason {reason}")),
+        None => ("all", "all".to_owned()),
+    };
     html! {
         @if viewer.operator.is_some() {
             div.actions {
+                @if let Some(reason) = reason { input type="hidden" name="reason" value=(reason); }
                 button type="submit" name="selection" value="selected" { "Replay selected" }
-                button type="submit" name="selection" value="all" { "Replay all" }
+                button type="submit" name="selection" value=(every) { "Replay " (every_label) }
                 span.purge {
                     label { "To purge, type the group's name: " input type="text" name="confirm" placeholder=(group) autocomplete="off"; }
-                    button.danger type="submit" formaction="purge" name="selection" value="selected" { "Purge selected" }
-                    button.danger type="submit" formaction="purge" name="selection" value="all" { "Purge all" }
+                    button.danger type="submit" formaction={ (base) "/purge" } name="selection" value="selected" { "Purge selected" }
+                    button.danger type="submit" formaction={ (base) "/purge" } name="selection" value=(every) { "Purge " (every_label) }
                 }
             }
         } @else {
@@ -265,7 +268,7 @@ pub async fn one(
         table.fields {
             tbody {
                 @for (name, value) in letter.fields().iter().filter(|(name, _)| is_added(name)) {
-                    tr { th { (name) } td { (value) } }
+                    tr { th { (name) } td { (personal.text(value)) } }
                 }
             }
         }
@@ -287,7 +290,7 @@ pub async fn one(
                     button type="submit" name="selection" value="selected" { "Replay it" }
                     span.purge {
                         label { "To purge, type the group's name: " input type="text" name="confirm" placeholder=(group) autocomplete="off"; }
-                        button.danger type="submit" formaction="purge" name="selection" value="selected" { "Purge it" }
+                        button.danger type="submit" formaction={ (base) "/purge" } name="selection" value="selected" { "Purge it" }
                     }
                 }
             }
@@ -321,7 +324,7 @@ fn message(letter: &Entry, personal: Personal) -> Markup {
                 @match tail::decode(envelope, personal) {
                     Ok(data) => { pre.payload { (serde_json::to_string_pretty(&data).unwrap_or_default()) } }
                     Err(error) => {
-                        p.problem { "Cannot decode it: " (error) }
+                        p.problem { "Cannot decode it: " (personal.text(&error)) }
                         @if personal == Personal::Shown {
                             pre.payload { (payload(&envelope.data)) }
                         } @else {
@@ -334,7 +337,7 @@ fn message(letter: &Entry, personal: Personal) -> Markup {
                 p.muted { "Not kept: it was trimmed from its stream before it could be read." }
             }
             Err(error) => {
-                p.problem { "Not a message: " (error) }
+                p.problem { "Not a message: " (personal.text(&error.to_string())) }
                 table.fields {
                     tbody {
                         @for (name, value) in original(letter) {
@@ -421,7 +424,15 @@ impl FromRequest<App> for Request {
             .await
             .map_err(|rejection| Problem::bad_request(rejection.body_text()))?;
         let fields = Fields::parse(&body);
-        let operator = app.operators.authorize(&headers, fields.get("form_key"))?;
+        let operator = match app.operators.authorize(&headers, fields.get("form_key")) {
+            Ok(operator) => operator,
+            Err(refusal) => {
+                if refusal == Refusal::NotLoggedIn && headers.contains_key(AUTHORIZATION) {
+                    tokio::time::sleep(WRONG_TOKEN_DELAY).await;
+                }
+                return Err(refusal.into());
+            }
+        };
         let selection = fields.selection()?;
         Ok(Request {
             operator,
@@ -442,17 +453,38 @@ fn answer(app: &App, headers: &HeaderMap, group: &str, done: String, json: serde
     Redirect::to(&format!("/dead-letters/{}", segment(group))).into_response()
 }
 
+/// Runs `action` on a task of its own, after the action before it ends:
+/// it runs to its end even if the operator's browser goes away (a replay
+/// stopped halfway would leave letters in both streams), and two actions
+/// never work on the same dead letters at once (each would replay them).
+async fn in_turn<T: Send + 'static>(app: &App, action: impl Future<Output = T> + Send + 'static) -> Result<T, Problem> {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let _turn = app.actions.lock().await;
+        action.await
+    })
+    .await
+    .map_err(|error| Problem::internal(format!("the action stopped: {error}")))
+}
+
 /// `POST /dead-letters/<group>/replay`: puts the selected dead letters back
 /// on their streams (`keep=1`: and leaves them in the dead-letter stream).
 pub async fn replay(State(app): State<App>, Path(group): Path<String>, request: Request) -> Result<Response, Problem> {
     let keep = request.fields.get("keep") == Some("1");
-    let dead_letters = DeadLetters::of(&app.session, &group);
-    let letters = dead_letters.select(&request.selection).await?;
-    let outcome = dead_letters.replay(&letters, keep).await?;
+    let (job, job_group, selection) = (app.clone(), group.clone(), request.selection.clone());
+    let outcome = in_turn(&app, async move {
+        let dead_letters = DeadLetters::of(&job.session, &job_group);
+        let letters = dead_letters.select(&selection).await?;
+        Ok::<_, crate::error::Error>(dead_letters.replay(&letters, keep).await)
+    })
+    .await??;
     let mut done = format!("Replayed {} dead letter(s) of group {group}", outcome.replayed.len());
     if !outcome.refused.is_empty() {
         let refused: Vec<String> = outcome.refused.iter().map(|(id, why)| format!("{id}: {why}")).collect();
         done.push_str(&format!("; {} could not be: {}", refused.len(), refused.join("; ")));
+    }
+    if let Some(error) = &outcome.failed {
+        done.push_str(&format!("; then Redis failed and the rest was not tried: {error}"));
     }
     app.operators.record(
         &request.operator,
@@ -461,6 +493,9 @@ pub async fn replay(State(app): State<App>, Path(group): Path<String>, request: 
             described(&request.selection)
         ),
     );
+    if let Some(error) = outcome.failed {
+        return Err(Problem::from(error).prefixed(&format!("Replayed {}, then: ", outcome.replayed.len())));
+    }
     let replayed: Vec<serde_json::Value> = outcome
         .replayed
         .iter()
@@ -488,8 +523,11 @@ pub async fn purge(State(app): State<App>, Path(group): Path<String>, request: R
             "nothing deleted: to purge, type the group's name (`{group}`) in the confirmation field"
         )));
     }
-    let dead_letters = DeadLetters::of(&app.session, &group);
-    let deleted = dead_letters.purge(&request.selection).await?;
+    let (job, job_group, selection) = (app.clone(), group.clone(), request.selection.clone());
+    let deleted = in_turn(&app, async move {
+        DeadLetters::of(&job.session, &job_group).purge(&selection).await
+    })
+    .await??;
     let done = format!("Deleted {deleted} dead letter(s) of group {group}");
     app.operators.record(
         &request.operator,

@@ -1,8 +1,6 @@
 //! `/login` and `/logout`: an operator names themself and gives the
 //! operator token, and gets a session cookie.
 
-use std::time::Duration;
-
 use axum::Form;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -13,11 +11,8 @@ use serde::Deserialize;
 
 use super::layout::{self, Section};
 use super::{App, Viewer};
-use crate::dashboard::operator::{Refusal, expired_cookie, session_cookie};
+use crate::dashboard::operator::{Refusal, WRONG_TOKEN_DELAY, expired_cookie, session_cookie};
 use crate::dashboard::problem::Problem;
-
-/// How long a wrong token waits before it is answered, to slow guessing.
-const WRONG_TOKEN_DELAY: Duration = Duration::from_secs(1);
 
 /// `GET /login`.
 pub async fn form(State(app): State<App>, headers: HeaderMap) -> Result<Html<String>, Problem> {

@@ -111,7 +111,11 @@ pub async fn api(
 async fn tail(app: &App, query: &ApiQuery, headers: &HeaderMap) -> Result<Response, Problem> {
     let category = category(&query.category)?;
     let personal = if query.reveal.as_deref() == Some("1") {
-        app.operators.reader(headers)?;
+        let operator = app.operators.reader(headers)?;
+        app.operators.record_once(
+            &operator,
+            format!("looked at the personal data of the live tail of {category}"),
+        );
         Personal::Shown
     } else {
         Personal::Redacted
