@@ -72,10 +72,10 @@ pub struct Sample {
     pub time: DateTime<Utc>,
     /// Every consumer group, by name.
     pub groups: BTreeMap<String, GroupSample>,
-    /// Entries ever added to each category's streams, by category.
+    /// Entries ever added to each event stream, by stream.
     pub published: BTreeMap<String, u64>,
-    /// Entries ever settled by every group reading each category, by category.
-    pub handled: BTreeMap<String, u64>,
+    /// The category of each event stream, by stream.
+    pub categories: BTreeMap<String, String>,
     /// Entries ever added to each group's dead-letter stream, by group.
     pub dead_lettered: BTreeMap<String, u64>,
 }
@@ -95,15 +95,13 @@ impl Sample {
                 .entry(stream.group.clone())
                 .or_default()
                 .add(stream, first);
-            if let (Some(category), Some(read)) = (category_of(keys, &stream.stream), stream.entries_read) {
-                *sample.handled.entry(category.to_owned()).or_default() += read.saturating_sub(stream.pending);
-            }
         }
         let dead_letter_prefix = keys.dead_letters("");
         for stream in streams {
             let added = stream.entries_added.unwrap_or(stream.length);
             if let Some(category) = category_of(keys, &stream.key) {
-                *sample.published.entry(category.to_owned()).or_default() += added;
+                sample.published.insert(stream.key.clone(), added);
+                sample.categories.insert(stream.key.clone(), category.to_owned());
             } else if let Some(group) = stream.key.strip_prefix(&dead_letter_prefix) {
                 sample.dead_lettered.insert(group.to_owned(), added);
             }
@@ -213,7 +211,7 @@ impl History {
     pub fn series(&self) -> Series {
         let mut series = Series::default();
         let groups: Vec<&String> = self.samples.iter().flat_map(|s| s.groups.keys()).collect();
-        let categories: Vec<&String> = self.samples.iter().flat_map(|s| s.published.keys()).collect();
+        let categories: Vec<&String> = self.samples.iter().flat_map(|s| s.categories.values()).collect();
         for name in groups {
             series.lag.entry(name.clone()).or_default();
             series.pending.entry(name.clone()).or_default();
@@ -231,24 +229,64 @@ impl History {
             for (name, pending) in &mut series.pending {
                 pending.push(sample.groups.get(name).map(|group| group.pending));
             }
-            let per_second = |counters: fn(&Sample) -> &BTreeMap<String, u64>, name: &str| {
-                let older = before?;
-                rate(
-                    *counters(older).get(name)?,
-                    *counters(sample).get(name)?,
-                    between(older, sample),
-                )
-            };
             for (name, points) in &mut series.published {
-                points.push(per_second(|s| &s.published, name));
+                points.push(before.and_then(|older| category_rate(older, sample, name, published_between)));
             }
             for (name, points) in &mut series.handled {
-                points.push(per_second(|s| &s.handled, name));
+                points.push(before.and_then(|older| category_rate(older, sample, name, handled_between)));
             }
             before = Some(sample);
         }
         series
     }
+}
+
+/// Events added to `stream` between two samples, when both know it.
+fn published_between(older: &Sample, newer: &Sample, stream: &str) -> Option<u64> {
+    Some(
+        newer
+            .published
+            .get(stream)?
+            .saturating_sub(*older.published.get(stream)?),
+    )
+}
+
+/// Entries of `stream` settled between two samples by every group that
+/// reads it, over the groups known in both.
+fn handled_between(older: &Sample, newer: &Sample, stream: &str) -> Option<u64> {
+    let mut known = false;
+    let mut settled = 0;
+    for (group, now) in &newer.groups {
+        if let (Some(now), Some(before)) = (
+            now.settled.get(stream),
+            older.groups.get(group).and_then(|then| then.settled.get(stream)),
+        ) {
+            known = true;
+            settled += now.saturating_sub(*before);
+        }
+    }
+    known.then_some(settled)
+}
+
+/// Per second between two samples, over `category`'s streams: `counted`
+/// (what one stream did in between) summed over the streams it knows, so
+/// that a stream or group first seen in `newer` adds nothing all at once.
+fn category_rate(
+    older: &Sample,
+    newer: &Sample,
+    category: &str,
+    counted: fn(&Sample, &Sample, &str) -> Option<u64>,
+) -> Option<f64> {
+    let counts: Vec<u64> = newer
+        .categories
+        .iter()
+        .filter(|(_, of)| *of == category)
+        .filter_map(|(stream, _)| counted(older, newer, stream))
+        .collect();
+    if counts.is_empty() {
+        return None;
+    }
+    rate(0, counts.iter().sum(), between(older, newer))
 }
 
 /// The charts' data, as the page's script reads it: one value (or `null`
@@ -321,7 +359,8 @@ mod tests {
                 settled: [("ns:events:user:0".to_owned(), settled)].into(),
             },
         );
-        sample.published.insert("user".into(), settled * 2);
+        sample.published.insert("ns:events:user:0".into(), settled * 2);
+        sample.categories.insert("ns:events:user:0".into(), "user".into());
         sample
     }
 
@@ -363,6 +402,7 @@ mod tests {
         history.push(blind);
         assert_eq!(history.settled_nothing_for("audit"), None);
         assert_eq!(series.published["user"], vec![None, Some(20.0), Some(0.0), Some(0.0)]);
+        assert_eq!(series.handled["user"], vec![None, Some(10.0), Some(0.0), Some(0.0)]);
     }
 
     #[test]
