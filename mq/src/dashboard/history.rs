@@ -68,7 +68,7 @@ fn settled_between(older: &GroupSample, newer: &GroupSample) -> Option<u64> {
 /// What was seen at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sample {
-    /// When (Redis's clock).
+    /// When (the dashboard's clock: rates are between its own samples).
     pub time: DateTime<Utc>,
     /// Every consumer group, by name.
     pub groups: BTreeMap<String, GroupSample>,
