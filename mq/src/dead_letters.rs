@@ -66,6 +66,11 @@ pub fn added<'l>(letter: &'l Entry, name: &str) -> Option<&'l str> {
         .or_else(|| dlq::legacy(name).and_then(|before| letter.get(before)))
 }
 
+/// Whether `letter` was dead-lettered for `reason` (any, when `None`).
+pub fn is_of(letter: &Entry, reason: Option<&str>) -> bool {
+    reason.is_none_or(|reason| added(letter, dlq::REASON) == Some(reason))
+}
+
 /// The original entry's fields of a dead letter.
 pub fn original(letter: &Entry) -> impl Iterator<Item = &(String, String)> {
     letter.fields().iter().filter(|(name, _)| !is_added(name))
@@ -199,13 +204,16 @@ impl<'s> DeadLetters<'s> {
         let mut letters = Vec::new();
         let mut after = "-".to_owned();
         while letters.len() < limit {
-            let page = self.page(&after, PAGE).await?;
+            // Unfiltered, a page needs no more than what is still wanted.
+            let size = if reason.is_none() {
+                PAGE.min(limit - letters.len())
+            } else {
+                PAGE
+            };
+            let page = self.page(&after, size).await?;
             let Some(last) = page.last() else { break };
             after = format!("({}", last.id);
-            letters.extend(
-                page.into_iter()
-                    .filter(|letter| reason.is_none_or(|reason| added(letter, dlq::REASON) == Some(reason))),
-            );
+            letters.extend(page.into_iter().filter(|letter| is_of(letter, reason)));
         }
         letters.truncate(limit);
         Ok(letters)

@@ -6,9 +6,10 @@ use axum::http::HeaderMap;
 use axum::response::Html;
 use maud::html;
 use xerpium_events::{COMMANDS, EventType, NOTIFICATION_TARGETS, NotificationType};
+use xerpium_messaging::health::format_duration;
 
 use super::layout::{self, Section};
-use super::{App, Viewer, duration, segment};
+use super::{App, Viewer, segment};
 
 /// `GET /catalog`.
 pub async fn page(State(app): State<App>, headers: HeaderMap) -> Html<String> {
@@ -37,8 +38,8 @@ pub async fn page(State(app): State<App>, headers: HeaderMap) -> Html<String> {
                             @if layout.is_partitioned() { div.muted { (layout.partitions) " partitions by subject, ordered" } }
                         }
                         td.num { (policy.max_attempts) }
-                        td { (duration(policy.backoff_first)) " doubling to " (duration(policy.backoff_max)) }
-                        td { (duration(layout.retention)) }
+                        td { (format_duration(policy.backoff_first)) " doubling to " (format_duration(policy.backoff_max)) }
+                        td { (format_duration(layout.retention)) }
                         td.num { (layout.max_len) }
                     }
                 }
@@ -57,7 +58,7 @@ pub async fn page(State(app): State<App>, headers: HeaderMap) -> Html<String> {
                             td { (command.summary) }
                             td { (command.service) }
                             td { code { (keys.commands(command.service)) } }
-                            td { (duration(command.timeout)) }
+                            td { (format_duration(command.timeout)) }
                         }
                     }
                 }

@@ -21,7 +21,7 @@ use super::layout::{self, Section, form_key};
 use super::{App, Viewer, group_names, no_such_group, query_value, segment};
 use crate::dashboard::operator::{Operator, Refusal, WRONG_TOKEN_DELAY};
 use crate::dashboard::problem::Problem;
-use crate::dead_letters::{DeadLetters, Selection, added, is_added, original};
+use crate::dead_letters::{DeadLetters, Selection, added, is_added, is_of, original};
 use crate::entry::Entry;
 use crate::output::{payload, shorten};
 use crate::tail::{self, HIDDEN, Personal};
@@ -101,18 +101,24 @@ pub async fn list(
         }
     }
     let limit = query.limit.unwrap_or(LISTED).clamp(1, 10_000);
-    let reasons = if total <= COUNTED {
+    // Up to COUNTED, one read gives both the counts by reason and the letters shown.
+    let (reasons, letters) = if total <= COUNTED {
+        let all = dead_letters.select(&Selection::All).await?;
         let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-        for letter in dead_letters.select(&Selection::All).await? {
+        for letter in &all {
             *reasons
-                .entry(added(&letter, dlq::REASON).unwrap_or("unknown").to_owned())
+                .entry(added(letter, dlq::REASON).unwrap_or("unknown").to_owned())
                 .or_default() += 1;
         }
-        Some(reasons)
+        let letters: Vec<Entry> = all
+            .into_iter()
+            .filter(|letter| is_of(letter, query.reason.as_deref()))
+            .take(limit)
+            .collect();
+        (Some(reasons), letters)
     } else {
-        None
+        (None, dead_letters.first(query.reason.as_deref(), limit).await?)
     };
-    let letters = dead_letters.first(query.reason.as_deref(), limit).await?;
     let shown = &letters[..];
     let flash = app.operators.take_flash(&headers);
     let base = format!("/dead-letters/{}", segment(&group));

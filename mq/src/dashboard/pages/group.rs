@@ -10,14 +10,15 @@ use axum::http::HeaderMap;
 use axum::response::Html;
 use maud::{Markup, html};
 use xerpium_events::Category;
-use xerpium_messaging::health::GroupHealth;
+use xerpium_messaging::health::{GroupHealth, format_duration};
 
 use super::layout::{self, Section, badge};
-use super::{App, Viewer, count, duration, no_such_group, segment};
+use super::{App, Viewer, no_such_group, segment};
 use crate::dashboard::history::category_of;
 use crate::dashboard::problem::Problem;
 use crate::dashboard::status::GroupStatus;
 use crate::error::Error;
+use crate::output::count_or_unknown;
 
 /// Pending entries shown per stream at most.
 const PENDING_SHOWN: usize = 100;
@@ -77,16 +78,16 @@ pub async fn page(
                     @for (stream, owner, _) in &streams {
                         tr {
                             td { code { (stream.stream) } }
-                            td.num { (count(stream.lag)) }
+                            td.num { (count_or_unknown(stream.lag)) }
                             td.num { (stream.pending) }
-                            td.num { (count(stream.entries_read)) }
+                            td.num { (count_or_unknown(stream.entries_read)) }
                             td { code { (stream.last_delivered_id) } }
                             td {
                                 @match owner {
                                     Some(Some(owner)) => {
                                         @let (consumer, run) = owner.consumer_and_run();
                                         span.owner title={ "run " (run) } { (consumer) }
-                                        @if let Some(left) = owner.expires_in { span.muted { " (lease " (duration(left)) " left)" } }
+                                        @if let Some(left) = owner.expires_in { span.muted { " (lease " (format_duration(left)) " left)" } }
                                     }
                                     Some(None) => { span.problem { "none: no instance holds it" } }
                                     None => { span.muted { "not partitioned" } }
@@ -111,7 +112,7 @@ pub async fn page(
                                 td { code { (stream) } }
                                 td { code { (entry.id) } }
                                 td { (entry.consumer) }
-                                td { (duration(entry.idle)) }
+                                td { (format_duration(entry.idle)) }
                                 td.num { (entry.deliveries) }
                             }
                         }
@@ -163,7 +164,7 @@ fn consumers(streams: &[GroupHealth]) -> Markup {
                         tr {
                             td { (name) }
                             td.num { (pending) }
-                            td { (duration(*idle)) }
+                            td { (format_duration(*idle)) }
                             td { (streams.len()) }
                         }
                     }

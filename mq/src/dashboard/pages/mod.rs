@@ -10,11 +10,8 @@ pub mod overview;
 pub mod streams;
 pub mod tail;
 
-use std::time::Duration;
-
 use axum::http::{HeaderMap, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use xerpium_messaging::health::format_duration;
 
 use super::operator::Operator;
 use super::problem::Problem;
@@ -55,11 +52,6 @@ pub fn query_value(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// A duration for people.
-pub fn duration(duration: Duration) -> String {
-    format_duration(duration)
-}
-
 /// A rate per second for people (`12.5/s`), `–` when not known yet.
 pub fn rate(rate: Option<f64>) -> String {
     match rate {
@@ -67,11 +59,6 @@ pub fn rate(rate: Option<f64>) -> String {
         Some(rate) => format!("{rate:.1}/s"),
         None => "–".to_owned(),
     }
-}
-
-/// An optional count, `unknown` where Redis cannot tell.
-pub fn count(count: Option<u64>) -> String {
-    count.map_or_else(|| "unknown".to_owned(), |count| count.to_string())
 }
 
 /// Any path that is no page.

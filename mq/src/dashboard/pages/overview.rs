@@ -8,9 +8,10 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use maud::{Markup, html};
+use xerpium_messaging::health::format_duration;
 
 use super::layout::{self, Section, badge, chart};
-use super::{App, Viewer, duration, rate, segment};
+use super::{App, Viewer, rate, segment};
 use crate::dashboard::history;
 use crate::dashboard::problem::Problem;
 use crate::dashboard::redis_info;
@@ -48,7 +49,7 @@ pub async fn page(State(app): State<App>, headers: HeaderMap) -> Result<Html<Str
         section.charts {
             h2 { "The last hour" }
             p.muted {
-                "Sampled by this dashboard every " (duration(app.sample_every)) " while it runs (kept in memory: a dashboard started a minute ago shows a minute)."
+                "Sampled by this dashboard every " (format_duration(app.sample_every)) " while it runs (kept in memory: a dashboard started a minute ago shows a minute)."
             }
             div.chart-grid {
                 (chart("lag", "Lag per group (entries not yet delivered)", "entries"))
@@ -137,7 +138,7 @@ fn group_row(group: &GroupStatus) -> Markup {
             td.num { (group.pending) }
             td {
                 @match &group.oldest_pending {
-                    Some(oldest) => { (duration(oldest.age)) " old, idle " (duration(oldest.idle)) }
+                    Some(oldest) => { (format_duration(oldest.age)) " old, idle " (format_duration(oldest.idle)) }
                     None => { "–" }
                 }
             }
@@ -178,7 +179,7 @@ fn instances(status: &Status) -> Markup {
                                 td { (report.instance) }
                                 td { (report.version) }
                                 td { (age(now, report.time)) " ago" }
-                                td { (duration(report.uptime)) }
+                                td { (format_duration(report.uptime)) }
                                 td { (consumes(report)) }
                                 td.reason {
                                     @for check in report.failing() { div { (check.name) ": " (check.detail) } }

@@ -11,7 +11,7 @@ use super::{App, Viewer, segment};
 use crate::dashboard::history::category_of;
 use crate::dashboard::problem::Problem;
 use crate::error::Error;
-use crate::output::bytes;
+use crate::output::{bytes, count_or_unknown};
 
 /// `GET /streams`.
 pub async fn page(State(app): State<App>, headers: HeaderMap) -> Result<Html<String>, Problem> {
@@ -33,7 +33,7 @@ pub async fn page(State(app): State<App>, headers: HeaderMap) -> Result<Html<Str
                         tr id=(stream.key) {
                             td { code { (stream.key) } }
                             td.num { (stream.length) }
-                            td.num { (super::count(stream.entries_added)) }
+                            td.num { (count_or_unknown(stream.entries_added)) }
                             td.num { (stream.groups) }
                             td.num { (stream.memory.map_or_else(|| "?".to_owned(), bytes)) }
                             td { @if let Some(first) = &stream.first { code { (first.id) } } @else { "–" } }
