@@ -20,7 +20,7 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use chrono::{SecondsFormat, SubsecRound, TimeDelta, Utc};
 use redis::Value;
@@ -42,6 +42,7 @@ use crate::reply::{Answer, Reply};
 use crate::reply_reader::{Reader, Waiting};
 use crate::task::AbortOnDrop;
 use crate::telemetry::trace;
+use crate::trim::AgeTrims;
 
 /// A deadline for calls whose timeout is too long to add to the clock.
 const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
@@ -72,6 +73,8 @@ struct Shared {
     limit: Duration,
     /// Trimming of command streams.
     policy: DeliveryPolicy,
+    /// The age bounds last sent for the command streams.
+    age_trims: AgeTrims,
     waiting: Arc<Waiting>,
     _reader: AbortOnDrop,
 }
@@ -110,6 +113,7 @@ impl Caller {
                 reply_stream,
                 limit: config.publish_timeout(),
                 policy: config.default_policy(),
+                age_trims: AgeTrims::default(),
                 waiting,
                 _reader: AbortOnDrop::spawn(reader.run()),
             }),
@@ -223,14 +227,19 @@ impl Caller {
         })
     }
 
-    /// Adds the request to `stream` (trimmed by age and length like an
-    /// event stream) in one round trip; returns its entry id.
+    /// Adds the request to `stream` (trimmed by length and age as the
+    /// publisher trims an event stream: see `crate::trim`) in one round
+    /// trip; returns its entry id.
     async fn add(&self, stream: &str, envelope: &Envelope, after: Duration) -> Result<String, String> {
         let shared = &*self.shared;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let min_id = u64::try_from(now.saturating_sub(shared.policy.retention).as_millis()).unwrap_or(0);
         let mut pipe = redis::pipe();
-        let add = pipe.cmd("XADD").arg(stream).arg("MINID").arg("~").arg(min_id).arg("*");
+        let add = pipe
+            .cmd("XADD")
+            .arg(stream)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(shared.policy.max_len)
+            .arg("*");
         envelope.visit_fields(|name, value| {
             add.arg(name).arg(value);
         });
@@ -242,12 +251,9 @@ impl Caller {
             add.arg(field::DEADLINE)
                 .arg(deadline.to_rfc3339_opts(SecondsFormat::Millis, true));
         }
-        pipe.cmd("XTRIM")
-            .arg(stream)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(shared.policy.max_len)
-            .ignore();
+        for (stream, min_id) in shared.age_trims.due([(stream, shared.policy.retention)]) {
+            pipe.cmd("XTRIM").arg(stream).arg("MINID").arg("~").arg(min_id).ignore();
+        }
         let mut connection = shared.connection.clone();
         let reply: Vec<Value> = bounded(shared.limit.min(after), pipe.query_async(&mut connection))
             .await

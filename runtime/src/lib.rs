@@ -58,6 +58,7 @@ mod task;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod trim;
 
 pub use backoff::Backoff;
 pub use caller::{Caller, PendingReply};

@@ -34,9 +34,7 @@
 //! Retention is measured against this machine's clock while entry ids carry
 //! the Redis server's clock: keep them in sync (NTP).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
 use redis::{Cmd, Value};
@@ -51,6 +49,7 @@ use crate::event::{Event, StreamLayout};
 use crate::keys::Keys;
 use crate::publish::{Publish, PublishContext, PublishError};
 use crate::telemetry::{self, trace};
+use crate::trim::AgeTrims;
 
 /// Publishes events to Redis streams. Cheap to clone: clones share one
 /// self-healing connection.
@@ -62,15 +61,9 @@ pub struct Publisher {
     timeout: Duration,
     /// Replicas that must have each entry (`XERPIUM_PUBLISH_REPLICAS`).
     replicas: u32,
-    /// The age bound (`MINID`, in milliseconds) last sent per stream, shared
-    /// by clones: one entry per stream written to.
-    age_trims: Arc<Mutex<HashMap<String, u64>>>,
+    /// The age bounds last sent (see [Trimming](self#trimming)).
+    age_trims: AgeTrims,
 }
-
-/// The longest an age bound is held back: a stream's `XTRIM … MINID` is sent
-/// again once the bound moved on by this much, or by a hundredth of the
-/// retention if that is less (see [Trimming](self#trimming)).
-const AGE_TRIM_STEP: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,7 +88,7 @@ impl Publisher {
             source: config.service().to_owned(),
             timeout: config.publish_timeout(),
             replicas: config.publish_replicas(),
-            age_trims: Arc::default(),
+            age_trims: AgeTrims::default(),
         })
     }
 
@@ -274,24 +267,25 @@ impl Batch<'_> {
             return Ok(Vec::new());
         };
         let first_stream = first_stream.clone();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        // Per stream: the largest cap and the longest retention it is written with.
+        // Per stream: the largest cap and the longest retention it is
+        // written with; per item, the index of its stream there.
         let mut streams: Vec<(&str, u64, Duration)> = Vec::new();
+        let mut item_streams = Vec::with_capacity(self.items.len());
         for (stream, _, layout) in &self.items {
-            match streams.iter_mut().find(|(name, _, _)| name == stream) {
-                Some((_, cap, retention)) => {
-                    *cap = (*cap).max(layout.max_len);
-                    *retention = (*retention).max(layout.retention);
+            let index = match streams.iter().position(|(name, _, _)| name == stream) {
+                Some(index) => index,
+                None => {
+                    streams.push((stream, 0, Duration::ZERO));
+                    streams.len() - 1
                 }
-                None => streams.push((stream, layout.max_len, layout.retention)),
-            }
+            };
+            let (_, cap, retention) = &mut streams[index];
+            *cap = (*cap).max(layout.max_len);
+            *retention = (*retention).max(layout.retention);
+            item_streams.push(index);
         }
         let mut pipe = SlotPipeline::new();
-        for (stream, envelope, _) in &self.items {
-            let cap = streams
-                .iter()
-                .find(|(name, _, _)| name == stream)
-                .map_or(0, |(_, cap, _)| *cap);
+        for ((stream, envelope, _), index) in self.items.iter().zip(item_streams) {
             // Room for the metadata fields without growing, as a rule.
             let command = Cmd::with_capacity(32, 512 + stream.len() + envelope.data.len());
             let add = pipe
@@ -300,17 +294,17 @@ impl Batch<'_> {
                 .arg(stream)
                 .arg("MAXLEN")
                 .arg("~")
-                .arg(cap)
+                .arg(streams[index].1)
                 .arg("*");
             envelope.visit_fields(|name, value| {
                 add.arg(name).arg(value);
             });
         }
-        let age_trims = {
-            let mut sent = self.publisher.age_trims.lock().unwrap_or_else(PoisonError::into_inner);
-            age_trims_due(&mut sent, &streams, now)
-        };
-        for (stream, min_id) in age_trims {
+        let due = self
+            .publisher
+            .age_trims
+            .due(streams.iter().map(|(stream, _, retention)| (*stream, *retention)));
+        for (stream, min_id) in due {
             pipe.cmd(stream, "XTRIM").arg(stream).arg("MINID").arg("~").arg(min_id);
         }
         let timeout = self.publisher.timeout;
@@ -353,60 +347,5 @@ impl Batch<'_> {
                 stream: first_stream,
                 reason: "Redis answered something other than an entry id".into(),
             })
-    }
-}
-
-/// The streams among `streams` (name, cap, retention) whose age bound
-/// `now − retention` moved on by the step (see [`AGE_TRIM_STEP`]) since it
-/// was last sent for them (as `sent` records), or that were never trimmed,
-/// with that bound in milliseconds; records them as sent. A bound lost with a
-/// failed publish is sent again with the next publish past the step.
-fn age_trims_due<'s>(
-    sent: &mut HashMap<String, u64>,
-    streams: &[(&'s str, u64, Duration)],
-    now: Duration,
-) -> Vec<(&'s str, u64)> {
-    let mut due = Vec::new();
-    for (stream, _, retention) in streams {
-        let min_id = u64::try_from(now.saturating_sub(*retention).as_millis()).unwrap_or(u64::MAX);
-        let step = u64::try_from(AGE_TRIM_STEP.min(*retention / 100).as_millis()).unwrap_or(u64::MAX);
-        let moved_on = match sent.get_mut(*stream) {
-            Some(last) if min_id < last.saturating_add(step) => false,
-            Some(last) => {
-                *last = min_id;
-                true
-            }
-            None => {
-                sent.insert((*stream).to_owned(), min_id);
-                true
-            }
-        };
-        if moved_on {
-            due.push((*stream, min_id));
-        }
-    }
-    due
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_age_bound_is_sent_once_it_moved_on_by_the_step() {
-        let mut sent = HashMap::new();
-        let day = Duration::from_secs(24 * 60 * 60);
-        let at = |ms| Duration::from_millis(ms) + day;
-        let streams = [("a", 10, day), ("b", 10, Duration::from_millis(50))];
-        assert_eq!(
-            age_trims_due(&mut sent, &streams, at(1_000)),
-            [("a", 1_000), ("b", 86_400_950)]
-        );
-        // A day's retention waits a second; under 100 ms, no wait at all.
-        assert_eq!(age_trims_due(&mut sent, &streams, at(1_999)), [("b", 86_401_949)]);
-        assert_eq!(age_trims_due(&mut sent, &streams[..1], at(2_000)), [("a", 2_000)]);
-        // A shorter retention moves the bound on at once.
-        let shorter = [("a", 10, day - Duration::from_secs(60))];
-        assert_eq!(age_trims_due(&mut sent, &shorter, at(2_000)), [("a", 62_000)]);
     }
 }
