@@ -17,10 +17,11 @@ use super::Connection;
 ///
 /// Commands are moved into their pipelines when first sent, never copied:
 /// sending again (after a dropped connection, say) sends the same commands,
-/// to a connection of the same kind (single server or cluster).
+/// to a connection of the same kind (single server or cluster). Add every
+/// command before the first query.
 #[derive(Debug, Default)]
 pub struct SlotPipeline {
-    /// Commands added since the last query, with their key's slot.
+    /// Commands added and not sent yet (until the first query), with their key's slot.
     added: Vec<(Slot, Cmd)>,
     /// The pipelines they went into, with the slot each is for (`None` on a
     /// single server) and the index of each of its commands.
@@ -83,24 +84,9 @@ impl SlotPipeline {
     /// commands of other slots may have run).
     pub async fn query(&mut self, connection: &mut Connection) -> Result<Vec<Value>, RedisError> {
         self.group(connection.is_cluster());
-        let wait = self.replicas.map(|(replicas, timeout)| {
-            let mut wait = redis::cmd("WAIT");
-            wait.arg(replicas)
-                .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1));
-            wait
-        });
         let sends = self.parts.iter().map(|part| {
             let mut connection = connection.clone();
-            let wait = wait.clone();
-            async move {
-                let Some(wait) = wait else {
-                    return part.pipeline.query_async::<Vec<Value>>(&mut connection).await;
-                };
-                // Rare (a setting): a copy of the part that ends with WAIT.
-                let mut waiting = part.pipeline.clone();
-                waiting.add_command(wait);
-                waiting.query_async::<Vec<Value>>(&mut connection).await
-            }
+            async move { part.pipeline.query_async::<Vec<Value>>(&mut connection).await }
         });
         // One part (always, on a single server) needs no join.
         let replies = match self.parts.len() {
@@ -119,11 +105,15 @@ impl SlotPipeline {
         Ok(ordered)
     }
 
-    /// Moves the commands added since the last query into their pipelines:
-    /// one on a single server, one per slot on a cluster.
+    /// Moves the commands into their pipelines, each ended by `WAIT` when
+    /// replicas are wanted: one on a single server, one per slot on a
+    /// cluster. Done once, at the first query: commands are added before it.
     fn group(&mut self, cluster: bool) {
-        let first = self.len - self.added.len();
-        for (offset, (slot, command)) in self.added.drain(..).enumerate() {
+        if self.added.is_empty() {
+            return;
+        }
+        debug_assert!(self.parts.is_empty(), "commands are added before the first query");
+        for (index, (slot, command)) in self.added.drain(..).enumerate() {
             let slot = cluster.then_some(slot);
             let part = match self.parts.iter().position(|part| part.slot == slot) {
                 Some(position) => &mut self.parts[position],
@@ -137,7 +127,15 @@ impl SlotPipeline {
                 }
             };
             part.pipeline.add_command(command);
-            part.indexes.push(first + offset);
+            part.indexes.push(index);
+        }
+        if let Some((replicas, timeout)) = self.replicas {
+            for part in &mut self.parts {
+                part.pipeline
+                    .cmd("WAIT")
+                    .arg(replicas)
+                    .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1));
+            }
         }
     }
 }
