@@ -20,7 +20,7 @@
 
 use super::prose;
 use super::schema::{self, DefinitionView, ENVELOPE, Json, ObjectView, PropertyView, quote, yaml_key};
-use super::text::{Text, join};
+use super::text::{Text, join, present};
 use crate::model::{Catalog, Category, Command, Event, Target};
 use crate::names::{event_version_type_name, pascal};
 use crate::output::GeneratedFile;
@@ -532,11 +532,6 @@ fn with_description(schema: &str, description: &str) -> String {
     format!("{body}, \"description\": {}}}", schema::quote(description))
 }
 
-/// A non-empty text.
-fn present(text: Option<&str>) -> Option<&str> {
-    text.filter(|text| !text.is_empty())
-}
-
 impl Document {
     /// The document's text.
     fn write(&self) -> String {
@@ -566,7 +561,7 @@ impl Document {
             text.line(format_args!("  {}:", yaml_key(&channel.id)));
             text.line(format_args!("    address: {}", quote(&channel.address)));
             text.line(format_args!("    title: {}", quote(&channel.title)));
-            if let Some(description) = present(Some(&channel.description)) {
+            if let Some(description) = present(Some(channel.description.as_str())) {
                 text.line(format_args!("    description: {}", quote(description)));
             }
             text.line(format_args!("    parameters:"));

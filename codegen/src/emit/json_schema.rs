@@ -7,7 +7,7 @@
 //! properties are allowed so that adding an optional field stays compatible.
 
 use super::schema::{self, DefinitionView, ObjectView, PropertyView, quote};
-use super::text::{Text, join};
+use super::text::{Text, join, present};
 use crate::model::{Catalog, Enum, Field, Struct};
 use crate::output::GeneratedFile;
 
@@ -144,7 +144,7 @@ impl Document {
         ));
         text.line(format_args!("  \"$comment\": {},", quote(&self.comment)));
         text.line(format_args!("  \"title\": {},", quote(&self.title)));
-        if let Some(description) = self.description.as_deref().filter(|d| !d.is_empty()) {
+        if let Some(description) = present(self.description.as_deref()) {
             text.line(format_args!("  \"description\": {},", quote(description)));
         }
         for annotation in &self.annotations {
@@ -155,7 +155,7 @@ impl Document {
             text.line(format_args!("  \"$defs\": {{"));
             for (index, definition) in self.definitions.iter().enumerate() {
                 text.line(format_args!("    {}: {{", quote(&definition.name)));
-                if let Some(description) = definition.description.as_deref().filter(|d| !d.is_empty()) {
+                if let Some(description) = present(definition.description.as_deref()) {
                     text.line(format_args!("      \"description\": {},", quote(description)));
                 }
                 if let Some(properties) = &definition.object {

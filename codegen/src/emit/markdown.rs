@@ -8,7 +8,7 @@
 use super::json_schema;
 use super::prose;
 use super::schema::{self, ENVELOPE};
-use super::text::{Text, join};
+use super::text::{Text, join, present};
 use crate::model::{Catalog, Command, Event, Field, Target, TypeRef, Value};
 use crate::names::{event_method_name, event_version_type_name, pascal, rust_ident, snake};
 use crate::output::GeneratedFile;
@@ -436,11 +436,6 @@ impl Document {
                 .collect(),
         }
     }
-}
-
-/// A non-empty text.
-fn present(text: Option<&str>) -> Option<&str> {
-    text.filter(|text| !text.is_empty())
 }
 
 /// The names and anchors of shared types.

@@ -19,7 +19,7 @@
 //! names (PascalCase types, snake_case fields) cannot shadow them.
 
 use super::schema;
-use super::text::{Text, join};
+use super::text::Text;
 use crate::model::{Catalog, Command, Field, Scalar, Target, TypeRef, Value};
 use crate::names::{command_request_name, command_response_name, commands_trait_name, event_version_type_name, snake};
 use crate::output::GeneratedFile;
@@ -672,7 +672,7 @@ impl Service {
         let single = if self.names.len() == 1 { "," } else { "" };
         text.line(format_args!(
             "    COMMANDS: _t.ClassVar[_t.Tuple[_str, ...]] = ({}{single})",
-            join(&self.names, ", ", String::clone)
+            self.names.join(", ")
         ));
         for handler in &self.handlers {
             text.line(format_args!(""));
@@ -763,7 +763,7 @@ impl ModelClass {
         if !self.optional.is_empty() {
             text.line(format_args!(
                 "    OPTIONAL_FIELDS: _t.ClassVar[_t.FrozenSet[_str]] = frozenset({{{}}})",
-                join(&self.optional, ", ", String::clone)
+                self.optional.join(", ")
             ));
         }
         if self.has_separator {

@@ -341,17 +341,8 @@ fn layout_fields(code: &mut Code, layout: &StreamLayout) {
     code.line(format_args!("max_len: {},", layout.max_len));
 }
 
-fn event_ident(event: &Event) -> String {
-    event_version_type_name(event)
-}
-
-/// The method name of an event in its category's handler trait (`created`).
-fn method_ident(name: &str) -> String {
-    rust_ident(name).0
-}
-
 fn event_item(items: &mut impl Extend<Code>, category: &Category, event: &Event) {
-    let name = event_ident(event);
+    let name = event_version_type_name(event);
     let type_name = event.type_name();
     let version = event.version;
     let facts = format!(
@@ -421,7 +412,7 @@ fn handler_method(code: &mut Code, event: &Event, method: &str) {
     self_convention(code, method);
     code.open(format_args!("fn {method}("));
     code.line(format_args!("&self,"));
-    code.line(format_args!("_event: {},", event_ident(event)));
+    code.line(format_args!("_event: {},", event_version_type_name(event)));
     code.line(format_args!("_message: &::xerpium_messaging::Message,"));
     future_signature_end(code, "::xerpium_messaging::HandlerResult");
     code.line(format_args!("async {{ ::core::result::Result::Ok(()) }}"));
@@ -537,7 +528,7 @@ fn category_items(items: &mut impl Extend<Code>, category: &Category) {
         format_args!("pub trait {handler}: ::core::marker::Send + ::core::marker::Sync + 'static"),
         |code| {
             for event in &category.events {
-                handler_method(code, event, &method_ident(&event_method_name(event)));
+                handler_method(code, event, &rust_ident(&event_method_name(event)).0);
             }
         },
     );
@@ -576,7 +567,7 @@ fn category_items(items: &mut impl Extend<Code>, category: &Category) {
             );
             dispatch_start(code);
             for event in &category.events {
-                dispatch_arm(code, event, &handler, &method_ident(&event_method_name(event)));
+                dispatch_arm(code, event, &handler, &rust_ident(&event_method_name(event)).0);
             }
             unknown_type_arm(code);
             code.close("}");
@@ -682,7 +673,7 @@ fn category_enum(catalog: &Catalog) -> Vec<Code> {
                         let types: Vec<String> = category
                             .events
                             .iter()
-                            .map(|event| format!("EventType::{}", event_ident(event)))
+                            .map(|event| format!("EventType::{}", event_version_type_name(event)))
                             .collect();
                         let pattern = format!("Category::{variant}");
                         let one_line = format!("&[{}]", types.join(", "));
@@ -732,7 +723,7 @@ fn display(name: &str) -> Code {
 
 fn event_type_enum(catalog: &Catalog) -> Vec<Code> {
     let events: Vec<&Event> = catalog.events().collect();
-    let variants: Vec<String> = events.iter().map(|e| event_ident(e)).collect();
+    let variants: Vec<String> = events.iter().map(|e| event_version_type_name(e)).collect();
     let mut code = Code::default();
     code.doc(" Every event type of the catalog, by wire name and version.");
     code.line(format_args!(
@@ -849,7 +840,7 @@ fn event_type_enum(catalog: &Catalog) -> Vec<Code> {
 
 fn any_event(catalog: &Catalog) -> Vec<Code> {
     let events: Vec<&Event> = catalog.events().collect();
-    let variants: Vec<String> = events.iter().map(|e| event_ident(e)).collect();
+    let variants: Vec<String> = events.iter().map(|e| event_version_type_name(e)).collect();
     let mut code = Code::default();
     code.doc(" Any event of the catalog, decoded by its type and version.");
     code.line(format_args!("#[derive(Debug, Clone, PartialEq)]"));
@@ -960,7 +951,7 @@ fn any_event(catalog: &Catalog) -> Vec<Code> {
 
 /// The method name of an event in the all-events traits (`user_created`).
 fn qualified_method(event: &Event) -> String {
-    method_ident(&format!("{}_{}", event.category, event_method_name(event)))
+    rust_ident(&format!("{}_{}", event.category, event_method_name(event))).0
 }
 
 fn all_events_handler(catalog: &Catalog) -> Vec<Code> {
@@ -1066,7 +1057,7 @@ fn publisher(catalog: &Catalog) -> Vec<Code> {
                 self_convention(code, &method);
                 code.open(format_args!("fn {method}("));
                 code.line(format_args!("&self,"));
-                code.line(format_args!("event: &{},", event_ident(event)));
+                code.line(format_args!("event: &{},", event_version_type_name(event)));
                 code.line(format_args!("context: &::xerpium_messaging::PublishContext,"));
                 future_result_end(code, "::std::string::String", "::xerpium_messaging::PublishError");
                 code.line(format_args!(
@@ -1189,7 +1180,7 @@ fn command_list(commands: &[Command]) -> Code {
 
 /// The method of a command in [`CommandClient`] and its target's handler trait (`company_get`).
 fn command_method(command: &Command) -> String {
-    method_ident(&snake(&command.name))
+    rust_ident(&snake(&command.name)).0
 }
 
 fn command_items(items: &mut impl Extend<Code>, command: &Command) {

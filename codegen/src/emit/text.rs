@@ -26,6 +26,11 @@ impl Text {
     }
 }
 
+/// A text that is there and not empty.
+pub fn present(text: Option<&str>) -> Option<&str> {
+    text.filter(|text| !text.is_empty())
+}
+
 /// `items`, each as `item` writes it, separated by `separator`.
 pub fn join<T>(items: impl IntoIterator<Item = T>, separator: &str, mut item: impl FnMut(T) -> String) -> String {
     let mut out = String::new();
