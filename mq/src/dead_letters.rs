@@ -72,8 +72,8 @@ pub fn is_of(letter: &Entry, reason: Option<&str>) -> bool {
 }
 
 /// The original entry's fields of a dead letter.
-pub fn original(letter: &Entry) -> impl Iterator<Item = &(String, String)> {
-    letter.fields().iter().filter(|(name, _)| !is_added(name))
+pub fn original(letter: &Entry) -> impl Iterator<Item = (&str, &str)> {
+    letter.fields().filter(|(name, _)| !is_added(name))
 }
 
 /// Which dead letters of a group an operator means.

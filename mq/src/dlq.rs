@@ -103,8 +103,8 @@ pub async fn show(
     }
     writeln!(out, "Dead letter {} in {stream}", letter.id)?;
     let mut table = Table::plain(2);
-    for (name, value) in letter.fields().iter().filter(|(name, _)| is_added(name)) {
-        table.row(vec![format!("  {name}"), value.clone()]);
+    for (name, value) in letter.fields().filter(|(name, _)| is_added(name)) {
+        table.row(vec![format!("  {name}"), value.to_owned()]);
     }
     table.write(out)?;
     writeln!(out)?;

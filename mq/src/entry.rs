@@ -22,15 +22,14 @@ impl Entry {
     }
 
     /// Its fields, in the order they were written.
-    pub fn fields(&self) -> &[(String, String)] {
+    pub fn fields(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
         self.fields.pairs()
     }
 
     /// The fields as a JSON object.
     pub fn fields_json(&self) -> serde_json::Value {
         self.fields()
-            .iter()
-            .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
+            .map(|(name, value)| (name.to_owned(), serde_json::Value::String(value.to_owned())))
             .collect::<serde_json::Map<_, _>>()
             .into()
     }
@@ -87,10 +86,7 @@ mod tests {
     fn reads_ranges_and_reads_in_order() {
         let reply = Value::Array(vec![one("1-0", &["b", "2", "a", "1"]), one("2-0", &[])]);
         let entries = range(reply).expect("parses");
-        assert_eq!(
-            entries[0].fields(),
-            [("b".into(), "2".into()), ("a".into(), "1".into())]
-        );
+        assert_eq!(entries[0].fields().collect::<Vec<_>>(), [("b", "2"), ("a", "1")]);
         assert_eq!(entries[0].get("a"), Some("1"));
         assert_eq!(entries[0].fields_json(), serde_json::json!({"a": "1", "b": "2"}));
         assert_eq!(entries[1].id, "2-0");

@@ -4,26 +4,69 @@
 
 use redis::{ErrorKind, RedisError, Value};
 
-/// The fields of one stream entry, in the order they were written.
+/// The fields of one stream entry, in the order they were written: their
+/// names and values in one text, so that reading an entry allocates once
+/// rather than once per field.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Fields {
-    pairs: Vec<(String, String)>,
+    text: String,
+    /// Where each name ends and its value ends, in `text`.
+    ends: Vec<(u32, u32)>,
     /// The first field whose name or value is not UTF-8, if any.
     not_utf8: Option<String>,
 }
 
 impl Fields {
+    /// Room for `pairs` fields of `bytes` bytes in all.
+    pub(crate) fn with_capacity(pairs: usize, bytes: usize) -> Fields {
+        Fields {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(pairs),
+            not_utf8: None,
+        }
+    }
+
+    /// Adds a field as Redis sent it: bytes that are not UTF-8 are kept
+    /// with replacement characters, and the first such field is recorded.
+    pub(crate) fn push(&mut self, name: &[u8], value: &[u8]) {
+        self.push_text(name);
+        let name_end = self.end();
+        self.push_text(value);
+        let value_end = self.end();
+        self.ends.push((name_end, value_end));
+    }
+
+    fn push_text(&mut self, bytes: &[u8]) {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.text.push_str(text),
+            Err(_) => {
+                let lossy = String::from_utf8_lossy(bytes);
+                self.not_utf8.get_or_insert_with(|| lossy.chars().take(64).collect());
+                self.text.push_str(&lossy);
+            }
+        }
+    }
+
+    fn end(&self) -> u32 {
+        // An entry's fields are far below 4 GiB: Redis caps a reply's bulk
+        // strings at 512 MiB and a client's query buffer at 1 GiB.
+        u32::try_from(self.text.len()).unwrap_or(u32::MAX)
+    }
+
     /// The value of field `name`, the first one if repeated.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(field, _)| field == name)
-            .map(|(_, value)| value.as_str())
+        self.pairs().find(|(field, _)| *field == name).map(|(_, value)| value)
     }
 
     /// Every field, in order.
-    pub fn pairs(&self) -> &[(String, String)] {
-        &self.pairs
+    pub fn pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let (name_end, value_end) = (name_end as usize, value_end as usize);
+            let pair = (&self.text[start..name_end], &self.text[name_end..value_end]);
+            start = value_end;
+            pair
+        })
     }
 
     /// The first field that is not UTF-8 (shown with replacement characters).
@@ -155,38 +198,33 @@ fn field_list(value: Value) -> Result<Fields, RedisError> {
         Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
         other => return Err(unexpected("entry fields", &other)),
     };
-    let mut fields = Fields {
-        pairs: Vec::with_capacity(flat.len() / 2),
-        not_utf8: None,
-    };
-    let mut flat = flat.into_iter();
-    while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
-        let name = text(name, &mut fields.not_utf8)?;
-        let value = text(value, &mut fields.not_utf8)?;
-        fields.pairs.push((name, value));
+    let size = flat.iter().map(|part| bytes(part).map_or(0, <[u8]>::len)).sum();
+    let mut fields = Fields::with_capacity(flat.len() / 2, size);
+    for pair in flat.chunks_exact(2) {
+        let (Some(name), Some(value)) = (bytes(&pair[0]), bytes(&pair[1])) else {
+            let odd = if bytes(&pair[0]).is_none() { &pair[0] } else { &pair[1] };
+            return Err(unexpected("field", odd));
+        };
+        fields.push(name, value);
     }
     Ok(fields)
 }
 
-/// A bulk string as text; bytes that are not UTF-8 are kept with
-/// replacement characters and the field is recorded in `not_utf8`.
-fn text(value: Value, not_utf8: &mut Option<String>) -> Result<String, RedisError> {
+/// The bytes of a field name or value.
+fn bytes(value: &Value) -> Option<&[u8]> {
     match value {
-        Value::BulkString(bytes) => Ok(String::from_utf8(bytes).unwrap_or_else(|error| {
-            let lossy = String::from_utf8_lossy(error.as_bytes()).into_owned();
-            not_utf8.get_or_insert_with(|| lossy.chars().take(64).collect());
-            lossy
-        })),
-        Value::SimpleString(text) => Ok(text),
-        Value::Int(number) => Ok(number.to_string()),
-        other => Err(unexpected("field", &other)),
+        Value::BulkString(bytes) => Some(bytes),
+        Value::SimpleString(text) => Some(text.as_bytes()),
+        _ => None,
     }
 }
 
 fn string(value: Value, what: &'static str) -> Result<String, RedisError> {
-    let mut ignored = None;
     match value {
-        Value::BulkString(_) | Value::SimpleString(_) => text(value, &mut ignored),
+        Value::BulkString(bytes) => {
+            Ok(String::from_utf8(bytes).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()))
+        }
+        Value::SimpleString(text) => Ok(text),
         other => Err(unexpected(what, &other)),
     }
 }

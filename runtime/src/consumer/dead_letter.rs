@@ -126,7 +126,7 @@ impl DeadLetter<'_> {
     pub(crate) fn add(&self, dlq: &str, max_len: u64, group: &str, consumer: &str) -> redis::Cmd {
         let mut add = redis::cmd("XADD");
         add.arg(dlq).arg("MAXLEN").arg("~").arg(max_len).arg("*");
-        for (name, value) in self.fields.map(Fields::pairs).unwrap_or_default() {
+        for (name, value) in self.fields.into_iter().flat_map(Fields::pairs) {
             add.arg(name).arg(value);
         }
         add.arg(field::STREAM)

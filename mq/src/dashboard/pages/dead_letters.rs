@@ -273,7 +273,7 @@ pub async fn one(
         h2 { "Why" }
         table.fields {
             tbody {
-                @for (name, value) in letter.fields().iter().filter(|(name, _)| is_added(name)) {
+                @for (name, value) in letter.fields().filter(|(name, _)| is_added(name)) {
                     tr { th { (name) } td { (personal.text(value)) } }
                 }
             }
