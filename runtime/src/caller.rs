@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 use crate::command::{Command, CommandCaller, CommandError, field};
 use crate::config::Config;
-use crate::connection::{self, Connection, bounded};
+use crate::connection::{self, Connection, ReadConnection, bounded};
 use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::event::DeliveryPolicy;
@@ -99,7 +99,7 @@ impl Caller {
         let reply_stream = keys.replies(&format!("{}-{}", config.service(), Uuid::now_v7().simple()));
         let waiting = Arc::new(Waiting::default());
         let reader = Reader {
-            connection: connection::open(config, None)?,
+            connection: ReadConnection::new(config, &reply_stream)?,
             stream: reply_stream.clone(),
             block: config.block(),
             limit: config.publish_timeout(),
@@ -107,7 +107,7 @@ impl Caller {
         };
         Ok(Caller {
             shared: Arc::new(Shared {
-                connection: connection::open(config, Some(config.publish_timeout()))?,
+                connection: connection::open(config, config.publish_timeout())?,
                 keys,
                 source: config.service().to_owned(),
                 reply_stream,

@@ -111,7 +111,7 @@ impl CommandServer {
         let keys = config.keys();
         let stream = keys.commands(serve.target());
         let dispatch = Serve {
-            connection: connection::open(config, Some(config.publish_timeout()))?,
+            connection: connection::open(config, config.publish_timeout())?,
             reply_prefix: keys.replies(""),
             source: config.service().to_owned(),
             policy: config.default_policy(),

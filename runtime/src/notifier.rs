@@ -40,7 +40,7 @@ impl Notifier {
     /// use; a send fails after the publish timeout while Redis is down.
     pub fn new(config: &Config) -> Result<Notifier, Error> {
         Ok(Notifier {
-            connection: connection::open(config, Some(config.publish_timeout()))?,
+            connection: connection::open(config, config.publish_timeout())?,
             keys: config.keys(),
             timeout: config.publish_timeout(),
         })

@@ -80,7 +80,7 @@ impl Publisher {
     /// fail when Redis is down (publishes then time out until it is back);
     /// warns when Redis may evict keys.
     pub async fn connect(config: &Config) -> Result<Publisher, Error> {
-        let mut connection = connection::open(config, Some(config.publish_timeout()))?;
+        let mut connection = connection::open(config, config.publish_timeout())?;
         connection::check_server(&mut connection, config, config.publish_timeout()).await?;
         Ok(Publisher {
             connection,

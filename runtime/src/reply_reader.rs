@@ -11,13 +11,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use redis::Value;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::connection::{Connection, Outage, bounded};
+use crate::connection::{Outage, ReadConnection, bounded};
 use crate::reply::Reply;
-use crate::stream::{self, Entry};
+use crate::stream::Entry;
 
 /// Replies read per round trip at most.
 const BATCH: usize = 100;
@@ -60,7 +59,7 @@ impl Waiting {
 /// Reads one reply stream until aborted.
 pub(crate) struct Reader {
     /// A connection for blocking reads only.
-    pub connection: Connection,
+    pub connection: ReadConnection,
     pub stream: String,
     pub block: Duration,
     /// Bound on a call, on top of the block time.
@@ -84,9 +83,7 @@ impl Reader {
                 .arg(&self.stream)
                 .arg(&last)
                 .to_owned();
-            let replies = bounded(self.block + self.limit, read.query_async::<Value>(&mut self.connection))
-                .await
-                .and_then(stream::read_reply);
+            let replies = bounded(self.block + self.limit, self.connection.read(&read)).await;
             match replies {
                 Ok(streams) => {
                     outage.recovered();
@@ -95,6 +92,8 @@ impl Reader {
                         self.route(entry);
                     }
                 }
+                // A redirected read (the stream's slot moved) knows where to go.
+                Err(error) if error.redirect_node().is_some() => {}
                 Err(error) => tokio::time::sleep(outage.failed(&error)).await,
             }
         }

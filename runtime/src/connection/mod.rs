@@ -3,12 +3,14 @@
 //! sending pipelines grouped by slot, reaching every master, checking the
 //! server at start, and reporting an outage once rather than once per retry.
 //!
-//! Blocking reads hold connections of their own ([`open`] with no response
-//! timeout), so that nothing else queues behind them.
+//! Blocking stream reads hold connections of their own ([`ReadConnection`]),
+//! so that nothing else queues behind them.
 
 mod grouped;
 mod nodes;
 mod outage;
+mod reads;
+mod resp;
 
 use std::future::Future;
 use std::time::Duration;
@@ -24,6 +26,7 @@ use crate::error::Error;
 pub use grouped::SlotPipeline;
 pub use nodes::{on_every_master, scan_keys};
 pub(crate) use outage::Outage;
+pub(crate) use reads::ReadConnection;
 
 /// How long opening a connection to one node may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -62,7 +65,7 @@ impl Connection {
     /// first command connects), for calls that never block: each reply is
     /// bounded by the publish timeout.
     pub fn open(config: &Config) -> Result<Connection, Error> {
-        open(config, Some(config.publish_timeout()))
+        open(config, config.publish_timeout())
     }
 
     /// Opens a connection as [`open`](Self::open) does and checks it at
@@ -117,9 +120,9 @@ impl ConnectionLike for Connection {
 }
 
 /// Opens a connection to the configured Redis without waiting for it: the
-/// first command connects. `response_timeout` bounds each reply (`None` for
-/// a connection that sends blocking reads).
-pub(crate) fn open(config: &Config, response_timeout: Option<Duration>) -> Result<Connection, Error> {
+/// first command connects. `response_timeout` bounds each reply, so no
+/// blocking read may be sent on it (those have a [`ReadConnection`]).
+pub(crate) fn open(config: &Config, response_timeout: Duration) -> Result<Connection, Error> {
     let url_error = |source| Error::RedisUrl {
         url: config.redis_url_redacted(),
         source,
@@ -129,7 +132,7 @@ pub(crate) fn open(config: &Config, response_timeout: Option<Duration>) -> Resul
             let client = redis::Client::open(url.as_str()).map_err(url_error)?;
             let settings = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                .set_response_timeout(response_timeout)
+                .set_response_timeout(Some(response_timeout))
                 .set_number_of_retries(1)
                 .set_min_delay(Duration::from_millis(50))
                 .set_max_delay(Duration::from_secs(1));
@@ -138,23 +141,17 @@ pub(crate) fn open(config: &Config, response_timeout: Option<Duration>) -> Resul
         RedisServers::Cluster(nodes) => {
             // Few, quick retries: a command that fails (a master being
             // failed over) comes back to the runtime, which waits for the
-            // cluster with its own backoff and reports the outage. None for
-            // blocking reads: an `XREADGROUP … >` sent again by the client
-            // after its reply was lost would take the entries after those
-            // it lost, out of order; the reader sees the error instead and
-            // first reads again what it lost (see the consumer's reader).
-            let retries = if response_timeout.is_some() { 3 } else { 0 };
+            // cluster with its own backoff and reports the outage.
             let client = ClusterClientBuilder::new(nodes.iter().map(String::as_str))
                 .connection_timeout(CONNECT_TIMEOUT)
-                .retries(retries)
+                .retries(3)
                 .min_retry_wait(50)
                 .max_retry_wait(1_000)
                 .build()
                 .map_err(url_error)?;
-            let mut settings = redis::cluster::ClusterConfig::new().set_connection_timeout(CONNECT_TIMEOUT);
-            if let Some(timeout) = response_timeout {
-                settings = settings.set_response_timeout(timeout);
-            }
+            let settings = redis::cluster::ClusterConfig::new()
+                .set_connection_timeout(CONNECT_TIMEOUT)
+                .set_response_timeout(response_timeout);
             Inner::Cluster(client.get_pending_async_connection_with_config(settings))
         }
     };

@@ -7,14 +7,10 @@
 //! whole reply (it applies per stream), and no read spans two slots of a
 //! Redis Cluster.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-use futures_util::stream::FuturesOrdered;
 use redis::RedisError;
-use redis::aio::ConnectionLike;
 use tokio::sync::mpsc;
 
 use super::pending::{self, Pass, Whose};
@@ -22,18 +18,17 @@ use super::progress::ConsumerProgress;
 use super::window::Window;
 use super::{Delivery, groups};
 use crate::config::StartPosition;
-use crate::connection::{Connection, Outage, bounded, has_code};
-use crate::stream;
+use crate::connection::{Connection, Outage, ReadConnection, bounded, has_code};
 
 /// New-entry reads kept in flight at once on the reader's connection:
-/// Redis prepares one batch while the client parses the other; replies
-/// come back in order, so entries stay in stream order.
+/// Redis prepares one batch while the client decodes and hands on the
+/// other; replies come back in order, so entries stay in stream order.
 const READS_IN_FLIGHT: usize = 2;
 
 /// One stream's reader: its settings and state.
 pub(super) struct Reader {
     /// Its own connection, for blocking reads only.
-    pub reads: Connection,
+    pub reads: ReadConnection,
     /// For the short calls (pending entries, groups).
     pub calls: Connection,
     pub stream: Arc<str>,
@@ -60,7 +55,7 @@ impl Reader {
     pub(super) async fn run(mut self) {
         let mut outage = Outage::new("reading entries");
         self.work_off(Pass::Take(self.first), &mut outage).await;
-        let mut reads = FuturesOrdered::new();
+        let mut in_flight = 0;
         let mut next_sweep = self.sweep_idle.map(|idle| Instant::now() + idle / 3);
         loop {
             if let (Some(due), Some(idle)) = (next_sweep, self.sweep_idle)
@@ -69,8 +64,9 @@ impl Reader {
                 self.work_off(Pass::Reread(Some(idle)), &mut outage).await;
                 next_sweep = Some(Instant::now() + idle / 3);
             }
-            while reads.len() < READS_IN_FLIGHT {
-                let wanted = if reads.is_empty() {
+            let mut sent = Ok(());
+            while in_flight < READS_IN_FLIGHT && sent.is_ok() {
+                let wanted = if in_flight == 0 {
                     self.window.room(self.batch).await
                 } else {
                     self.window.try_room(self.batch)
@@ -78,15 +74,29 @@ impl Reader {
                 if wanted == 0 {
                     break;
                 }
-                reads.push_back(self.read_new(wanted));
+                sent = bounded(self.limit, self.reads.send(&self.read_new(wanted))).await;
+                in_flight += usize::from(sent.is_ok());
             }
-            let Some(read) = reads.next().await else {
-                continue;
+            let read = match sent {
+                Ok(()) if in_flight > 0 => {
+                    // A read may wait behind the other one in flight.
+                    let limit = self.block * READS_IN_FLIGHT as u32 + self.limit;
+                    bounded(limit, self.reads.reply()).await
+                }
+                Ok(()) => continue,
+                Err(error) => Err(error),
             };
             match read {
-                Ok(deliveries) => {
+                Ok(streams) => {
+                    in_flight -= 1;
                     outage.recovered();
                     self.progress.read_done();
+                    let deliveries = streams
+                        .into_iter()
+                        .filter(|(name, _)| **name == *self.stream)
+                        .flat_map(|(_, entries)| entries)
+                        .map(|entry| Delivery::new(&self.stream, entry, 1))
+                        .collect();
                     self.send(deliveries);
                 }
                 Err(error) => {
@@ -94,9 +104,15 @@ impl Reader {
                     // ran it, and its reply was lost. Those are pending on
                     // this consumer and nobody would deliver them again: read
                     // them again before anything newer (dropping the other
-                    // read in flight, whose reply would come after them).
-                    reads.clear();
-                    self.pause(&error, &mut outage).await;
+                    // read in flight, whose reply would come after them). A
+                    // redirected read (the stream's slot moved to another
+                    // master) took nothing, and its connection knows where
+                    // to go: no need to wait. (A failed read closes the
+                    // connection, and one given up on closes it at the next.)
+                    in_flight = 0;
+                    if error.redirect_node().is_none() {
+                        self.pause(&error, &mut outage).await;
+                    }
                     self.work_off(Pass::Reread(None), &mut outage).await;
                 }
             }
@@ -182,8 +198,8 @@ impl Reader {
         }
     }
 
-    /// Reads up to `count` new entries, waiting up to the block time for some.
-    fn read_new(&self, count: usize) -> impl Future<Output = Result<Vec<Delivery>, RedisError>> + use<> {
+    /// A read of up to `count` new entries, waiting up to the block time for some.
+    fn read_new(&self, count: usize) -> redis::Cmd {
         let mut read = redis::cmd("XREADGROUP");
         read.arg("GROUP")
             .arg(&self.group)
@@ -195,22 +211,6 @@ impl Reader {
             .arg("STREAMS")
             .arg(&*self.stream)
             .arg(">");
-        let mut connection = self.reads.clone();
-        let stream = self.stream.clone();
-        // A read may wait behind the other one in flight on the connection.
-        let limit = self.block * READS_IN_FLIGHT as u32 + self.limit;
-        async move {
-            // Not `query_async`: it walks and rebuilds the whole reply looking
-            // for nested errors, which a stream reply never holds; the reply
-            // parser turns an error reply into its error.
-            let reply = bounded(limit, connection.req_packed_command(&read)).await?;
-            let mut deliveries = Vec::new();
-            for (name, entries) in stream::read_reply(reply)? {
-                if *name == *stream {
-                    deliveries.extend(entries.into_iter().map(|entry| Delivery::new(&stream, entry, 1)));
-                }
-            }
-            Ok(deliveries)
-        }
+        read
     }
 }

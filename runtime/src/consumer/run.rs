@@ -29,7 +29,7 @@ use super::window::Window;
 use super::worker::{self, Finished, Outcome, Shared};
 use super::{Consumer, Delivery, groups};
 use crate::config::Config;
-use crate::connection::{self, Connection, Outage, SlotPipeline, bounded};
+use crate::connection::{self, Connection, Outage, ReadConnection, SlotPipeline, bounded};
 use crate::error::Error;
 use crate::handler::Dispatch;
 
@@ -104,7 +104,7 @@ pub(super) async fn run<D: Dispatch>(
         return Err(Error::NoStreams);
     }
     let streams: Vec<Arc<str>> = plans.iter().map(|plan| plan.stream.clone()).collect();
-    let mut connection = connection::open(&config, Some(limit))?;
+    let mut connection = connection::open(&config, limit)?;
     let mut shutdown = std::pin::pin!(shutdown);
 
     connection::check_server(&mut connection, &config, limit).await?;
@@ -354,7 +354,7 @@ impl TaskFactory {
             self.config.block()
         };
         Ok(Reader {
-            reads: connection::open(&self.config, None)?,
+            reads: ReadConnection::new(&self.config, &stream)?,
             calls: self.connection.clone(),
             stream,
             group: self.config.group().to_owned(),

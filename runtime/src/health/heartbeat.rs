@@ -180,7 +180,7 @@ impl HeartbeatBuilder {
         let limit = self.config.publish_timeout();
         let keys = self.config.keys();
         let beater = Beater {
-            connection: connection::open(&self.config, Some(limit))?,
+            connection: connection::open(&self.config, limit)?,
             key: keys.health_instance(self.config.service(), &self.instance),
             stream: keys.health_stream(),
             service: self.config.service().to_owned(),

@@ -226,7 +226,7 @@ impl HealthMonitor {
     /// that cannot be reached fails the first check, naming its URL.
     pub fn new(config: &Config) -> Result<HealthMonitor, Error> {
         Ok(HealthMonitor {
-            connection: connection::open(config, Some(config.publish_timeout()))?,
+            connection: connection::open(config, config.publish_timeout())?,
             keys: config.keys(),
             url: config.redis_url_redacted(),
             limit: config.publish_timeout(),

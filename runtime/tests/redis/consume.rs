@@ -43,6 +43,73 @@ async fn a_typed_event_makes_the_round_trip() {
     consumer.stop().await;
 }
 
+/// Publishes one ping with `config` and waits for a consumer built from it
+/// to handle it; the consumer's reads have a connection of their own, which
+/// must log in and pick the database as the URL says.
+async fn round_trip(config: &xerpium_messaging::Config) {
+    let recorder = Recorder::ok();
+    let log = recorder.log.clone();
+    let consumer = spawn(config, recorder, |b| b.start(StartPosition::Beginning));
+    publisher(config)
+        .await
+        .publish(&Ping::new("s1", 1), &PublishContext::new())
+        .await
+        .expect("published");
+    eventually("the event is handled", || async { log.done().len() == 1 }).await;
+    consumer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_from_a_server_that_wants_a_login_in_another_database() {
+    init_tracing();
+    let server = server();
+    let mut admin = redis(&config(&server));
+    for command in [
+        &["ACL", "SETUSER", "reader", "on", ">s3cret", "~*", "&*", "+@all"][..],
+        &["CONFIG", "SET", "requirepass", "other-s3cret"],
+    ] {
+        let _: () = redis::cmd(command[0])
+            .arg(&command[1..])
+            .query_async(&mut admin)
+            .await
+            .expect("set up");
+    }
+    let url = format!("redis://reader:s3cret@127.0.0.1:{}/3", server.port());
+    let config = server
+        .config("svc")
+        .redis_url(url.clone())
+        .build()
+        .expect("valid config");
+    round_trip(&config).await;
+    let mut reader = redis::Client::open(url)
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("logs in");
+    let length: u64 = redis::cmd("XLEN")
+        .arg(config.keys().events("test"))
+        .query_async(&mut reader)
+        .await
+        .expect("XLEN");
+    assert_eq!(length, 1, "the stream is in database 3");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_over_a_unix_socket() {
+    init_tracing();
+    let dir = tempfile::tempdir().expect("a directory");
+    let socket = dir.path().join("redis.sock");
+    let server = xerpium_messaging::testing::RedisServer::start_with(&[
+        "--unixsocket",
+        socket.to_str().expect("a UTF-8 path"),
+        "--unixsocketperm",
+        "700",
+    ])
+    .expect("redis-server starts");
+    let url = format!("redis+unix://{}?db=2", socket.display());
+    round_trip(&server.config("svc").redis_url(url).build().expect("valid config")).await;
+}
+
 async fn two_consumers_in_a_group_share_the_load(f: Fixture) {
     let a = Recorder::new(|_, _| Step::Sleep(Duration::from_millis(1)));
     let b = Recorder::new(|_, _| Step::Sleep(Duration::from_millis(1)));

@@ -1,0 +1,321 @@
+//! The connection a consumer's reader sends its blocking stream reads on:
+//! a socket of its own to the server (on a cluster, to the master of the
+//! stream's slot), speaking RESP2 itself so that a reply of a hundred
+//! entries is decoded straight into them (see [`resp`](super::resp)); the
+//! redis crate's connections build a generic value for every field first,
+//! which cost the consumer half its time.
+//!
+//! It sends nothing again by itself: after an error, the reads that were in
+//! flight are the reader's to recover (it reads its pending entries again
+//! first), and the next read connects anew. On a cluster it finds the
+//! stream's master by asking a node about the key and following `MOVED`
+//! and `ASK`, and it asks again when a read is redirected.
+
+use std::time::Duration;
+
+use redis::{
+    Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, RedisError,
+    ServerErrorKind, Value,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::CONNECT_TIMEOUT;
+use super::resp::{self, Framer};
+use crate::config::{Config, RedisServers};
+use crate::error::Error;
+use crate::stream::Entry;
+
+/// How many redirections finding a stream's master may follow.
+const MAX_REDIRECTS: usize = 5;
+/// What a read asks of the socket at least, when its buffer is short.
+const READ_SIZE: usize = 64 * 1024;
+
+/// A connection for the blocking reads of one stream; reads may be
+/// pipelined (sent before the replies of earlier ones came back).
+pub(crate) struct ReadConnection {
+    servers: Servers,
+    /// The stream it reads, which on a cluster says which master to reach.
+    stream: String,
+    socket: Option<Socket>,
+    /// Set while a send or a reply is under way: found set at the start of
+    /// the next one, it says that one was given up half done (its future
+    /// dropped on a timeout), which leaves the connection out of step.
+    busy: bool,
+}
+
+/// Where the server is.
+enum Servers {
+    Standalone(ConnectionInfo),
+    Cluster {
+        /// The configured nodes, asked when the stream's master is not known.
+        seeds: Vec<ConnectionInfo>,
+        /// The node that last served the stream, and whether it only does
+        /// so during a slot migration (every read then needs `ASKING`).
+        known: Option<(ConnectionInfo, bool)>,
+    },
+}
+
+/// An open connection: its socket, the bytes read but not yet decoded,
+/// and whether every command needs `ASKING` first.
+struct Socket {
+    io: Box<dyn Io>,
+    buffer: Vec<u8>,
+    framer: Framer,
+    asking: bool,
+}
+
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+impl ReadConnection {
+    /// A connection for reading `stream` of `config`'s Redis, connected at
+    /// the first read.
+    pub(crate) fn new(config: &Config, stream: &str) -> Result<ReadConnection, Error> {
+        let parse = |url: &String| {
+            url.as_str().into_connection_info().map_err(|source| Error::RedisUrl {
+                url: config.redis_url_redacted(),
+                source,
+            })
+        };
+        let servers = match config.redis() {
+            RedisServers::Standalone(url) => Servers::Standalone(parse(url)?),
+            RedisServers::Cluster(nodes) => Servers::Cluster {
+                seeds: nodes.iter().map(parse).collect::<Result<_, _>>()?,
+                known: None,
+            },
+        };
+        Ok(ReadConnection {
+            servers,
+            stream: stream.to_owned(),
+            socket: None,
+            busy: false,
+        })
+    }
+
+    /// Sends `read` and waits for its reply, the entries per stream.
+    pub(crate) async fn read(&mut self, read: &Cmd) -> Result<Vec<(String, Vec<Entry>)>, RedisError> {
+        self.send(read).await?;
+        self.reply().await
+    }
+
+    /// Sends `read` (an `XREADGROUP`), connecting first if need be.
+    pub(crate) async fn send(&mut self, read: &Cmd) -> Result<(), RedisError> {
+        self.start();
+        if self.socket.is_none() {
+            self.socket = Some(self.connect().await?);
+        }
+        let Some(socket) = &mut self.socket else {
+            return Err(lost());
+        };
+        let sent = socket.send(read).await;
+        if sent.is_err() {
+            self.socket = None;
+        }
+        self.busy = false;
+        sent
+    }
+
+    /// The reply to the oldest read sent and not yet answered: the entries
+    /// per stream. After an error the connection is closed (the next read
+    /// opens another); a redirection also says where to go next.
+    pub(crate) async fn reply(&mut self) -> Result<Vec<(String, Vec<Entry>)>, RedisError> {
+        self.start();
+        let Some(socket) = &mut self.socket else {
+            return Err(lost());
+        };
+        let reply = socket.reply(resp::read_reply).await;
+        if let Err(error) = &reply {
+            self.socket = None;
+            self.follow(error);
+        }
+        self.busy = false;
+        reply
+    }
+
+    /// Marks a send or a reply under way, closing the connection first if
+    /// the last one was given up half done.
+    fn start(&mut self) {
+        if std::mem::replace(&mut self.busy, true) {
+            self.socket = None;
+        }
+    }
+
+    /// After a read was redirected, remembers the node it names.
+    fn follow(&mut self, error: &RedisError) {
+        if let Servers::Cluster { seeds, known } = &mut self.servers
+            && let Some(target) = redirect(error, seeds)
+        {
+            *known = Some(target);
+        }
+    }
+
+    /// Opens a connection to the server, or to the master of the stream's
+    /// slot: the node that served it last, else each seed in turn, following
+    /// redirections from there.
+    async fn connect(&mut self) -> Result<Socket, RedisError> {
+        let (seeds, known) = match &mut self.servers {
+            Servers::Standalone(server) => return Socket::open(server, false).await,
+            Servers::Cluster { seeds, known } => (seeds, known),
+        };
+        let mut failure = None;
+        let candidates: Vec<(ConnectionInfo, bool)> = known
+            .take()
+            .into_iter()
+            .chain(seeds.iter().map(|seed| (seed.clone(), false)))
+            .collect();
+        for (mut node, mut asking) in candidates {
+            for _ in 0..=MAX_REDIRECTS {
+                let located = match Socket::open(&node, asking).await {
+                    Ok(mut socket) => socket.serves(&self.stream).await.map(|()| socket),
+                    Err(error) => Err(error),
+                };
+                match located {
+                    Ok(socket) => {
+                        *known = Some((node, asking));
+                        return Ok(socket);
+                    }
+                    Err(error) => match redirect(&error, seeds) {
+                        Some(next) => (node, asking) = next,
+                        None => {
+                            failure = Some(error);
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+        Err(failure.unwrap_or_else(|| {
+            RedisError::from((
+                ErrorKind::Io,
+                "no cluster node serves the stream",
+                format!("{MAX_REDIRECTS} redirections followed"),
+            ))
+        }))
+    }
+}
+
+impl Socket {
+    /// Connects to `node` and logs in and selects its database as its URL says.
+    async fn open(node: &ConnectionInfo, asking: bool) -> Result<Socket, RedisError> {
+        let io: Box<dyn Io> = match node.addr() {
+            ConnectionAddr::Tcp(host, port) => {
+                let stream = within(CONNECT_TIMEOUT, tokio::net::TcpStream::connect((host.as_str(), *port))).await?;
+                stream.set_nodelay(true)?;
+                Box::new(stream)
+            }
+            #[cfg(unix)]
+            ConnectionAddr::Unix(path) => {
+                Box::new(within(CONNECT_TIMEOUT, tokio::net::UnixStream::connect(path)).await?)
+            }
+            other => {
+                return Err(RedisError::from((
+                    ErrorKind::InvalidClientConfig,
+                    "unsupported address for stream reads",
+                    format!("{other}"),
+                )));
+            }
+        };
+        let mut socket = Socket {
+            io,
+            buffer: Vec::with_capacity(READ_SIZE),
+            framer: Framer::default(),
+            asking: false,
+        };
+        within(CONNECT_TIMEOUT, socket.log_in(node.redis_settings())).await?;
+        socket.asking = asking;
+        Ok(socket)
+    }
+
+    async fn log_in(&mut self, settings: &RedisConnectionInfo) -> Result<(), RedisError> {
+        if let Some(password) = settings.password() {
+            let mut auth = redis::cmd("AUTH");
+            if let Some(username) = settings.username() {
+                auth.arg(username);
+            }
+            auth.arg(password);
+            self.call(&auth).await?;
+        }
+        if settings.db() != 0 {
+            self.call(redis::cmd("SELECT").arg(settings.db())).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether this node serves `stream`: an error (a redirection, on a
+    /// cluster node that does not) if not.
+    async fn serves(&mut self, stream: &str) -> Result<(), RedisError> {
+        self.send(redis::cmd("EXISTS").arg(stream)).await?;
+        self.reply(resp::other_reply).await.map(drop)
+    }
+
+    /// Sends `command` while logging in, and waits for its reply.
+    async fn call(&mut self, command: &Cmd) -> Result<Value, RedisError> {
+        self.io.write_all(&command.get_packed_command()).await?;
+        self.next_reply(resp::other_reply).await
+    }
+
+    /// Sends `command`, after an `ASKING` where needed.
+    async fn send(&mut self, command: &Cmd) -> Result<(), RedisError> {
+        if self.asking {
+            let mut both = redis::cmd("ASKING").get_packed_command();
+            command.write_packed_command(&mut both);
+            self.io.write_all(&both).await?;
+        } else {
+            self.io.write_all(&command.get_packed_command()).await?;
+        }
+        Ok(())
+    }
+
+    /// The reply to the oldest command sent and not yet answered, decoded
+    /// by `decode` (after the `ASKING` reply that comes first, if sent).
+    async fn reply<T>(&mut self, decode: fn(&[u8]) -> Result<T, RedisError>) -> Result<T, RedisError> {
+        if self.asking {
+            self.next_reply(resp::other_reply).await?;
+        }
+        self.next_reply(decode).await
+    }
+
+    /// The next reply in the buffer or from the socket, decoded by `decode`.
+    async fn next_reply<T>(&mut self, decode: fn(&[u8]) -> Result<T, RedisError>) -> Result<T, RedisError> {
+        loop {
+            if let Some(end) = self.framer.reply_end(&self.buffer)? {
+                let decoded = decode(&self.buffer[..end]);
+                self.buffer.drain(..end);
+                return decoded;
+            }
+            if self.buffer.capacity() - self.buffer.len() < READ_SIZE / 4 {
+                self.buffer.reserve(READ_SIZE);
+            }
+            if self.io.read_buf(&mut self.buffer).await? == 0 {
+                return Err(lost());
+            }
+        }
+    }
+}
+
+/// Where a redirection sends the stream's reads (with the seeds' login),
+/// and whether it is an `ASK` (valid during a slot migration only).
+fn redirect(error: &RedisError, seeds: &[ConnectionInfo]) -> Option<(ConnectionInfo, bool)> {
+    let (address, _slot) = error.redirect_node()?;
+    let (host, port) = address.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let node = seeds
+        .first()?
+        .clone()
+        .set_addr(ConnectionAddr::Tcp(host, port.parse().ok()?));
+    let asking = error.kind() == ErrorKind::Server(ServerErrorKind::Ask);
+    Some((node, asking))
+}
+
+/// Runs `call` within `limit`, as a Redis error if it fails or times out.
+async fn within<T, E: Into<RedisError>>(
+    limit: Duration,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, RedisError> {
+    super::bounded(limit, async { call.await.map_err(Into::into) }).await
+}
+
+fn lost() -> RedisError {
+    RedisError::from((ErrorKind::Io, "the connection to Redis was closed"))
+}
