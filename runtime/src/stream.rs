@@ -17,45 +17,72 @@ pub struct Fields {
 }
 
 impl Fields {
-    /// Room for `pairs` fields of `bytes` bytes in all.
-    pub(crate) fn with_capacity(pairs: usize, bytes: usize) -> Fields {
-        Fields {
-            text: String::with_capacity(bytes),
-            ends: Vec::with_capacity(pairs),
-            not_utf8: None,
-        }
-    }
-
-    /// Adds a field as Redis sent it: bytes that are not UTF-8 are kept
+    /// The fields of an entry, as Redis sent them (names and values in
+    /// turn; an odd one out is ignored). Bytes that are not UTF-8 are kept
     /// with replacement characters, and the first such field is recorded.
-    pub(crate) fn push(&mut self, name: &[u8], value: &[u8]) {
-        self.push_text(name);
-        let name_end = self.end();
-        self.push_text(value);
-        let value_end = self.end();
-        self.ends.push((name_end, value_end));
-    }
-
-    fn push_text(&mut self, bytes: &[u8]) {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => self.text.push_str(text),
-            Err(_) => {
-                let lossy = String::from_utf8_lossy(bytes);
-                self.not_utf8.get_or_insert_with(|| lossy.chars().take(64).collect());
-                self.text.push_str(&lossy);
+    pub(crate) fn from_parts(parts: &[&[u8]]) -> Fields {
+        let pairs = parts.chunks_exact(2);
+        let mut bytes = Vec::with_capacity(parts.iter().map(|part| part.len()).sum());
+        let mut ends = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            bytes.extend_from_slice(pair[0]);
+            let name_end = end(&bytes);
+            bytes.extend_from_slice(pair[1]);
+            ends.push((name_end, end(&bytes)));
+        }
+        // One check of the whole text, rather than one per name and value;
+        // each must be text on its own too (a character cut in two across a
+        // name and its value would pass as a whole).
+        match String::from_utf8(bytes) {
+            Ok(text)
+                if ends
+                    .iter()
+                    .all(|&(a, b)| text.is_char_boundary(a as usize) && text.is_char_boundary(b as usize)) =>
+            {
+                Fields {
+                    text,
+                    ends,
+                    not_utf8: None,
+                }
             }
+            _ => Self::from_lossy(parts),
         }
     }
 
-    fn end(&self) -> u32 {
-        // An entry's fields are far below 4 GiB: Redis caps a reply's bulk
-        // strings at 512 MiB and a client's query buffer at 1 GiB.
-        u32::try_from(self.text.len()).unwrap_or(u32::MAX)
+    /// As [`from_parts`](Self::from_parts), for fields of which some are not UTF-8.
+    fn from_lossy(parts: &[&[u8]]) -> Fields {
+        let mut fields = Fields::default();
+        let push = |fields: &mut Fields, part: &[u8]| {
+            let lossy = String::from_utf8_lossy(part);
+            if let std::borrow::Cow::Owned(replaced) = &lossy {
+                fields
+                    .not_utf8
+                    .get_or_insert_with(|| replaced.chars().take(64).collect());
+            }
+            fields.text.push_str(&lossy);
+            end(fields.text.as_bytes())
+        };
+        for pair in parts.chunks_exact(2) {
+            let name_end = push(&mut fields, pair[0]);
+            let value_end = push(&mut fields, pair[1]);
+            fields.ends.push((name_end, value_end));
+        }
+        fields
     }
 
     /// The value of field `name`, the first one if repeated.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs().find(|(field, _)| *field == name).map(|(_, value)| value)
+        // Compared as bytes: only the value found is sliced as text.
+        let text = self.text.as_bytes();
+        let mut start = 0;
+        for &(name_end, value_end) in &self.ends {
+            let (name_end, value_end) = (name_end as usize, value_end as usize);
+            if text.get(start..name_end) == Some(name.as_bytes()) {
+                return self.text.get(name_end..value_end);
+            }
+            start = value_end;
+        }
+        None
     }
 
     /// Every field, in order.
@@ -73,6 +100,12 @@ impl Fields {
     pub fn not_utf8(&self) -> Option<&str> {
         self.not_utf8.as_deref()
     }
+}
+
+/// Where `text` ends, as a field offset. An entry's fields are far below
+/// 4 GiB: Redis caps a bulk string at 512 MiB and a query at 1 GiB.
+fn end(text: &[u8]) -> u32 {
+    u32::try_from(text.len()).unwrap_or(u32::MAX)
 }
 
 /// One entry as Redis returned it.
@@ -198,16 +231,11 @@ fn field_list(value: Value) -> Result<Fields, RedisError> {
         Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
         other => return Err(unexpected("entry fields", &other)),
     };
-    let size = flat.iter().map(|part| bytes(part).map_or(0, <[u8]>::len)).sum();
-    let mut fields = Fields::with_capacity(flat.len() / 2, size);
-    for pair in flat.chunks_exact(2) {
-        let (Some(name), Some(value)) = (bytes(&pair[0]), bytes(&pair[1])) else {
-            let odd = if bytes(&pair[0]).is_none() { &pair[0] } else { &pair[1] };
-            return Err(unexpected("field", odd));
-        };
-        fields.push(name, value);
-    }
-    Ok(fields)
+    let parts = flat
+        .iter()
+        .map(|part| bytes(part).ok_or_else(|| unexpected("field", part)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Fields::from_parts(&parts))
 }
 
 /// The bytes of a field name or value.
@@ -286,6 +314,24 @@ mod tests {
         let bad = entries[2].fields.as_ref().expect("fields");
         assert_eq!(bad.not_utf8(), Some("\u{fffd}x"));
         assert!(read_reply(Value::Nil).expect("nil").is_empty());
+    }
+
+    #[test]
+    fn each_name_and_value_must_be_text_on_its_own() {
+        // "é" cut in two across a name and its value: the whole is UTF-8.
+        let fields = Fields::from_parts(&[b"a\xc3", b"\xa9", b"b", b"2"]);
+        assert_eq!(
+            fields.pairs().collect::<Vec<_>>(),
+            [("a\u{fffd}", "\u{fffd}"), ("b", "2")]
+        );
+        assert_eq!(fields.not_utf8(), Some("a\u{fffd}"));
+        assert_eq!(fields.get("b"), Some("2"));
+        let fields = Fields::from_parts(&["ü".as_bytes(), "ñ".as_bytes(), b"odd"]);
+        assert_eq!(fields.pairs().collect::<Vec<_>>(), [("ü", "ñ")]);
+        assert_eq!(
+            (fields.get("ü"), fields.get("odd"), fields.not_utf8()),
+            (Some("ñ"), None, None)
+        );
     }
 
     #[test]

@@ -86,32 +86,53 @@ fn header(buffer: &[u8], at: usize) -> Result<Option<Header>, RedisError> {
     let Some(&kind) = buffer.get(at) else {
         return Ok(None);
     };
-    let rest = &buffer[at + 1..];
-    let Some(newline) = rest.iter().position(|&byte| byte == b'\n') else {
-        return Ok(None);
-    };
-    let text = rest[..newline]
-        .strip_suffix(b"\r")
-        .ok_or_else(|| protocol("a line not ended by CRLF"))?;
-    let length = match kind {
-        b'$' | b'*' => {
-            let length = std::str::from_utf8(text)
-                .ok()
-                .and_then(|text| text.parse::<i64>().ok())
-                .ok_or_else(|| protocol("a length that is not a number"))?;
-            if !(-1..=MAX_LENGTH).contains(&length) {
-                return Err(protocol("a length out of range"));
-            }
-            length
-        }
-        b'+' | b'-' | b':' => 0,
+    let line = &buffer[at + 1..];
+    let (length, text_end) = match kind {
+        b'$' | b'*' => match length(line)? {
+            Some(parsed) => parsed,
+            None => return Ok(None),
+        },
+        b'+' | b'-' | b':' => match line.iter().position(|&byte| byte == b'\r') {
+            Some(end) => (0, end),
+            None => return Ok(None),
+        },
         _ => return Err(protocol("a value of a type other than RESP2's")),
     };
-    Ok(Some(Header {
-        kind,
-        length,
-        body: at + 1 + newline + 1,
-    }))
+    match line.get(text_end + 1) {
+        None => Ok(None),
+        Some(b'\n') => Ok(Some(Header {
+            kind,
+            length,
+            body: at + 1 + text_end + 2,
+        })),
+        Some(_) => Err(protocol("a line not ended by CRLF")),
+    }
+}
+
+/// The length at the start of `line` (`-1` for nil) and where its text
+/// ends (at the CR), once the CR is there.
+fn length(line: &[u8]) -> Result<Option<(i64, usize)>, RedisError> {
+    if line.first() == Some(&b'-') {
+        return match (line.get(1), line.get(2)) {
+            (None, _) | (Some(b'1'), None) => Ok(None),
+            (Some(b'1'), Some(b'\r')) => Ok(Some((-1, 2))),
+            _ => Err(protocol("a length out of range")),
+        };
+    }
+    let mut length: i64 = 0;
+    for (at, &byte) in line.iter().enumerate() {
+        match byte {
+            b'0'..=b'9' => {
+                length = length * 10 + i64::from(byte - b'0');
+                if length > MAX_LENGTH {
+                    return Err(protocol("a length out of range"));
+                }
+            }
+            b'\r' if at > 0 => return Ok(Some((length, at))),
+            _ => return Err(protocol("a length that is not a number")),
+        }
+    }
+    Ok(None)
 }
 
 /// A value of a complete reply, as [`Cursor`] reads it: arrays give only
@@ -207,12 +228,7 @@ pub(super) fn read_reply(reply: &[u8]) -> Result<Vec<(String, Vec<Entry>)>, Redi
                     for _ in 0..length {
                         parts.push(cursor.bulk("field")?);
                     }
-                    let size = parts.iter().map(|part| part.len()).sum();
-                    let mut fields = Fields::with_capacity(length / 2, size);
-                    for pair in parts.chunks_exact(2) {
-                        fields.push(pair[0], pair[1]);
-                    }
-                    Some(fields)
+                    Some(Fields::from_parts(&parts))
                 }
                 _ => return Err(unexpected("entry fields")),
             };
