@@ -139,11 +139,7 @@ impl Publisher {
     ) -> Result<String, PublishError> {
         let mut batch = self.batch();
         batch.add_envelope(category, envelope.clone(), layout);
-        let mut ids = batch.send().await?;
-        ids.pop().ok_or_else(|| PublishError::Redis {
-            stream: self.keys.events(category),
-            reason: "Redis answered no entry id".into(),
-        })
+        batch.send_one().await
     }
 
     /// Publishes `events` with one `context` in one pipelined round trip;
@@ -181,8 +177,9 @@ impl Publisher {
 
 impl Publish for Publisher {
     async fn publish<E: Event>(&self, event: &E, context: &PublishContext) -> Result<String, PublishError> {
-        let envelope = self.envelope(event, context)?;
-        self.publish_envelope(E::CATEGORY, &envelope, &E::STREAM).await
+        let mut batch = self.batch();
+        batch.add(event, context)?;
+        batch.send_one().await
     }
 }
 
@@ -260,6 +257,20 @@ impl Batch<'_> {
             telemetry::published(event_type, *count, sent.is_ok());
         }
         sent
+    }
+
+    /// Sends a batch of one event; returns its entry id.
+    async fn send_one(self) -> Result<String, PublishError> {
+        let stream = self
+            .items
+            .first()
+            .map(|(stream, _, _)| stream.clone())
+            .unwrap_or_default();
+        let mut ids = self.send().await?;
+        ids.pop().ok_or_else(|| PublishError::Redis {
+            stream,
+            reason: "Redis answered no entry id".into(),
+        })
     }
 
     async fn send_untraced(self) -> Result<Vec<String>, PublishError> {
