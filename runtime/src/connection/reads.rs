@@ -319,3 +319,66 @@ async fn within<T, E: Into<RedisError>>(
 fn lost() -> RedisError {
     RedisError::from((ErrorKind::Io, "the connection to Redis was closed"))
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::testing::RedisServer;
+
+    fn xread(stream: &str, block_ms: u64) -> Cmd {
+        let mut read = redis::cmd("XREAD");
+        read.arg("BLOCK").arg(block_ms).arg("STREAMS").arg(stream).arg("0-0");
+        read
+    }
+
+    #[tokio::test]
+    async fn a_read_given_up_half_done_leaves_no_reply_for_the_next() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let config = server.config("svc").build().expect("valid config");
+        let mut admin = super::super::Connection::open(&config).expect("a connection");
+        let mut reads = ReadConnection::new(&config, "a").expect("a read connection");
+        // A read of stream `a` that blocks, given up (its future dropped).
+        let blocked = tokio::time::timeout(Duration::from_millis(100), reads.read(&xread("a", 2_000))).await;
+        assert!(blocked.is_err(), "nothing to read yet: {blocked:?}");
+        // Its reply comes now, on the connection it was sent on.
+        for stream in ["a", "b"] {
+            let _: String = redis::cmd("XADD")
+                .arg(stream)
+                .arg("*")
+                .arg("k")
+                .arg(stream)
+                .query_async(&mut admin)
+                .await
+                .expect("XADD");
+        }
+        let read = reads.read(&xread("b", 1_000)).await.expect("a reply");
+        let names: Vec<&str> = read.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["b"], "the reply to this read, not to the one given up");
+        let fields = read[0].1[0].fields.as_ref().expect("fields");
+        assert_eq!(fields.get("k"), Some("b"));
+    }
+
+    #[tokio::test]
+    async fn an_error_reply_keeps_its_code_and_a_restarted_server_is_read_again() {
+        let mut server = RedisServer::start().expect("redis-server starts");
+        let config = server.config("svc").build().expect("valid config");
+        let mut reads = ReadConnection::new(&config, "s").expect("a read connection");
+        let mut group_read = redis::cmd("XREADGROUP");
+        group_read
+            .arg("GROUP")
+            .arg("g")
+            .arg("c")
+            .arg("STREAMS")
+            .arg("s")
+            .arg(">");
+        let error = reads.read(&group_read).await.expect_err("no such group");
+        assert_eq!(error.code(), Some("NOGROUP"));
+        assert!(reads.read(&xread("s", 10)).await.expect("a reply").is_empty());
+        server.restart().expect("redis-server restarts");
+        // The old socket is gone: at most one read fails, then it connects anew.
+        let first = reads.read(&xread("s", 10)).await;
+        let second = reads.read(&xread("s", 10)).await;
+        assert!(first.is_ok() || second.is_ok(), "{first:?} then {second:?}");
+        assert!(second.is_ok(), "{second:?}");
+    }
+}
