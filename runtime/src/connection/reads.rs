@@ -282,6 +282,11 @@ impl Socket {
             if let Some(end) = self.framer.reply_end(&self.buffer)? {
                 let decoded = decode(&self.buffer[..end]);
                 self.buffer.drain(..end);
+                // A reply far larger than most (entries of megabytes) leaves
+                // no buffer of its size behind.
+                if self.buffer.capacity() > 16 * READ_SIZE && self.buffer.len() < READ_SIZE {
+                    self.buffer.shrink_to(READ_SIZE);
+                }
                 return decoded;
             }
             if self.buffer.capacity() - self.buffer.len() < READ_SIZE / 4 {
