@@ -258,7 +258,10 @@ fn server_error(line: &[u8]) -> RedisError {
 }
 
 fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 fn unexpected(what: &'static str) -> RedisError {
