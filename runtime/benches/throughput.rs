@@ -80,6 +80,8 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
             })
             .await??;
             rounds.add(figure, ceiling);
+            let floor = tokio::spawn(async move { crate_alone(port, 1, AWAITED).await.map_err(|e| e.to_string()) });
+            rounds.floors.push(floor.await??);
             flush(&server)?;
         }
         rounds.report(
@@ -87,6 +89,7 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
             "XADD of the runtime's entry (its fields, MAXLEN ~) -P 1",
             "≥ 90 %",
         );
+        rounds.report_floor("the same XADD, prebuilt, awaited on the redis crate's connection alone");
     }
 
     if wanted("pipelined") {
@@ -96,6 +99,7 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
             let ceiling = redis_benchmark_same_shape(port, 64, PIPELINED)?;
             let figure = publish_events(&publisher, PIPELINED, 100, Tick::new).await?;
             rounds.add(figure, ceiling);
+            rounds.floors.push(crate_alone(port, 100, PIPELINED).await?);
             flush(&server)?;
         }
         rounds.report(
@@ -103,6 +107,7 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
             "XADD of the runtime's entry (its fields, MAXLEN ~) -P 64",
             "≥ 85 %",
         );
+        rounds.report_floor("the same XADD, prebuilt, 100 a pipeline on the redis crate's connection alone");
     }
 
     let runs = [(1, false, ROUNDS), (4, false, 1), (1, true, 1), (4, true, 1)];
@@ -212,6 +217,39 @@ fn xreadgroup_ceiling(port: u16, stream: &str) -> Result<f64, Box<dyn std::error
 /// `redis-benchmark` XADD of an entry shaped like the runtime's (its
 /// fields, `MAXLEN ~`), msgs/s: what Redis itself allows for that shape.
 fn redis_benchmark_same_shape(port: u16, pipeline: u64, requests: u64) -> Result<f64, Box<dyn std::error::Error>> {
+    let args = same_shape_xadd()?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    redis_benchmark_rps(port, pipeline, requests, &args)
+}
+
+/// The redis crate alone: `requests` `XADD`s of the runtime's entry, built
+/// once, `pipeline` at a time, awaited, over a connection manager like the
+/// runtime's: what the runtime's publish costs beyond the client it uses
+/// (msgs/s).
+async fn crate_alone(port: u16, pipeline: u64, requests: u64) -> Result<f64, Box<dyn std::error::Error>> {
+    let args = same_shape_xadd()?;
+    let mut command = redis::cmd(&args[0]);
+    command.arg(&args[1..]);
+    let mut batch = redis::pipe();
+    for _ in 0..pipeline {
+        batch.add_command(command.clone());
+    }
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+    let mut connection = redis::aio::ConnectionManager::new(client).await?;
+    let started = Instant::now();
+    for _ in 0..requests / pipeline {
+        if pipeline == 1 {
+            let _: redis::Value = command.query_async(&mut connection).await?;
+        } else {
+            let _: Vec<redis::Value> = batch.query_async(&mut connection).await?;
+        }
+    }
+    Ok(common::rate(requests, started))
+}
+
+/// The arguments of an `XADD` of an entry as the runtime writes it (its
+/// fields, its `MAXLEN ~`).
+fn same_shape_xadd() -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let envelope = xerpium_messaging::Envelope {
         id: uuid::Uuid::now_v7(),
         event_type: Tick::TYPE.to_owned(),
@@ -233,8 +271,7 @@ fn redis_benchmark_same_shape(port: u16, pipeline: u64, requests: u64) -> Result
         args.push(name.to_owned());
         args.push(value);
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    redis_benchmark_rps(port, pipeline, requests, &args)
+    Ok(args)
 }
 
 /// Requests per second of `redis-benchmark` sending `command` from one
@@ -475,6 +512,8 @@ fn report_python(runtime: &[f64], python: &[Option<f64>]) {
 struct Rounds {
     figures: Vec<f64>,
     ceilings: Vec<f64>,
+    /// The redis crate alone doing the same, where measured.
+    floors: Vec<f64>,
 }
 
 impl Rounds {
@@ -499,6 +538,21 @@ impl Rounds {
             median(&self.figures),
             median(&self.ceilings),
             median(&ratios),
+        );
+    }
+
+    /// Prints the median of the floors, against the ceiling and beside the
+    /// runtime's figure.
+    fn report_floor(&self, what: &str) {
+        let ratio = |values: &[f64]| {
+            let ratios: Vec<f64> = values.iter().zip(&self.ceilings).map(|(v, c)| 100.0 * v / c).collect();
+            median(&ratios)
+        };
+        println!(
+            "  {what}: {:.0} msgs/s = {:.1} % of the ceiling (the runtime {:.1} %)",
+            median(&self.floors),
+            ratio(&self.floors),
+            ratio(&self.figures),
         );
     }
 }
