@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures_util::future::try_join_all;
 use redis::cluster_routing::Slot;
+use redis::aio::ConnectionLike;
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, Value};
 
 use super::Connection;
@@ -15,10 +16,10 @@ use super::Connection;
 /// (one round trip) on a single server; on a cluster one pipeline per slot,
 /// sent concurrently, the commands of one slot in the order they were added.
 ///
-/// Commands are moved into their pipelines when first sent, never copied:
-/// sending again (after a dropped connection, say) sends the same commands,
-/// to a connection of the same kind (single server or cluster). Add every
-/// command before the first query.
+/// Commands are moved into their pipelines when first sent, never copied
+/// (a single command is sent as it is): sending again (after a dropped
+/// connection, say) sends the same commands, to a connection of the same
+/// kind (single server or cluster). Add every command before the first query.
 #[derive(Debug, Default)]
 pub struct SlotPipeline {
     /// Commands added and not sent yet (until the first query), with their key's slot.
@@ -83,6 +84,12 @@ impl SlotPipeline {
     /// they were added. The first error fails the call (on a cluster, the
     /// commands of other slots may have run).
     pub async fn query(&mut self, connection: &mut Connection) -> Result<Vec<Value>, RedisError> {
+        // One command (a publish, as a rule) needs no pipeline around it.
+        if let [(_, command)] = &self.added[..]
+            && self.replicas.is_none()
+        {
+            return Ok(vec![connection.req_packed_command(command).await?.extract_error()?]);
+        }
         self.group(connection.is_cluster());
         let sends = self.parts.iter().map(|part| {
             let mut connection = connection.clone();
