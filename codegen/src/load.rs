@@ -607,8 +607,8 @@ impl Reader<'_> {
                 (field, format!("write its type after the colon: `{name}: string`"))
             }
         };
-        if self.unread.contains(&format!("{}.type", self.path)) {
-            // A bad or misspelt `type` is reported already.
+        // A bad or misspelt `type` is reported already (nothing is unread in a catalog without problems).
+        if !self.unread.is_empty() && self.unread.contains(&format!("{}.type", self.path)) {
             self.unread.insert(self.path.clone());
             return None;
         }

@@ -91,33 +91,32 @@ fn report_diagnostics(diagnostics: &Diagnostics) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// Writes each generated file that differs from what is under `out`, one at a time, then removes the files no
+/// longer generated.
 fn generate(catalog: &Catalog, out: &Path) -> std::io::Result<ExitCode> {
-    let files = output::files(catalog);
-    let written = output::write(out, &files)?;
-    for path in &written {
-        println!("wrote {}", path.display());
+    let mut paths = Vec::new();
+    let mut written = 0;
+    for file in output::generate(catalog) {
+        if output::write(out, &file)? {
+            written += 1;
+            println!("wrote {}", out.join(&file.path).display());
+        }
+        paths.push(file.path);
     }
-    for path in output::leftovers(out, &files)? {
+    for path in output::leftovers(out, paths.iter().map(String::as_str))? {
         std::fs::remove_file(&path)?;
         println!("removed {} (no longer generated)", path.display());
     }
-    println!(
-        "{} of {} files changed in {}",
-        written.len(),
-        files.len(),
-        out.display()
-    );
+    println!("{written} of {} files changed in {}", paths.len(), out.display());
     Ok(ExitCode::SUCCESS)
 }
 
+/// Compares each generated file with what is under `args.out`, one at a time, with a diff for each that differs,
+/// then lists the files no longer generated.
 fn check(catalog: &Catalog, args: &OutputArgs) -> std::io::Result<ExitCode> {
-    let files = output::files(catalog);
-    let leftovers = output::leftovers(&args.out, &files)?;
-    for path in &leftovers {
-        println!("no longer generated: {}", path.display());
-    }
-    let mut stale = leftovers.len();
-    for file in files {
+    let mut paths = Vec::new();
+    let mut stale = 0;
+    for file in output::generate(catalog) {
         let shown = args.out.join(&file.path);
         match output::status(&args.out, &file)? {
             Status::Current => {}
@@ -134,6 +133,11 @@ fn check(catalog: &Catalog, args: &OutputArgs) -> std::io::Result<ExitCode> {
                 print!("{}", diff.unified_diff().context_radius(3).header(&old, &new));
             }
         }
+        paths.push(file.path);
+    }
+    for path in output::leftovers(&args.out, paths.iter().map(String::as_str))? {
+        stale += 1;
+        println!("no longer generated: {}", path.display());
     }
     if stale == 0 {
         println!("{} is current", args.out.display());

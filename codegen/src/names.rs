@@ -1,5 +1,8 @@
 //! Naming rules of the catalog and the Rust names derived from catalog names.
 
+use std::borrow::Cow;
+use std::fmt::Write;
+
 use heck::{ToKebabCase, ToPascalCase, ToSnakeCase};
 
 use crate::model::Event;
@@ -75,19 +78,25 @@ fn is_snake(name: &str) -> bool {
 
 /// The PascalCase form of a snake_case, kebab-case or dotted name.
 pub fn pascal(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    push_pascal(&mut out, name);
+    out
+}
+
+/// Appends the PascalCase form of `name` (see [`pascal`]) to `out`.
+fn push_pascal(out: &mut String, name: &str) {
     if !name
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
     {
-        return name.split(['.', '-']).map(ToPascalCase::to_pascal_case).collect();
+        out.extend(name.split(['.', '-']).map(ToPascalCase::to_pascal_case));
+        return;
     }
     // Written in the catalog's conventions: each word capitalized, as heck would, without its general rules.
-    let mut out = String::with_capacity(name.len());
     for word in name.split(['.', '-', '_']).filter(|word| !word.is_empty()) {
         out.push(char::from(word.as_bytes()[0].to_ascii_uppercase()));
         out.push_str(&word[1..]);
     }
-    out
 }
 
 /// The snake_case form of a dotted or kebab-case name (`company.get` → `company_get`).
@@ -100,7 +109,10 @@ pub fn snake(name: &str) -> String {
 
 /// The Rust type name of an event: category and event in PascalCase (`UserCreated`).
 pub fn event_type_name(category: &str, event: &str) -> String {
-    format!("{}{}", pascal(category), pascal(event))
+    let mut out = String::with_capacity(category.len() + event.len());
+    push_pascal(&mut out, category);
+    push_pascal(&mut out, event);
+    out
 }
 
 /// The Rust variant of a snake_case value (an enum value, a category, a notification type): its PascalCase form
@@ -223,28 +235,29 @@ pub fn keyword_language(name: &str) -> Option<&'static str> {
 /// the newest, `UserCreatedV1` for version 1 kept beside it. Every emitter
 /// names types this way (Rust, Python, AsyncAPI).
 pub fn event_version_type_name(event: &Event) -> String {
-    let base = event_type_name(&event.category, &event.name);
-    if event.latest {
-        base
-    } else {
-        format!("{base}V{}", event.version)
+    let mut name = event_type_name(&event.category, &event.name);
+    if !event.latest {
+        // Writing to a `String` cannot fail.
+        let _ = write!(name, "V{}", event.version);
     }
+    name
 }
 
 /// The snake_case handler method of one version of an event within its
 /// category: `created` for the newest, `created_v1` for version 1.
-pub fn event_method_name(event: &Event) -> String {
+pub fn event_method_name(event: &Event) -> Cow<'_, str> {
     if event.latest {
-        event.name.clone()
+        Cow::Borrowed(&event.name)
     } else {
-        format!("{}_v{}", event.name, event.version)
+        Cow::Owned(format!("{}_v{}", event.name, event.version))
     }
 }
 
 /// Rust keywords that cannot be raw identifiers (`r#self` is not allowed).
 const NOT_RAW: [&str; 4] = ["self", "Self", "super", "crate"];
 
-/// The other words that are not identifiers (those syn rejects as such, and `gen`, reserved since edition 2024).
+/// The other words that are not identifiers (those syn rejects as such, and `gen`, reserved since edition 2024), in
+/// alphabetical order (they are looked up by binary search).
 const KEYWORDS: [&str; 48] = [
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn", "else", "enum",
     "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro", "match", "mod", "move",
@@ -256,13 +269,13 @@ const KEYWORDS: [&str; 48] = [
 /// from the name (then serde needs a rename): keywords become raw
 /// identifiers (`r#type`, also `r#gen`, reserved since edition 2024), and the four that cannot be raw get a trailing
 /// underscore (`self_`).
-pub fn rust_ident(name: &str) -> (String, bool) {
+pub fn rust_ident(name: &str) -> (Cow<'_, str>, bool) {
     if NOT_RAW.contains(&name) {
-        (format!("{name}_"), true)
-    } else if KEYWORDS.contains(&name) {
-        (format!("r#{name}"), false)
+        (Cow::Owned(format!("{name}_")), true)
+    } else if KEYWORDS.binary_search(&name).is_ok() {
+        (Cow::Owned(format!("r#{name}")), false)
     } else {
-        (name.to_owned(), false)
+        (Cow::Borrowed(name), false)
     }
 }
 
@@ -284,6 +297,7 @@ mod tests {
 
     #[test]
     fn keywords_become_valid_identifiers() {
+        assert!(KEYWORDS.is_sorted(), "sorted for binary search");
         let render = rust_ident;
         assert_eq!(render("type"), ("r#type".into(), false));
         assert_eq!(render("async"), ("r#async".into(), false));

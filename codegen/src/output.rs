@@ -17,31 +17,38 @@ pub struct GeneratedFile {
 /// Every file generated from `catalog`, in a fixed order: the Rust module
 /// and, with the `docs` feature, the documents.
 pub fn files(catalog: &Catalog) -> Vec<GeneratedFile> {
-    let mut files = vec![GeneratedFile {
+    generate(catalog).collect()
+}
+
+/// The files of [`files`], in the same order, each emitter's made only once the previous one's have been taken:
+/// a caller that writes or compares each file and then drops it holds one document at a time, not all of them.
+pub fn generate(catalog: &Catalog) -> impl Iterator<Item = GeneratedFile> + '_ {
+    let module = std::iter::once_with(|| GeneratedFile {
         path: crate::RUST_MODULE.to_owned(),
         contents: crate::emit::rust::emit(catalog),
-    }];
-    files.extend(documents(catalog));
-    files
+    });
+    module.chain(DOCUMENTS.iter().flat_map(move |emit| emit(catalog)))
 }
 
 /// The documents generated from `catalog`: the AsyncAPI document, the
-/// Markdown catalog, the Python models and the JSON Schemas.
-#[cfg(feature = "docs")]
+/// Markdown catalog, the Python models and the JSON Schemas (none without the `docs` feature).
 pub fn documents(catalog: &Catalog) -> Vec<GeneratedFile> {
-    use crate::emit::{asyncapi, json_schema, markdown, python};
-    let mut files = asyncapi::emit(catalog);
-    files.extend(markdown::emit(catalog));
-    files.extend(python::emit(catalog));
-    files.extend(json_schema::emit(catalog));
-    files
+    DOCUMENTS.iter().flat_map(|emit| emit(catalog)).collect()
 }
+
+/// A document emitter: the files it generates from a catalog.
+type Emit = fn(&Catalog) -> Vec<GeneratedFile>;
+
+/// The document emitters, in the order of [`documents`].
+#[cfg(feature = "docs")]
+const DOCUMENTS: &[Emit] = {
+    use crate::emit::{asyncapi, json_schema, markdown, python};
+    &[asyncapi::emit, markdown::emit, python::emit, json_schema::emit]
+};
 
 /// Without the `docs` feature (build scripts), no documents.
 #[cfg(not(feature = "docs"))]
-pub fn documents(_catalog: &Catalog) -> Vec<GeneratedFile> {
-    Vec::new()
-}
+const DOCUMENTS: &[Emit] = &[];
 
 /// How a generated file compares with the one on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,35 +73,32 @@ pub fn status(out: &Path, file: &GeneratedFile) -> io::Result<Status> {
     }
 }
 
-/// Writes the files that differ from what is on disk; returns the paths written.
-pub fn write(out: &Path, files: &[GeneratedFile]) -> io::Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    for file in files {
-        if status(out, file)? == Status::Current {
-            continue;
-        }
-        let path = out.join(&file.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&path, &file.contents)?;
-        written.push(path);
+/// Writes `file` under `out` unless what is on disk is the same; whether it wrote it.
+pub fn write(out: &Path, file: &GeneratedFile) -> io::Result<bool> {
+    if status(out, file)? == Status::Current {
+        return Ok(false);
     }
-    Ok(written)
+    let path = out.join(&file.path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&path, &file.contents)?;
+    Ok(true)
 }
 
 /// The endings of the files the generator writes.
 const GENERATED_ENDINGS: [&str; 5] = [".rs", ".json", ".md", ".yaml", ".py"];
 
-/// Files under `out` with a generated file's ending that `files` no longer
-/// holds: left over from events, commands or versions since removed, in
-/// path order. Empty when `out` does not hold the generated Rust module, so
-/// that a mistaken `--out` never puts other files at risk.
-pub fn leftovers(out: &Path, files: &[GeneratedFile]) -> io::Result<Vec<PathBuf>> {
+/// Files under `out` with a generated file's ending that are not among the
+/// `generated` paths (relative to `out`, as in [`GeneratedFile::path`]): left
+/// over from events, commands or versions since removed, in path order. Empty
+/// when `out` does not hold the generated Rust module, so that a mistaken
+/// `--out` never puts other files at risk.
+pub fn leftovers<'a>(out: &Path, generated: impl IntoIterator<Item = &'a str>) -> io::Result<Vec<PathBuf>> {
     if !out.join(crate::RUST_MODULE).is_file() {
         return Ok(Vec::new());
     }
-    let expected: std::collections::HashSet<PathBuf> = files.iter().map(|file| out.join(&file.path)).collect();
+    let expected: std::collections::HashSet<PathBuf> = generated.into_iter().map(|path| out.join(path)).collect();
     let mut found = Vec::new();
     let mut directories = vec![out.to_path_buf()];
     while let Some(directory) = directories.pop() {
@@ -136,9 +140,10 @@ mod tests {
         ] {
             std::fs::write(out.join(path), "").expect("written");
         }
-        let before_module = leftovers(&out, &files).expect("readable");
+        let paths = || files.iter().map(|file| file.path.as_str());
+        let before_module = leftovers(&out, paths()).expect("readable");
         std::fs::write(out.join(crate::RUST_MODULE), "").expect("written");
-        let found = leftovers(&out, &files).expect("readable");
+        let found = leftovers(&out, paths()).expect("readable");
         std::fs::remove_dir_all(&out).expect("removed");
         assert!(
             before_module.is_empty(),

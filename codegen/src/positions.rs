@@ -37,12 +37,7 @@ impl Positions {
     /// Adds `node`, at `path`, and the nodes under it; `path` is as it was when this returns.
     fn add(&mut self, path: &mut String, key: Option<Position>, node: &yaml::Node) {
         let occurrence = Node { key, value: node.at };
-        match self.nodes.get_mut(path.as_str()) {
-            Some(occurrences) => occurrences.push(occurrence),
-            None => {
-                self.nodes.insert(path.clone(), vec![occurrence]);
-            }
-        }
+        self.nodes.entry(path.clone()).or_default().push(occurrence);
         let mut child = |positions: &mut Self, segment: &str, key, value| {
             let length = path.len();
             if !path.is_empty() {

@@ -524,21 +524,10 @@ impl<'a> Checker<'a> {
     }
 
     fn field(&mut self, path: &str, name: &str, raw: &RawField) -> Option<Field> {
-        let type_path = if self.loaded.positions.occurrences(&format!("{path}.type")).is_empty() {
-            path.to_owned()
-        } else {
-            format!("{path}.type")
-        };
-        let type_at = self.loaded.positions.value_of(&type_path);
         let ty = match type_expr::parse(&raw.ty) {
-            Ok(expr) => self.resolve(&expr, type_at, &type_path)?,
+            Ok(expr) => self.resolve(&expr, path)?,
             Err(error) => {
-                self.error_at(
-                    type_at,
-                    &type_path,
-                    format!("malformed type: {}", error.message),
-                    Some(error.hint),
-                );
+                self.type_error(path, format!("malformed type: {}", error.message), Some(error.hint));
                 return None;
             }
         };
@@ -566,7 +555,20 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn resolve(&mut self, expr: &TypeExpr, at: Option<Position>, path: &str) -> Option<TypeRef> {
+    /// Reports a problem with the type of the field at `path`, where the type is written: the value of its `type`
+    /// key, or the field's value (`name: type`).
+    fn type_error(&mut self, path: &str, message: String, hint: Option<String>) {
+        let type_path = if self.loaded.positions.occurrences(&format!("{path}.type")).is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}.type")
+        };
+        let at = self.loaded.positions.value_of(&type_path);
+        self.error_at(at, &type_path, message, hint);
+    }
+
+    /// The type `expr` of the field at `path`.
+    fn resolve(&mut self, expr: &TypeExpr, path: &str) -> Option<TypeRef> {
         Some(match expr {
             TypeExpr::Name(name) => {
                 if let Some(scalar) = Scalar::from_name(name) {
@@ -585,13 +587,13 @@ impl<'a> Checker<'a> {
                     let hint = did_you_mean(name, known.iter().copied()).or_else(|| {
                         Some("use a built-in type (string bool i32 i64 u32 u64 f64 decimal uuid datetime date json) or a name under `types:` or `enums:`".into())
                     });
-                    self.error_at(at, path, format!("unknown type `{name}`"), hint);
+                    self.type_error(path, format!("unknown type `{name}`"), hint);
                     return None;
                 }
             }
-            TypeExpr::List(item) => TypeRef::List(Box::new(self.resolve(item, at, path)?)),
-            TypeExpr::Map(value) => TypeRef::Map(Box::new(self.resolve(value, at, path)?)),
-            TypeExpr::Optional(inner) => TypeRef::Optional(Box::new(self.resolve(inner, at, path)?)),
+            TypeExpr::List(item) => TypeRef::List(Box::new(self.resolve(item, path)?)),
+            TypeExpr::Map(value) => TypeRef::Map(Box::new(self.resolve(value, path)?)),
+            TypeExpr::Optional(inner) => TypeRef::Optional(Box::new(self.resolve(inner, path)?)),
         })
     }
 

@@ -145,23 +145,23 @@ fn camel(name: &str, suffix: &str) -> String {
 
 /// The headers of a stream message beyond the envelope: its fixed `type`
 /// and `version`, and `extra` headers of its own (`required` among them).
-fn fixed_headers(type_name: &str, version: u32, extra: &[(&str, Json)], required: &[&str]) -> String {
-    let constant = |value: &str| Json::object([("const", Json::string(value))]);
+fn fixed_headers(type_name: &str, version: u32, extra: &[(&'static str, Json<'_>)], required: &[&str]) -> String {
+    let constant = |value| Json::object([("const", value)]);
     let mut properties = vec![
-        ("type", constant(type_name)),
-        ("version", constant(&version.to_string())),
+        ("type", constant(Json::string(type_name))),
+        ("version", constant(Json::string(version.to_string()))),
     ];
     properties.extend(extra.iter().cloned());
     let mut headers = vec![("properties", Json::object(properties))];
     if !required.is_empty() {
-        let names = required.iter().map(|name| Json::string(name)).collect();
+        let names = required.iter().map(|name| Json::string(*name)).collect();
         headers.push(("required", Json::Array(names)));
     }
     Json::object(headers).to_string()
 }
 
 /// A header's schema: a string, maybe of a `format`, with a description.
-fn header(format: Option<&str>, description: &str) -> Json {
+fn header<'a>(format: Option<&'a str>, description: &'a str) -> Json<'a> {
     let mut pairs = vec![("type", Json::string("string"))];
     if let Some(format) = format {
         pairs.push(("format", Json::string(format)));

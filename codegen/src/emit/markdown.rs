@@ -5,6 +5,8 @@
 //! commands, notifications and shared types; type names link to the shared
 //! types, and each shared type lists what uses it.
 
+use std::fmt::Write;
+
 use super::json_schema;
 use super::prose;
 use super::schema::{self, ENVELOPE};
@@ -172,44 +174,55 @@ fn cell(text: &str) -> String {
 
 /// The catalog spelling of `ty` in code spans, shared type names linked to their section.
 fn type_cell(ty: &TypeRef) -> String {
-    enum Part {
-        Code(String),
-        Name(String),
+    /// The cell as it is written: its text, and whether a code span is open at its end.
+    #[derive(Default)]
+    struct Cell {
+        text: String,
+        in_code: bool,
     }
-    fn parts(ty: &TypeRef, out: &mut Vec<Part>) {
-        let code = |text: &str, out: &mut Vec<Part>| match out.last_mut() {
-            Some(Part::Code(previous)) => previous.push_str(text),
-            _ => out.push(Part::Code(text.to_owned())),
-        };
-        match ty {
-            TypeRef::Scalar(scalar) => code(scalar.name(), out),
-            TypeRef::Struct(name) | TypeRef::Enum(name) => out.push(Part::Name(name.clone())),
-            TypeRef::List(item) | TypeRef::Map(item) => {
-                code(
-                    if matches!(ty, TypeRef::List(_)) {
+    impl Cell {
+        /// Writes `text` in a code span, the one open if any.
+        fn code(&mut self, text: &str) {
+            if !std::mem::replace(&mut self.in_code, true) {
+                self.text.push('`');
+            }
+            self.text.push_str(text);
+        }
+
+        /// Writes `ty`.
+        fn ty(&mut self, ty: &TypeRef) {
+            match ty {
+                TypeRef::Scalar(scalar) => self.code(scalar.name()),
+                TypeRef::Struct(name) | TypeRef::Enum(name) => {
+                    if std::mem::take(&mut self.in_code) {
+                        self.text.push('`');
+                    }
+                    // Writing to a `String` cannot fail.
+                    let _ = write!(self.text, "[`{name}`](#{})", type_anchor(name));
+                }
+                TypeRef::List(item) | TypeRef::Map(item) => {
+                    let open = if matches!(ty, TypeRef::List(_)) {
                         "list<"
                     } else {
                         "map<"
-                    },
-                    out,
-                );
-                parts(item, out);
-                code(">", out);
-            }
-            TypeRef::Optional(inner) => {
-                parts(inner, out);
-                code("?", out);
+                    };
+                    self.code(open);
+                    self.ty(item);
+                    self.code(">");
+                }
+                TypeRef::Optional(inner) => {
+                    self.ty(inner);
+                    self.code("?");
+                }
             }
         }
     }
-    let mut out = Vec::new();
-    parts(ty, &mut out);
-    out.iter()
-        .map(|part| match part {
-            Part::Code(text) => format!("`{text}`"),
-            Part::Name(name) => format!("[`{name}`](#{})", type_anchor(name)),
-        })
-        .collect()
+    let mut cell = Cell::default();
+    cell.ty(ty);
+    if cell.in_code {
+        cell.text.push('`');
+    }
+    cell.text
 }
 
 fn default_text(value: &Value, ty: &TypeRef) -> String {

@@ -110,7 +110,7 @@ fn default_expression(value: &Value, ty: &TypeRef) -> String {
         other => other,
     };
     match value {
-        Value::String(text) => schema::quote(text),
+        Value::String(text) => schema::quote(text).to_string(),
         Value::Bool(true) => "True".to_owned(),
         Value::Bool(false) => "False".to_owned(),
         Value::Integer(number) => number.to_string(),
@@ -119,7 +119,7 @@ fn default_expression(value: &Value, ty: &TypeRef) -> String {
         Value::Decimal(decimal) => format!("_decimal.Decimal({})", schema::quote(&decimal.to_string())),
         Value::EnumValue(text) => match inner {
             TypeRef::Enum(name) => format!("{name}.{}", member(text)),
-            _ => schema::quote(text),
+            _ => schema::quote(text).to_string(),
         },
         Value::Empty => "None".to_owned(),
     }
@@ -262,7 +262,7 @@ fn enum_class(name: &str, doc: String, values: &[String]) -> EnumClass {
             .iter()
             .map(|value| Member {
                 name: member(value),
-                value: schema::quote(value),
+                value: schema::quote(value).to_string(),
             })
             .collect(),
     }
@@ -271,10 +271,10 @@ fn enum_class(name: &str, doc: String, values: &[String]) -> EnumClass {
 fn model_class(name: &str, base: &'static str, doc: String, constants: Vec<String>, fields: &[Field]) -> ModelClass {
     let mut optional = Vec::new();
     for field in fields.iter().filter(|field| field.ty.is_optional()) {
-        optional.push(schema::quote(&field.name));
+        optional.push(schema::quote(&field.name).to_string());
         let name = attribute(&field.name);
         if name != field.name {
-            optional.push(schema::quote(&name));
+            optional.push(schema::quote(&name).to_string());
         }
     }
     let heading = !constants.is_empty() || !optional.is_empty();
@@ -293,7 +293,7 @@ fn model_class(name: &str, base: &'static str, doc: String, constants: Vec<Strin
 impl Module {
     fn new(catalog: &Catalog) -> Self {
         let text = |description: &Option<String>, fallback: String| {
-            schema::quote(description.as_deref().map_or(fallback.as_str(), str::trim))
+            schema::quote(description.as_deref().map_or(fallback.as_str(), str::trim)).to_string()
         };
         let events = catalog
             .categories
@@ -337,7 +337,7 @@ impl Module {
                 model_class(
                     &event_version_type_name(event),
                     "_Event",
-                    schema::quote(&doc),
+                    schema::quote(&doc).to_string(),
                     constants,
                     &event.fields,
                 )
@@ -360,7 +360,7 @@ impl Module {
                 constants,
                 &command.request,
             ));
-            let doc = schema::quote(&format!("The response of `{}`.", command.name));
+            let doc = schema::quote(&format!("The response of `{}`.", command.name)).to_string();
             commands.push(model_class(
                 &command_response_name(&command.name),
                 "_Model",
@@ -376,7 +376,7 @@ impl Module {
                     .enums
                     .iter()
                     .map(|item| {
-                        let doc = schema::quote(&format!("The `{}` values.", item.name));
+                        let doc = schema::quote(&format!("The `{}` values.", item.name)).to_string();
                         enum_class(&item.name, doc, &item.values)
                     })
                     .collect(),
@@ -415,7 +415,7 @@ impl Module {
                 .map(|item| {
                     enum_class(
                         &item.name,
-                        schema::quote(&format!("The `{}` values of the catalog.", item.name)),
+                        schema::quote(&format!("The `{}` values of the catalog.", item.name)).to_string(),
                         &item.values,
                     )
                 })
@@ -437,7 +437,7 @@ impl Module {
                 .categories
                 .iter()
                 .map(|category| Streams {
-                    category: schema::quote(&category.name),
+                    category: schema::quote(&category.name).to_string(),
                     partitions: category.layout.partitions,
                     retention_ms: milliseconds(category.layout.retention),
                     max_len: category.layout.max_len,
@@ -490,9 +490,9 @@ fn services(catalog: &Catalog) -> Vec<Service> {
             doc: method_doc(command.description.as_deref(), &serves),
             ..client_method(command)
         };
-        let quoted = schema::quote(&command.target);
+        let quoted = schema::quote(&command.target).to_string();
         if let Some(service) = services.iter_mut().find(|service| service.target == quoted) {
-            service.names.push(schema::quote(&command.name));
+            service.names.push(schema::quote(&command.name).to_string());
             service.handlers.push(handler);
             continue;
         }
@@ -502,9 +502,10 @@ fn services(catalog: &Catalog) -> Vec<Service> {
             doc: schema::quote(&format!(
                 "The commands served by `{target}` (stream `<ns>:commands:{target}`): subclass it with a method \
                  per command, and serve it with `CommandServer`."
-            )),
+            ))
+            .to_string(),
             target: quoted,
-            names: vec![schema::quote(&command.name)],
+            names: vec![schema::quote(&command.name).to_string()],
             handlers: vec![handler],
         });
     }
@@ -514,8 +515,8 @@ fn services(catalog: &Catalog) -> Vec<Service> {
 /// A method's docstring: the catalog's description, if any, then `summary`.
 fn method_doc(description: Option<&str>, summary: &str) -> String {
     match description {
-        Some(description) => schema::quote(&format!("{}\n\n{summary}", description.trim())),
-        None => schema::quote(summary),
+        Some(description) => schema::quote(&format!("{}\n\n{summary}", description.trim())).to_string(),
+        None => schema::quote(summary).to_string(),
     }
 }
 
@@ -548,7 +549,7 @@ fn notify_method(target: Target) -> NotifyMethod {
         method,
         parameter,
         target,
-        doc: schema::quote(&doc),
+        doc: schema::quote(&doc).to_string(),
     }
 }
 

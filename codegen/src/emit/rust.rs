@@ -75,7 +75,7 @@ struct Previous {
 impl Extend<Code> for Module {
     fn extend<I: IntoIterator<Item = Code>>(&mut self, items: I) {
         for item in items {
-            for line in item.finish().lines() {
+            for line in item.finish().iter() {
                 self.push_line(line);
             }
         }
@@ -90,12 +90,13 @@ impl Module {
         ];
         // A run of one-line `use`, `const` or `type` items stays together.
         const LINE_ITEMS: [&str; 4] = ["use ", "const ", "pub const ", "type "];
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        let starts_line_item = LINE_ITEMS.iter().any(|s| trimmed.starts_with(s));
+        // The module is indented with spaces only.
+        let indent = line.bytes().take_while(|&b| b == b' ').count();
+        let trimmed = &line[indent..];
+        let starts_line_item = || LINE_ITEMS.iter().any(|s| trimmed.starts_with(s));
         let previous = &self.previous;
         if previous.indent == indent
-            && (previous.ends_block || (previous.line_item && !starts_line_item))
+            && (previous.ends_block || (previous.line_item && !starts_line_item()))
             && ITEM_STARTS.iter().any(|s| trimmed.starts_with(s))
         {
             self.text.push('\n');
@@ -108,7 +109,7 @@ impl Module {
                 || trimmed.ends_with("{}")
                 || (trimmed.starts_with(')') && trimmed.ends_with(';'))
                 || (trimmed.starts_with("pub struct ") && trimmed.ends_with(");")),
-            line_item: trimmed.ends_with(';') && starts_line_item,
+            line_item: trimmed.ends_with(';') && starts_line_item(),
         };
     }
 }
@@ -951,7 +952,9 @@ fn any_event(catalog: &Catalog) -> Vec<Code> {
 
 /// The method name of an event in the all-events traits (`user_created`).
 fn qualified_method(event: &Event) -> String {
-    rust_ident(&format!("{}_{}", event.category, event_method_name(event))).0
+    rust_ident(&format!("{}_{}", event.category, event_method_name(event)))
+        .0
+        .into_owned()
 }
 
 fn all_events_handler(catalog: &Catalog) -> Vec<Code> {
@@ -1180,7 +1183,7 @@ fn command_list(commands: &[Command]) -> Code {
 
 /// The method of a command in [`CommandClient`] and its target's handler trait (`company_get`).
 fn command_method(command: &Command) -> String {
-    rust_ident(&snake(&command.name)).0
+    rust_ident(&snake(&command.name)).0.into_owned()
 }
 
 fn command_items(items: &mut impl Extend<Code>, command: &Command) {

@@ -6,41 +6,50 @@
 //! they are written here rather than through `serde_json::Value`, whose maps
 //! sort their keys.
 
-use std::fmt;
+use std::borrow::Cow;
+use std::fmt::{self, Write};
 
 use crate::model::{Catalog, Enum, Field, Scalar, Struct, TypeRef, Value};
 
 /// The pattern of a decimal on the wire: a JSON string of digits with an optional sign and fraction.
 pub const DECIMAL_PATTERN: &str = r"^-?[0-9]+(\.[0-9]+)?$";
 
-/// A JSON value whose objects keep their keys in the order written.
+/// A JSON value whose objects keep their keys in the order written; its texts are borrowed where they can be.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
-    /// JSON text written as is (a string, number, `true` …).
-    Raw(String),
+pub enum Json<'a> {
+    /// JSON text written as is (a number, `true` …).
+    Raw(Cow<'a, str>),
+    /// A string, quoted where it is written.
+    String(Cow<'a, str>),
     /// An object, keys in order.
-    Object(Vec<(String, Json)>),
+    Object(Vec<(&'static str, Json<'a>)>),
     /// An array.
-    Array(Vec<Json>),
+    Array(Vec<Json<'a>>),
 }
 
-impl Json {
+impl<'a> Json<'a> {
     /// A JSON string.
-    pub fn string(text: &str) -> Json {
-        Json::Raw(quote(text))
+    pub fn string(text: impl Into<Cow<'a, str>>) -> Json<'a> {
+        Json::String(text.into())
+    }
+
+    /// JSON text written as is.
+    pub fn raw(text: impl Into<Cow<'a, str>>) -> Json<'a> {
+        Json::Raw(text.into())
     }
 
     /// An object of `pairs`.
-    pub fn object<'a>(pairs: impl IntoIterator<Item = (&'a str, Json)>) -> Json {
-        Json::Object(pairs.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
+    pub fn object(pairs: impl IntoIterator<Item = (&'static str, Json<'a>)>) -> Json<'a> {
+        Json::Object(pairs.into_iter().collect())
     }
 }
 
-impl fmt::Display for Json {
+impl fmt::Display for Json<'_> {
     /// Compact, on one line, with a space after `:` and `,`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Json::Raw(text) => f.write_str(text),
+            Json::String(text) => quote(text).fmt(f),
             Json::Object(pairs) => {
                 f.write_str("{")?;
                 for (index, (key, value)) in pairs.iter().enumerate() {
@@ -63,23 +72,62 @@ impl fmt::Display for Json {
 
 /// `text` as a JSON string literal, also a valid YAML double-quoted scalar and Python string literal: besides
 /// what JSON escapes, the characters YAML refuses or reads as line breaks (DEL, the C1 controls, the line and
-/// paragraph separators, the byte-order mark, U+FFFE and U+FFFF) are written as `\uXXXX`.
-pub fn quote(text: &str) -> String {
-    let json = serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""));
-    let escaped =
-        |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}');
-    if !json.contains(escaped) {
-        return json;
-    }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        if escaped(c) {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
-        } else {
-            out.push(c);
+/// paragraph separators, the byte-order mark, U+FFFE and U+FFFF) are written as `\uXXXX`. Written where it is
+/// displayed, without a string of its own.
+pub fn quote(text: &str) -> Quoted<'_> {
+    Quoted(text)
+}
+
+/// A text displayed as a quoted string literal: see [`quote`].
+#[derive(Debug, Clone, Copy)]
+pub struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0;
+        let bytes = text.as_bytes();
+        f.write_char('"')?;
+        // The start of the text not written yet, and of the rest to look through.
+        let (mut pending, mut at) = (0, 0);
+        // Only an ASCII control, `"`, `\`, DEL or a non-ASCII character may need an escape.
+        while let Some(offset) = bytes[at..]
+            .iter()
+            .position(|&b| b < 0x20 || b == b'"' || b == b'\\' || b >= 0x7f)
+        {
+            at += offset;
+            let c = text[at..].chars().next().unwrap_or_default();
+            let next = at + c.len_utf8();
+            // JSON's short escape, or `None` for a `\uXXXX` one.
+            let escape = match c {
+                '"' => Some("\\\""),
+                '\\' => Some("\\\\"),
+                '\u{8}' => Some("\\b"),
+                '\u{c}' => Some("\\f"),
+                '\n' => Some("\\n"),
+                '\r' => Some("\\r"),
+                '\t' => Some("\\t"),
+                c if escaped_as_unicode(c) => None,
+                _ => {
+                    at = next;
+                    continue;
+                }
+            };
+            f.write_str(&text[pending..at])?;
+            match escape {
+                Some(escape) => f.write_str(escape)?,
+                None => write!(f, "\\u{:04x}", u32::from(c))?,
+            }
+            (pending, at) = (next, next);
         }
+        f.write_str(&text[pending..])?;
+        f.write_char('"')
     }
-    out
+}
+
+/// Whether [`quote`] writes `c` as `\uXXXX`: a control character without a short escape, or one that YAML refuses
+/// or reads as a line break.
+fn escaped_as_unicode(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
 /// `name` as a key of a YAML mapping: as it is, or quoted when YAML would read it as something else than a
@@ -89,103 +137,98 @@ pub fn yaml_key(name: &str) -> String {
     let plain = name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !WORDS.contains(&name.to_ascii_lowercase().as_str());
-    if plain { name.to_owned() } else { quote(name) }
+    if plain {
+        name.to_owned()
+    } else {
+        quote(name).to_string()
+    }
 }
 
 /// The schema of a value of `ty`; references to shared types start with `refs`
 /// (`#/$defs/` or `#/components/schemas/`).
-pub fn type_schema(ty: &TypeRef, refs: &str) -> Vec<(String, Json)> {
-    let pairs = |items: &[(&str, Json)]| -> Vec<(String, Json)> {
-        items
-            .iter()
-            .map(|(key, value)| ((*key).to_owned(), value.clone()))
-            .collect()
-    };
-    let text = |value: &str| Json::string(value);
+pub fn type_schema<'a>(ty: &'a TypeRef, refs: &str) -> Vec<(&'static str, Json<'a>)> {
+    let text = |value: &'static str| Json::string(value);
     let integer = |min: i128, max: i128| {
-        pairs(&[
+        vec![
             ("type", text("integer")),
-            ("minimum", Json::Raw(min.to_string())),
-            ("maximum", Json::Raw(max.to_string())),
-        ])
+            ("minimum", Json::raw(min.to_string())),
+            ("maximum", Json::raw(max.to_string())),
+        ]
     };
     match ty {
         TypeRef::Scalar(scalar) => match scalar {
-            Scalar::String => pairs(&[("type", text("string"))]),
-            Scalar::Bool => pairs(&[("type", text("boolean"))]),
+            Scalar::String => vec![("type", text("string"))],
+            Scalar::Bool => vec![("type", text("boolean"))],
             Scalar::I32 => integer(i32::MIN.into(), i32::MAX.into()),
             Scalar::I64 => integer(i64::MIN.into(), i64::MAX.into()),
             Scalar::U32 => integer(0, u32::MAX.into()),
             Scalar::U64 => integer(0, u64::MAX.into()),
-            Scalar::F64 => pairs(&[("type", text("number"))]),
-            Scalar::Decimal => pairs(&[("type", text("string")), ("pattern", text(DECIMAL_PATTERN))]),
-            Scalar::Uuid => pairs(&[("type", text("string")), ("format", text("uuid"))]),
-            Scalar::DateTime => pairs(&[("type", text("string")), ("format", text("date-time"))]),
-            Scalar::Date => pairs(&[("type", text("string")), ("format", text("date"))]),
+            Scalar::F64 => vec![("type", text("number"))],
+            Scalar::Decimal => vec![("type", text("string")), ("pattern", text(DECIMAL_PATTERN))],
+            Scalar::Uuid => vec![("type", text("string")), ("format", text("uuid"))],
+            Scalar::DateTime => vec![("type", text("string")), ("format", text("date-time"))],
+            Scalar::Date => vec![("type", text("string")), ("format", text("date"))],
             Scalar::Json => Vec::new(),
         },
-        TypeRef::Struct(name) | TypeRef::Enum(name) => pairs(&[("$ref", text(&format!("{refs}{name}")))]),
-        TypeRef::List(item) => pairs(&[
+        TypeRef::Struct(name) | TypeRef::Enum(name) => vec![("$ref", Json::string(format!("{refs}{name}")))],
+        TypeRef::List(item) => vec![
             ("type", text("array")),
             ("items", Json::Object(type_schema(item, refs))),
-        ]),
-        TypeRef::Map(value) => pairs(&[
+        ],
+        TypeRef::Map(value) => vec![
             ("type", text("object")),
             ("additionalProperties", Json::Object(type_schema(value, refs))),
-        ]),
+        ],
         TypeRef::Optional(inner) => nullable(type_schema(inner, refs)),
     }
 }
 
 /// `schema` that also accepts `null`: `"type": [T, "null"]` where it has one
 /// type, else `anyOf`. Any value (`{}`) accepts `null` already.
-fn nullable(mut schema: Vec<(String, Json)>) -> Vec<(String, Json)> {
+fn nullable<'a>(mut schema: Vec<(&'static str, Json<'a>)>) -> Vec<(&'static str, Json<'a>)> {
     if schema.is_empty() {
         return schema;
     }
-    if let Some((_, Json::Raw(ty))) = schema.iter_mut().find(|(key, _)| key == "type") {
-        *ty = format!("[{ty}, \"null\"]");
+    if let Some((_, ty @ (Json::Raw(_) | Json::String(_)))) = schema.iter_mut().find(|(key, _)| *key == "type") {
+        *ty = Json::raw(format!("[{ty}, \"null\"]"));
         return schema;
     }
     let null = Json::object([("type", Json::string("null"))]);
-    vec![("anyOf".to_owned(), Json::Array(vec![Json::Object(schema), null]))]
+    vec![("anyOf", Json::Array(vec![Json::Object(schema), null]))]
 }
 
 /// The schema of `field`: its type's, with its description, default,
 /// `deprecated` and `x-pii` as annotations.
-pub fn field_schema(field: &Field, refs: &str) -> Json {
+pub fn field_schema<'a>(field: &'a Field, refs: &str) -> Json<'a> {
     let mut pairs = type_schema(&field.ty, refs);
     if let Some(description) = &field.description {
-        pairs.push(("description".to_owned(), Json::string(description.trim())));
+        pairs.push(("description", Json::string(description.trim())));
     }
     if let Some(default) = field.default.as_ref().and_then(|value| default_json(value, &field.ty)) {
-        pairs.push(("default".to_owned(), default));
+        pairs.push(("default", default));
     }
     if field.deprecated {
-        pairs.push(("deprecated".to_owned(), Json::Raw("true".to_owned())));
+        pairs.push(("deprecated", Json::raw("true")));
     }
     if field.pii {
-        pairs.push(("x-pii".to_owned(), Json::Raw("true".to_owned())));
+        pairs.push(("x-pii", Json::raw("true")));
     }
     Json::Object(pairs)
 }
 
 /// A default value as JSON, as the Rust types write it (decimals as strings).
-pub fn default_json(value: &Value, ty: &TypeRef) -> Option<Json> {
+pub fn default_json<'a>(value: &'a Value, ty: &TypeRef) -> Option<Json<'a>> {
     Some(match value {
         Value::String(text) | Value::EnumValue(text) => Json::string(text),
-        Value::Bool(flag) => Json::Raw(flag.to_string()),
-        Value::Integer(number) => Json::Raw(number.to_string()),
-        Value::Float(number) => Json::Raw(serde_json::Number::from_f64(*number)?.to_string()),
-        Value::Decimal(decimal) => Json::string(&decimal.to_string()),
-        Value::Empty => Json::Raw(
-            match ty {
-                TypeRef::Optional(_) => "null",
-                TypeRef::Map(_) => "{}",
-                _ => "[]",
-            }
-            .to_owned(),
-        ),
+        Value::Bool(flag) => Json::raw(flag.to_string()),
+        Value::Integer(number) => Json::raw(number.to_string()),
+        Value::Float(number) => Json::raw(serde_json::Number::from_f64(*number)?.to_string()),
+        Value::Decimal(decimal) => Json::string(decimal.to_string()),
+        Value::Empty => Json::raw(match ty {
+            TypeRef::Optional(_) => "null",
+            TypeRef::Map(_) => "{}",
+            _ => "[]",
+        }),
     })
 }
 
@@ -213,9 +256,15 @@ impl ObjectView {
         ObjectView {
             properties: fields
                 .iter()
-                .map(|field| PropertyView {
-                    name: field.name.clone(),
-                    schema: field_schema(field, refs).to_string(),
+                .map(|field| {
+                    // Room for most schemas, so that writing one rarely grows its string.
+                    let mut schema = String::with_capacity(128);
+                    // Writing to a `String` cannot fail.
+                    let _ = write!(schema, "{}", field_schema(field, refs));
+                    PropertyView {
+                        name: field.name.clone(),
+                        schema,
+                    }
                 })
                 .collect(),
             required: fields
@@ -285,9 +334,9 @@ pub fn is_open_enum(name: &str) -> bool {
 pub const OTHER_VALUES: &str =
     "A value added to the catalog after this was generated: readers built before it keep it as it is.";
 
-/// The shared structs and enums that `fields` reach, directly or through
-/// other shared structs, each once, in catalog order (structs, then enums).
-pub fn reached_types<'c>(catalog: &'c Catalog, fields: &[Field]) -> (Vec<&'c Struct>, Vec<&'c Enum>) {
+/// The names of the shared structs and enums that `fields` reach, directly or through other shared structs, each
+/// once.
+pub fn reached_types<'a>(catalog: &'a Catalog, fields: &'a [Field]) -> Vec<&'a str> {
     let mut names: Vec<&str> = Vec::new();
     let mut pending: Vec<&TypeRef> = fields.iter().map(|field| &field.ty).collect();
     while let Some(ty) = pending.pop() {
@@ -309,17 +358,7 @@ pub fn reached_types<'c>(catalog: &'c Catalog, fields: &[Field]) -> (Vec<&'c Str
             }
         }
     }
-    let structs = catalog
-        .structs
-        .iter()
-        .filter(|item| names.contains(&item.name.as_str()))
-        .collect();
-    let enums = catalog
-        .enums
-        .iter()
-        .filter(|item| names.contains(&item.name.as_str()))
-        .collect();
-    (structs, enums)
+    names
 }
 
 /// The name of the notification types' enum in the documents.
@@ -480,12 +519,14 @@ mod tests {
 
     #[test]
     fn quoted_text_is_json_yaml_and_python() {
-        assert_eq!(quote("a \"b\" \\ \n"), r#""a \"b\" \\ \n""#);
+        let quoted = |text: &str| quote(text).to_string();
+        assert_eq!(quoted("a \"b\" \\ \n"), r#""a \"b\" \\ \n""#);
         assert_eq!(
-            quote("DEL \u{7f} NEL \u{85} LS \u{2028}"),
+            quoted("DEL \u{7f} NEL \u{85} LS \u{2028}"),
             r#""DEL \u007f NEL \u0085 LS \u2028""#
         );
-        assert_eq!(quote("日本 😀"), "\"日本 😀\"");
+        assert_eq!(quoted("日本 😀"), "\"日本 😀\"");
+        assert_eq!(quoted("\u{1}\u{8}\u{c}\r\t\u{1f}"), r#""\u0001\b\f\r\t\u001f""#);
     }
 
     #[test]

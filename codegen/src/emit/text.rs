@@ -31,14 +31,19 @@ pub fn present(text: Option<&str>) -> Option<&str> {
     text.filter(|text| !text.is_empty())
 }
 
-/// `items`, each as `item` writes it, separated by `separator`.
-pub fn join<T>(items: impl IntoIterator<Item = T>, separator: &str, mut item: impl FnMut(T) -> String) -> String {
+/// `items`, each as `item` displays it, separated by `separator`.
+pub fn join<T, D: fmt::Display>(
+    items: impl IntoIterator<Item = T>,
+    separator: &str,
+    mut item: impl FnMut(T) -> D,
+) -> String {
     let mut out = String::new();
     for (index, value) in items.into_iter().enumerate() {
         if index > 0 {
             out.push_str(separator);
         }
-        out.push_str(&item(value));
+        // Writing to a `String` cannot fail.
+        let _ = write!(out, "{}", item(value));
     }
     out
 }

@@ -21,11 +21,26 @@ const MIN_SPACE: usize = 60;
 const INDENT: &str = "    ";
 
 /// The text of one item, and whether its layout is settled.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Code {
     text: String,
+    /// Where each line of `text` starts.
+    line_starts: Vec<usize>,
     depth: usize,
     unsettled: bool,
+}
+
+impl Default for Code {
+    /// An empty item, with room for the text and lines of a typical one (a struct, an impl: a few dozen lines), so
+    /// that writing it rarely grows them.
+    fn default() -> Self {
+        Code {
+            text: String::with_capacity(1024),
+            line_starts: Vec::with_capacity(32),
+            depth: 0,
+            unsettled: false,
+        }
+    }
 }
 
 impl Code {
@@ -62,11 +77,14 @@ impl Code {
     /// Writes a line, indented, that prettyplease prints as it is: its text does not depend on the catalog (it may
     /// pass the margin), or the caller checked that it fits.
     pub(super) fn fixed(&mut self, text: fmt::Arguments<'_>) {
+        let start = self.text.len();
+        self.line_starts.push(start);
         for _ in 0..self.depth {
             self.text.push_str(INDENT);
         }
         // Writing to a `String` cannot fail.
         let _ = self.text.write_fmt(text);
+        debug_assert!(!self.text[start..].contains('\n'), "one line at a time");
         self.text.push('\n');
     }
 
@@ -88,13 +106,13 @@ impl Code {
 
     /// Writes `header {`, what `body` writes, indented, and `}`; `header {}` when it writes nothing.
     pub(super) fn block(&mut self, header: fmt::Arguments<'_>, body: impl FnOnce(&mut Self)) {
-        let start = self.text.len();
-        let unsettled = self.unsettled;
+        let (start, lines, unsettled) = (self.text.len(), self.line_starts.len(), self.unsettled);
         self.open(format_args!("{header} {{"));
         let opened = self.text.len();
         body(self);
         if self.text.len() == opened {
             self.text.truncate(start);
+            self.line_starts.truncate(lines);
             self.unsettled = unsettled;
             self.depth -= 1;
             self.line(format_args!("{header} {{}}"));
@@ -173,8 +191,37 @@ impl Code {
     }
 
     /// The item's text in prettyplease's layout: as written when settled, else laid out by prettyplease.
-    pub(super) fn finish(self) -> String {
-        if self.unsettled { format(&self.text) } else { self.text }
+    pub(super) fn finish(self) -> Lines {
+        if !self.unsettled {
+            return Lines {
+                text: self.text,
+                starts: self.line_starts,
+            };
+        }
+        let text = format(&self.text);
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .filter(|&start| start < text.len())
+            .collect();
+        Lines { text, starts }
+    }
+}
+
+/// The text of an item, and where each of its lines starts (so that the module does not look for them again).
+#[derive(Debug)]
+pub(super) struct Lines {
+    text: String,
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    /// The lines, without their line breaks.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &str> {
+        let ends = self.starts.iter().skip(1).copied().chain([self.text.len()]);
+        self.starts.iter().zip(ends).map(|(&start, end)| {
+            let line = &self.text[start..end];
+            line.strip_suffix('\n').unwrap_or(line)
+        })
     }
 }
 
@@ -187,7 +234,54 @@ pub(super) fn format(text: &str) -> String {
     }
 }
 
-/// `text` as a Rust string literal.
+/// `text` as a Rust string literal, escaped as proc-macro2's `Literal::string` escapes it (and prettyplease prints
+/// it): as `char::escape_debug` does, except that `'` stays as it is and NUL is `\0` (`\x00` before a digit that
+/// would make it an octal-looking escape).
 pub(super) fn string(text: &str) -> String {
-    proc_macro2::Literal::string(text).to_string()
+    let mut literal = String::with_capacity(text.len() + 2);
+    literal.push('"');
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\0' if chars.as_str().starts_with(|next| ('0'..='7').contains(&next)) => literal.push_str("\\x00"),
+            '\0' => literal.push_str("\\0"),
+            '"' | '\\' => literal.extend(c.escape_debug()),
+            // Printable ASCII stays as it is (the common case, without `escape_debug`'s tables).
+            ' '..='~' => literal.push(c),
+            c => literal.extend(c.escape_debug()),
+        }
+    }
+    literal.push('"');
+    literal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_proc_macro2_escapes_them() {
+        let texts = [
+            "plain text",
+            "quote \" backslash \\ apostrophe '",
+            "tab\t line feed\n return\r",
+            "nul\0 nul\0 5 nul\x005 nul\08",
+            "del \u{7f} nel \u{85} line separator \u{2028} bom \u{feff}",
+            "é 日本 😀 e\u{301} \u{301}",
+            "\u{1}\u{1f}",
+        ];
+        for text in texts {
+            assert_eq!(string(text), proc_macro2::Literal::string(text).to_string(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn every_character_is_escaped_as_proc_macro2_escapes_it() {
+        // Each character alone and before a digit, in blocks of 4,096.
+        let all: Vec<char> = (0..=u32::from(char::MAX)).filter_map(char::from_u32).collect();
+        for block in all.chunks(4096) {
+            let text: String = block.iter().flat_map(|&c| [c, '7', c]).collect();
+            assert_eq!(string(&text), proc_macro2::Literal::string(&text).to_string());
+        }
+    }
 }
