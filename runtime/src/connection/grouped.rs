@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
-use redis::cluster_routing::Slot;
 use redis::aio::ConnectionLike;
+use redis::cluster_routing::Slot;
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, Value};
 
 use super::Connection;
