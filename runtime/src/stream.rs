@@ -11,7 +11,7 @@ use redis::{ErrorKind, RedisError, Value};
 pub struct Fields {
     text: String,
     /// Where each name ends and its value ends, in `text`.
-    ends: Vec<(u32, u32)>,
+    ends: Vec<(usize, usize)>,
     /// The first field whose name or value is not UTF-8, if any.
     not_utf8: Option<String>,
 }
@@ -26,9 +26,9 @@ impl Fields {
         let mut ends = Vec::with_capacity(pairs.len());
         for pair in pairs {
             bytes.extend_from_slice(pair[0]);
-            let name_end = end(&bytes);
+            let name_end = bytes.len();
             bytes.extend_from_slice(pair[1]);
-            ends.push((name_end, end(&bytes)));
+            ends.push((name_end, bytes.len()));
         }
         // One check of the whole text, rather than one per name and value;
         // each must be text on its own too (a character cut in two across a
@@ -37,7 +37,7 @@ impl Fields {
             Ok(text)
                 if ends
                     .iter()
-                    .all(|&(a, b)| text.is_char_boundary(a as usize) && text.is_char_boundary(b as usize)) =>
+                    .all(|&(a, b)| text.is_char_boundary(a) && text.is_char_boundary(b)) =>
             {
                 Fields {
                     text,
@@ -60,7 +60,7 @@ impl Fields {
                     .get_or_insert_with(|| replaced.chars().take(64).collect());
             }
             fields.text.push_str(&lossy);
-            end(fields.text.as_bytes())
+            fields.text.len()
         };
         for pair in parts.chunks_exact(2) {
             let name_end = push(&mut fields, pair[0]);
@@ -76,7 +76,6 @@ impl Fields {
         let text = self.text.as_bytes();
         let mut start = 0;
         for &(name_end, value_end) in &self.ends {
-            let (name_end, value_end) = (name_end as usize, value_end as usize);
             if text.get(start..name_end) == Some(name.as_bytes()) {
                 return self.text.get(name_end..value_end);
             }
@@ -89,7 +88,6 @@ impl Fields {
     pub fn pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
         let mut start = 0;
         self.ends.iter().map(move |&(name_end, value_end)| {
-            let (name_end, value_end) = (name_end as usize, value_end as usize);
             let pair = (&self.text[start..name_end], &self.text[name_end..value_end]);
             start = value_end;
             pair
@@ -100,12 +98,6 @@ impl Fields {
     pub fn not_utf8(&self) -> Option<&str> {
         self.not_utf8.as_deref()
     }
-}
-
-/// Where `text` ends, as a field offset. An entry's fields are far below
-/// 4 GiB: Redis caps a bulk string at 512 MiB and a query at 1 GiB.
-fn end(text: &[u8]) -> u32 {
-    u32::try_from(text.len()).unwrap_or(u32::MAX)
 }
 
 /// One entry as Redis returned it.

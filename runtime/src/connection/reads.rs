@@ -36,6 +36,8 @@ pub(crate) struct ReadConnection {
     servers: Servers,
     /// The stream it reads, which on a cluster says which master to reach.
     stream: String,
+    /// Bound on sending a read (connecting has bounds of its own).
+    limit: Duration,
     socket: Option<Socket>,
     /// Set while a send or a reply is under way: found set at the start of
     /// the next one, it says that one was given up half done (its future
@@ -49,9 +51,12 @@ enum Servers {
     Cluster {
         /// The configured nodes, asked when the stream's master is not known.
         seeds: Vec<ConnectionInfo>,
-        /// The node that last served the stream, and whether it only does
-        /// so during a slot migration (every read then needs `ASKING`).
+        /// The node that serves the stream (the one connected to, or the
+        /// last), and whether reads there need `ASKING` (it was reached by an
+        /// `ASK`, during a slot migration; harmless once the slot is its own).
         known: Option<(ConnectionInfo, bool)>,
+        /// The seed to try first: the one after the last that failed.
+        next_seed: usize,
     },
 }
 
@@ -83,11 +88,13 @@ impl ReadConnection {
             RedisServers::Cluster(nodes) => Servers::Cluster {
                 seeds: nodes.iter().map(parse).collect::<Result<_, _>>()?,
                 known: None,
+                next_seed: 0,
             },
         };
         Ok(ReadConnection {
             servers,
             stream: stream.to_owned(),
+            limit: config.publish_timeout(),
             socket: None,
             busy: false,
         })
@@ -99,7 +106,9 @@ impl ReadConnection {
         self.reply().await
     }
 
-    /// Sends `read` (an `XREADGROUP`), connecting first if need be.
+    /// Sends `read` (an `XREADGROUP` or `XREAD`), connecting first if need
+    /// be (each node tried gets [`CONNECT_TIMEOUT`]; the send itself gets the
+    /// publish timeout).
     pub(crate) async fn send(&mut self, read: &Cmd) -> Result<(), RedisError> {
         self.start();
         if self.socket.is_none() {
@@ -108,7 +117,7 @@ impl ReadConnection {
         let Some(socket) = &mut self.socket else {
             return Err(lost());
         };
-        let sent = socket.send(read).await;
+        let sent = within(self.limit, socket.send(read)).await;
         if sent.is_err() {
             self.socket = None;
         }
@@ -117,8 +126,9 @@ impl ReadConnection {
     }
 
     /// The reply to the oldest read sent and not yet answered: the entries
-    /// per stream. After an error the connection is closed (the next read
-    /// opens another); a redirection also says where to go next.
+    /// per stream, of an `XREADGROUP` or `XREAD`. After an error the
+    /// connection is closed (the next read opens another); a redirection
+    /// also says where to go next.
     pub(crate) async fn reply(&mut self) -> Result<Vec<(String, Vec<Entry>)>, RedisError> {
         self.start();
         let Some(socket) = &mut self.socket else {
@@ -133,6 +143,12 @@ impl ReadConnection {
         reply
     }
 
+    /// Closes the connection, so that no read sent on it can take entries
+    /// any more (Redis drops a closed client's blocked reads).
+    pub(crate) fn close(&mut self) {
+        self.socket = None;
+    }
+
     /// Marks a send or a reply under way, closing the connection first if
     /// the last one was given up half done.
     fn start(&mut self) {
@@ -143,41 +159,54 @@ impl ReadConnection {
 
     /// After a read was redirected, remembers the node it names.
     fn follow(&mut self, error: &RedisError) {
-        if let Servers::Cluster { seeds, known } = &mut self.servers
-            && let Some(target) = redirect(error, seeds)
+        if let Servers::Cluster { seeds, known, .. } = &mut self.servers
+            && let Some(from) = known.as_ref().map(|(node, _)| node).or(seeds.first())
+            && let Some(target) = redirect(error, from)
         {
             *known = Some(target);
         }
     }
 
     /// Opens a connection to the server, or to the master of the stream's
-    /// slot: the node that served it last, else each seed in turn, following
-    /// redirections from there.
+    /// slot: the node that served it last, else each seed in turn (from the
+    /// one after the last that failed), following redirections from there.
+    /// Each node gets [`CONNECT_TIMEOUT`] to connect, log in and answer.
     async fn connect(&mut self) -> Result<Socket, RedisError> {
-        let (seeds, known) = match &mut self.servers {
-            Servers::Standalone(server) => return Socket::open(server, false).await,
-            Servers::Cluster { seeds, known } => (seeds, known),
+        let (seeds, known, next_seed) = match &mut self.servers {
+            Servers::Standalone(server) => return within(CONNECT_TIMEOUT, Socket::open(server, false)).await,
+            Servers::Cluster {
+                seeds,
+                known,
+                next_seed,
+            } => (seeds, known, next_seed),
         };
-        let mut failure = None;
-        let candidates: Vec<(ConnectionInfo, bool)> = known
-            .take()
+        let last = known.take();
+        let order: Vec<usize> = (0..seeds.len()).map(|n| (*next_seed + n) % seeds.len()).collect();
+        let candidates: Vec<((ConnectionInfo, bool), Option<usize>)> = last
             .into_iter()
-            .chain(seeds.iter().map(|seed| (seed.clone(), false)))
+            .map(|known| (known, None))
+            .chain(order.into_iter().map(|seed| ((seeds[seed].clone(), false), Some(seed))))
             .collect();
-        for (mut node, mut asking) in candidates {
+        let mut failure = None;
+        for ((mut node, mut asking), seed) in candidates {
             for _ in 0..=MAX_REDIRECTS {
-                let located = match Socket::open(&node, asking).await {
-                    Ok(mut socket) => socket.serves(&self.stream).await.map(|()| socket),
-                    Err(error) => Err(error),
-                };
+                let located = within(CONNECT_TIMEOUT, async {
+                    let mut socket = Socket::open(&node, asking).await?;
+                    socket.serves(&self.stream).await?;
+                    Ok::<_, RedisError>(socket)
+                })
+                .await;
                 match located {
                     Ok(socket) => {
                         *known = Some((node, asking));
                         return Ok(socket);
                     }
-                    Err(error) => match redirect(&error, seeds) {
+                    Err(error) => match redirect(&error, &node) {
                         Some(next) => (node, asking) = next,
                         None => {
+                            if let Some(seed) = seed {
+                                *next_seed = (seed + 1) % seeds.len();
+                            }
                             failure = Some(error);
                             break;
                         }
@@ -200,14 +229,12 @@ impl Socket {
     async fn open(node: &ConnectionInfo, asking: bool) -> Result<Socket, RedisError> {
         let io: Box<dyn Io> = match node.addr() {
             ConnectionAddr::Tcp(host, port) => {
-                let stream = within(CONNECT_TIMEOUT, tokio::net::TcpStream::connect((host.as_str(), *port))).await?;
+                let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
                 stream.set_nodelay(true)?;
                 Box::new(stream)
             }
             #[cfg(unix)]
-            ConnectionAddr::Unix(path) => {
-                Box::new(within(CONNECT_TIMEOUT, tokio::net::UnixStream::connect(path)).await?)
-            }
+            ConnectionAddr::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
             other => {
                 return Err(RedisError::from((
                     ErrorKind::InvalidClientConfig,
@@ -222,7 +249,7 @@ impl Socket {
             framer: Framer::default(),
             asking: false,
         };
-        within(CONNECT_TIMEOUT, socket.log_in(node.redis_settings())).await?;
+        socket.log_in(node.redis_settings()).await?;
         socket.asking = asking;
         Ok(socket)
     }
@@ -243,9 +270,10 @@ impl Socket {
     }
 
     /// Whether this node serves `stream`: an error (a redirection, on a
-    /// cluster node that does not) if not.
+    /// cluster node that does not) if not. Asked with `XLEN`, a stream
+    /// command (an ACL that allows the stream commands allows it).
     async fn serves(&mut self, stream: &str) -> Result<(), RedisError> {
-        self.send(redis::cmd("EXISTS").arg(stream)).await?;
+        self.send(redis::cmd("XLEN").arg(stream)).await?;
         self.reply(resp::other_reply).await.map(drop)
     }
 
@@ -299,16 +327,21 @@ impl Socket {
     }
 }
 
-/// Where a redirection sends the stream's reads (with the seeds' login),
-/// and whether it is an `ASK` (valid during a slot migration only).
-fn redirect(error: &RedisError, seeds: &[ConnectionInfo]) -> Option<(ConnectionInfo, bool)> {
+/// Where a redirection that node `from` answered sends the stream's reads
+/// (with `from`'s login), and whether it is an `ASK` (during a slot
+/// migration). A redirection without a host (`:6380`, or `?:6380`) means
+/// `from`'s host.
+fn redirect(error: &RedisError, from: &ConnectionInfo) -> Option<(ConnectionInfo, bool)> {
     let (address, _slot) = error.redirect_node()?;
     let (host, port) = address.rsplit_once(':')?;
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-    let node = seeds
-        .first()?
-        .clone()
-        .set_addr(ConnectionAddr::Tcp(host, port.parse().ok()?));
+    let host = match host.trim_start_matches('[').trim_end_matches(']') {
+        "" | "?" => match from.addr() {
+            ConnectionAddr::Tcp(host, _) => host.clone(),
+            _ => return None,
+        },
+        host => host.to_owned(),
+    };
+    let node = from.clone().set_addr(ConnectionAddr::Tcp(host, port.parse().ok()?));
     let asking = error.kind() == ErrorKind::Server(ServerErrorKind::Ask);
     Some((node, asking))
 }
@@ -334,6 +367,26 @@ mod tests {
         let mut read = redis::cmd("XREAD");
         read.arg("BLOCK").arg(block_ms).arg("STREAMS").arg(stream).arg("0-0");
         read
+    }
+
+    #[test]
+    fn a_redirection_names_its_node_or_means_the_same_host() {
+        let from = "redis://:pw@10.0.0.1:7000".into_connection_info().expect("a URL");
+        let moved = |reply: &[u8]| redirect(&resp::read_reply(reply).expect_err("an error"), &from);
+        let (node, asking) = moved(b"-MOVED 3999 10.0.0.2:7001\r\n").expect("a node");
+        assert_eq!((node.addr().to_string(), asking), ("10.0.0.2:7001".to_owned(), false));
+        assert_eq!(node.redis_settings().password(), Some("pw"), "the same login");
+        let (node, asking) = moved(b"-ASK 3999 :7002\r\n").expect("a node");
+        assert_eq!((node.addr().to_string(), asking), ("10.0.0.1:7002".to_owned(), true));
+        let (node, _) = moved(b"-MOVED 3999 ?:7003\r\n").expect("a node");
+        assert_eq!(node.addr().to_string(), "10.0.0.1:7003");
+        let (node, _) = moved(b"-MOVED 3999 [::1]:7004\r\n").expect("a node");
+        assert!(
+            matches!(node.addr(), ConnectionAddr::Tcp(host, 7004) if host == "::1"),
+            "{}",
+            node.addr()
+        );
+        assert!(moved(b"-ERR not a redirection\r\n").is_none());
     }
 
     #[tokio::test]

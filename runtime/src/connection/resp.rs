@@ -7,9 +7,11 @@ use redis::{ErrorKind, RedisError, Value};
 
 use crate::stream::{Entry, Fields};
 
-/// The longest bulk string or array accepted; Redis's own cap on a bulk
-/// string is 512 MiB.
-const MAX_LENGTH: i64 = 512 * 1024 * 1024;
+/// The longest bulk string or array accepted: a sanity bound, far above
+/// Redis's default cap on a bulk string (`proto-max-bulk-len`, 512 MiB),
+/// which a server may raise. Nothing is reserved by a length before its
+/// bytes arrive.
+const MAX_LENGTH: i64 = 1 << 40;
 
 /// Finds where the first reply in a buffer ends, across reads: each call
 /// goes on from where the last one stopped.
@@ -195,8 +197,9 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The entries per stream of a complete `XREADGROUP` reply (none when it
-/// timed out); an error reply is its error, as the redis crate reports it.
+/// The entries per stream of a complete `XREADGROUP` or `XREAD` reply (none
+/// when it timed out); an error reply is its error, as the redis crate
+/// reports it.
 pub(super) fn read_reply(reply: &[u8]) -> Result<Vec<(String, Vec<Entry>)>, RedisError> {
     let mut cursor = Cursor { reply, at: 0 };
     let streams = match cursor.next()? {
@@ -396,7 +399,7 @@ mod tests {
         for bad in [
             &b"%1\r\n"[..],
             b"$x\r\n",
-            b"*99999999999\r\n",
+            b"*99999999999999\r\n",
             b"$1\r\nab\r\n",
             b"$1\nx\r\n",
         ] {

@@ -74,7 +74,7 @@ impl Reader {
                 if wanted == 0 {
                     break;
                 }
-                sent = bounded(self.limit, self.reads.send(&self.read_new(wanted))).await;
+                sent = self.reads.send(&self.read_new(wanted)).await;
                 in_flight += usize::from(sent.is_ok());
             }
             let read = match sent {
@@ -107,8 +107,10 @@ impl Reader {
                     // read in flight, whose reply would come after them). A
                     // redirected read (the stream's slot moved to another
                     // master) took nothing, and its connection knows where
-                    // to go: no need to wait. (A failed read closes the
-                    // connection, and one given up on closes it at the next.)
+                    // to go: no need to wait. The connection is closed first,
+                    // so that no read still blocked on it takes entries after
+                    // those are read again.
+                    self.reads.close();
                     in_flight = 0;
                     if error.redirect_node().is_none() {
                         self.pause(&error, &mut outage).await;
