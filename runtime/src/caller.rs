@@ -98,8 +98,9 @@ impl Caller {
         let keys = config.keys();
         let reply_stream = keys.replies(&format!("{}-{}", config.service(), Uuid::now_v7().simple()));
         let waiting = Arc::new(Waiting::default());
+        let connection = connection::open(config, config.publish_timeout())?;
         let reader = Reader {
-            connection: ReadConnection::new(config, &reply_stream)?,
+            connection: ReadConnection::new(config, &reply_stream, &connection)?,
             stream: reply_stream.clone(),
             block: config.block(),
             limit: config.publish_timeout(),
@@ -107,7 +108,7 @@ impl Caller {
         };
         Ok(Caller {
             shared: Arc::new(Shared {
-                connection: connection::open(config, config.publish_timeout())?,
+                connection,
                 keys,
                 source: config.service().to_owned(),
                 reply_stream,

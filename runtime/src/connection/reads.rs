@@ -57,6 +57,10 @@ enum Servers {
         known: Option<(ConnectionInfo, bool)>,
         /// The seed to try first: the one after the last that failed.
         next_seed: usize,
+        /// A connection of the redis crate's cluster client, which knows
+        /// every node: asked for the masters when the node that served the
+        /// stream is gone (the seeds may be few, and gone too).
+        slot_map: super::Connection,
     },
 }
 
@@ -75,8 +79,9 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
 impl ReadConnection {
     /// A connection for reading `stream` of `config`'s Redis, connected at
-    /// the first read.
-    pub(crate) fn new(config: &Config, stream: &str) -> Result<ReadConnection, Error> {
+    /// the first read; on a cluster, `calls` (a connection of the crate's
+    /// client to it) tells where the masters are.
+    pub(crate) fn new(config: &Config, stream: &str, calls: &super::Connection) -> Result<ReadConnection, Error> {
         let parse = |url: &String| {
             url.as_str().into_connection_info().map_err(|source| Error::RedisUrl {
                 url: config.redis_url_redacted(),
@@ -89,6 +94,7 @@ impl ReadConnection {
                 seeds: nodes.iter().map(parse).collect::<Result<_, _>>()?,
                 known: None,
                 next_seed: 0,
+                slot_map: calls.clone(),
             },
         };
         Ok(ReadConnection {
@@ -168,23 +174,30 @@ impl ReadConnection {
     }
 
     /// Opens a connection to the server, or to the master of the stream's
-    /// slot: the node that served it last, else each seed in turn (from the
-    /// one after the last that failed), following redirections from there.
-    /// Each node gets [`CONNECT_TIMEOUT`] to connect, log in and answer.
+    /// slot: the node that served it last, else each master the cluster's
+    /// slot map names, else each seed in turn (from the one after the last
+    /// that failed), following redirections from there. Each node gets
+    /// [`CONNECT_TIMEOUT`] to connect, log in and answer.
     async fn connect(&mut self) -> Result<Socket, RedisError> {
-        let (seeds, known, next_seed) = match &mut self.servers {
+        let (seeds, known, next_seed, slot_map) = match &mut self.servers {
             Servers::Standalone(server) => return within(CONNECT_TIMEOUT, Socket::open(server, false)).await,
             Servers::Cluster {
                 seeds,
                 known,
                 next_seed,
-            } => (seeds, known, next_seed),
+                slot_map,
+            } => (seeds, known, next_seed, slot_map),
         };
         let last = known.take();
+        let masters = match (&last, seeds.first()) {
+            (None, Some(seed)) => masters(slot_map, seed).await,
+            _ => Vec::new(),
+        };
         let order: Vec<usize> = (0..seeds.len()).map(|n| (*next_seed + n) % seeds.len()).collect();
         let candidates: Vec<((ConnectionInfo, bool), Option<usize>)> = last
             .into_iter()
-            .map(|known| (known, None))
+            .chain(masters.into_iter().map(|master| (master, false)))
+            .map(|node| (node, None))
             .chain(order.into_iter().map(|seed| ((seeds[seed].clone(), false), Some(seed))))
             .collect();
         let mut failure = None;
@@ -346,6 +359,42 @@ fn redirect(error: &RedisError, from: &ConnectionInfo) -> Option<(ConnectionInfo
     Some((node, asking))
 }
 
+/// The masters in the cluster's slot map, as the redis crate's client
+/// reaches them (`CLUSTER SLOTS`), with `seed`'s login; none if it cannot
+/// tell in time.
+async fn masters(slot_map: &mut super::Connection, seed: &ConnectionInfo) -> Vec<ConnectionInfo> {
+    let reply: Result<Value, RedisError> = within(
+        CONNECT_TIMEOUT,
+        redis::cmd("CLUSTER").arg("SLOTS").query_async(slot_map),
+    )
+    .await;
+    let Ok(Value::Array(ranges)) = reply else {
+        return Vec::new();
+    };
+    let mut masters: Vec<ConnectionInfo> = Vec::new();
+    for range in ranges {
+        // [first slot, last slot, [host, port, id, …], replicas…]
+        let Value::Array(range) = range else { continue };
+        let Some(Value::Array(master)) = range.get(2) else {
+            continue;
+        };
+        let (Some(Value::BulkString(host)), Some(Value::Int(port))) = (master.first(), master.get(1)) else {
+            continue;
+        };
+        let (Ok(host), Ok(port)) = (std::str::from_utf8(host), u16::try_from(*port)) else {
+            continue;
+        };
+        if host.is_empty() || host == "?" {
+            continue;
+        }
+        let node = seed.clone().set_addr(ConnectionAddr::Tcp(host.to_owned(), port));
+        if !masters.iter().any(|known| known.addr() == node.addr()) {
+            masters.push(node);
+        }
+    }
+    masters
+}
+
 /// Runs `call` within `limit`, as a Redis error if it fails or times out.
 async fn within<T, E: Into<RedisError>>(
     limit: Duration,
@@ -394,7 +443,8 @@ mod tests {
         let server = RedisServer::start().expect("redis-server starts");
         let config = server.config("svc").build().expect("valid config");
         let mut admin = super::super::Connection::open(&config).expect("a connection");
-        let mut reads = ReadConnection::new(&config, "a").expect("a read connection");
+        let calls = super::super::Connection::open(&config).expect("a connection");
+        let mut reads = ReadConnection::new(&config, "a", &calls).expect("a read connection");
         // A read of stream `a` that blocks, given up (its future dropped).
         let blocked = tokio::time::timeout(Duration::from_millis(100), reads.read(&xread("a", 2_000))).await;
         assert!(blocked.is_err(), "nothing to read yet: {blocked:?}");
@@ -420,7 +470,8 @@ mod tests {
     async fn an_error_reply_keeps_its_code_and_a_restarted_server_is_read_again() {
         let mut server = RedisServer::start().expect("redis-server starts");
         let config = server.config("svc").build().expect("valid config");
-        let mut reads = ReadConnection::new(&config, "s").expect("a read connection");
+        let calls = super::super::Connection::open(&config).expect("a connection");
+        let mut reads = ReadConnection::new(&config, "s", &calls).expect("a read connection");
         let mut group_read = redis::cmd("XREADGROUP");
         group_read
             .arg("GROUP")

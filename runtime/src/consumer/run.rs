@@ -354,7 +354,7 @@ impl TaskFactory {
             self.config.block()
         };
         Ok(Reader {
-            reads: ReadConnection::new(&self.config, &stream)?,
+            reads: ReadConnection::new(&self.config, &stream, &self.connection)?,
             calls: self.connection.clone(),
             stream,
             group: self.config.group().to_owned(),

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use xerpium_messaging::testing::{RedisCluster, RedisServer};
-use xerpium_messaging::{Config, Consumer, Error, PublishContext, Publisher, StartPosition, StreamLayout};
+use xerpium_messaging::{Config, Consumer, Error, Publish, PublishContext, Publisher, StartPosition, StreamLayout};
 
 use super::support::*;
 
@@ -278,4 +278,47 @@ async fn a_subscription_moves_to_another_node_when_its_node_dies() {
             ),
         }
     }
+}
+
+/// A consumer configured with one node only, the master of the stream it
+/// reads: that master dies and its replica takes over. Its reads cannot
+/// come back through the configured node, nor the one that served them:
+/// they find the new master from the cluster's slot map.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_go_on_when_the_only_configured_node_fails_over() {
+    let mut cluster = cluster();
+    let stream = cluster
+        .config("svc")
+        .build()
+        .expect("valid config")
+        .keys()
+        .events("test");
+    let master = cluster.master_for_key(&stream).expect("its master");
+    let config = cluster
+        .config("svc")
+        .redis_cluster_nodes(vec![format!("redis://127.0.0.1:{master}")])
+        .build()
+        .expect("valid config");
+    let recorder = Recorder::ok();
+    let log = recorder.log.clone();
+    let consumer = spawn(&config, recorder, |b| b.start(StartPosition::Beginning));
+    let publisher = publisher(&config).await;
+    publisher
+        .publish(&Ping::new("s1", 1), &PublishContext::new())
+        .await
+        .expect("published");
+    eventually("the first event is handled", || async { log.done().len() == 1 }).await;
+    tokio::task::block_in_place(|| cluster.fail_over(master)).expect("the replica takes over");
+    eventually("a publish lands on the new master", || async {
+        publisher
+            .publish(&Ping::new("s1", 2), &PublishContext::new())
+            .await
+            .is_ok()
+    })
+    .await;
+    eventually("the event published after the failover is handled", || async {
+        log.done().iter().any(|call| call.n == 2)
+    })
+    .await;
+    consumer.stop().await;
 }
