@@ -24,6 +24,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use xerpium_events::{AnyEvent, Category};
 use xerpium_messaging::Envelope;
+use xerpium_messaging::envelope::field;
 
 use crate::entry::{self, Entry};
 use crate::error::Error;
@@ -151,16 +152,19 @@ impl Source {
 /// The oldest entry buffered in `sources`, with the index of its source;
 /// `None` when none is buffered, or when a source that may hold more right
 /// now ran dry (read it again first: its next entries may be older than
-/// the others' buffered ones).
+/// the others' buffered ones). Oldest by entry id; entries of one
+/// millisecond in different streams (whose ids say nothing of their order)
+/// by the time in their envelope, which has microseconds.
 pub fn next_in_order(sources: &mut [Source]) -> Option<(usize, Entry)> {
     if sources.iter().any(|source| source.buffer.is_empty() && source.more) {
         return None;
     }
+    let age = |entry: &Entry| (entry.position(), entry.get(field::TIME).map(str::to_owned));
     let (index, source) = sources
         .iter_mut()
         .enumerate()
         .filter(|(_, source)| !source.buffer.is_empty())
-        .min_by_key(|(_, source)| source.buffer.front().map(Entry::position))?;
+        .min_by_key(|(_, source)| source.buffer.front().map(age))?;
     let entry = source.buffer.pop_front()?;
     source.taken.clone_from(&entry.id);
     Some((index, entry))
@@ -349,7 +353,31 @@ pub fn event_json(stream: &str, entry: &Entry, personal: Personal) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::Personal;
+    use super::{Personal, Source, next_in_order};
+    use crate::entry;
+
+    /// A source of `stream` holding entry `id` written at `time`.
+    fn holding(stream: &str, id: &str, time: &str) -> Source {
+        let bulk = |text: &str| redis::Value::BulkString(text.as_bytes().to_vec());
+        let reply = redis::Value::Array(vec![redis::Value::Array(vec![
+            bulk(id),
+            redis::Value::Array(vec![bulk("time"), bulk(time)]),
+        ])]);
+        let mut source = Source::new(stream.to_owned(), "0-0".to_owned());
+        source.buffer.extend(entry::range(reply).expect("entries"));
+        source
+    }
+
+    #[test]
+    fn entries_of_one_millisecond_in_two_streams_come_by_their_time() {
+        let mut sources = [
+            holding("p0", "1000-0", "2026-12-01T10:00:00.000900Z"),
+            holding("p1", "1000-0", "2026-12-01T10:00:00.000100Z"),
+            holding("p2", "999-5", "2026-12-01T10:00:00.000950Z"),
+        ];
+        let order: Vec<usize> = std::iter::from_fn(|| next_in_order(&mut sources).map(|(index, _)| index)).collect();
+        assert_eq!(order, [2, 1, 0], "by entry id first, then by time");
+    }
 
     #[test]
     fn quoted_values_are_redacted_in_text() {
