@@ -10,10 +10,10 @@ use redis::{Cmd, RedisError, Value};
 use super::{Connection, Inner, bounded};
 
 /// One master: `None` stands for the single server of a standalone setup.
-type Master = Option<(String, u16)>;
+pub(super) type Master = Option<(String, u16)>;
 
 /// The masters to ask: the server, or every master of the cluster's slot map.
-async fn masters(connection: &mut Connection, limit: Duration) -> Result<Vec<Master>, RedisError> {
+pub(super) async fn masters(connection: &mut Connection, limit: Duration) -> Result<Vec<Master>, RedisError> {
     if !connection.is_cluster() {
         return Ok(vec![None]);
     }

@@ -360,39 +360,18 @@ fn redirect(error: &RedisError, from: &ConnectionInfo) -> Option<(ConnectionInfo
 }
 
 /// The masters in the cluster's slot map, as the redis crate's client
-/// reaches them (`CLUSTER SLOTS`), with `seed`'s login; none if it cannot
-/// tell in time.
+/// reaches them ([`nodes::masters`](super::nodes)), with `seed`'s login;
+/// none if it cannot tell in time.
 async fn masters(slot_map: &mut super::Connection, seed: &ConnectionInfo) -> Vec<ConnectionInfo> {
-    let reply: Result<Value, RedisError> = within(
-        CONNECT_TIMEOUT,
-        redis::cmd("CLUSTER").arg("SLOTS").query_async(slot_map),
-    )
-    .await;
-    let Ok(Value::Array(ranges)) = reply else {
+    let Ok(masters) = super::nodes::masters(slot_map, CONNECT_TIMEOUT).await else {
         return Vec::new();
     };
-    let mut masters: Vec<ConnectionInfo> = Vec::new();
-    for range in ranges {
-        // [first slot, last slot, [host, port, id, …], replicas…]
-        let Value::Array(range) = range else { continue };
-        let Some(Value::Array(master)) = range.get(2) else {
-            continue;
-        };
-        let (Some(Value::BulkString(host)), Some(Value::Int(port))) = (master.first(), master.get(1)) else {
-            continue;
-        };
-        let (Ok(host), Ok(port)) = (std::str::from_utf8(host), u16::try_from(*port)) else {
-            continue;
-        };
-        if host.is_empty() || host == "?" {
-            continue;
-        }
-        let node = seed.clone().set_addr(ConnectionAddr::Tcp(host.to_owned(), port));
-        if !masters.iter().any(|known| known.addr() == node.addr()) {
-            masters.push(node);
-        }
-    }
     masters
+        .into_iter()
+        .flatten()
+        .filter(|(host, _)| !host.is_empty() && host != "?")
+        .map(|(host, port)| seed.clone().set_addr(ConnectionAddr::Tcp(host, port)))
+        .collect()
 }
 
 /// Runs `call` within `limit`, as a Redis error if it fails or times out.
