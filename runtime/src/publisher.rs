@@ -1,6 +1,11 @@
 //! The [`Publisher`]: typed events to their category streams, one round trip
 //! per publish or per batch, never waiting longer than the publish timeout.
-//! On a Redis Cluster a batch is one pipeline per slot it writes to, sent at
+//! On a single server every publish of a process goes over one connection
+//! of the runtime's own, in the order they came, publishes that come while
+//! another is under way sharing the next round trip (see
+//! [`WriteConnection`]); a batch's first entries are written while the rest
+//! are built. On a Redis Cluster a publish goes through the redis crate's
+//! cluster client, a batch as one pipeline per slot it writes to, sent at
 //! once (a cluster refuses a pipeline that spans slots).
 //!
 //! # Durability
@@ -34,15 +39,15 @@
 //! Retention is measured against this machine's clock while entry ids carry
 //! the Redis server's clock: keep them in sync (NTP).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
-use redis::{Cmd, Value};
+use redis::{RedisError, Value};
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::connection::{self, Connection, SlotPipeline};
+use crate::connection::{self, AddCommands, Commands, Connection, SlotPipeline, WriteConnection, Writer};
 use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::event::{Event, StreamLayout};
@@ -51,11 +56,18 @@ use crate::publish::{Publish, PublishContext, PublishError};
 use crate::telemetry::{self, trace};
 use crate::trim::AgeTrims;
 
-/// Publishes events to Redis streams. Cheap to clone: clones share one
-/// self-healing connection.
+/// How many bytes of a batch's commands [`Batch::write_ahead`] encodes
+/// before it writes them: a few dozen entries of the usual size.
+const WRITE_AHEAD: usize = 8 * 1024;
+
+/// Publishes events to Redis streams. Cheap to clone: clones share its
+/// self-healing connections.
 #[derive(Clone)]
 pub struct Publisher {
     connection: Connection,
+    /// On a single server, the runtime's own connection, which every
+    /// publish writes on (see [`WriteConnection`]).
+    writes: Option<WriteConnection>,
     keys: Keys,
     source: String,
     timeout: Duration,
@@ -84,6 +96,7 @@ impl Publisher {
         connection::check_server(&mut connection, config, config.publish_timeout()).await?;
         Ok(Publisher {
             connection,
+            writes: WriteConnection::new(config)?,
             keys: config.keys(),
             source: config.service().to_owned(),
             timeout: config.publish_timeout(),
@@ -97,16 +110,17 @@ impl Publisher {
     /// it has none), causation and trace; with no trace in `context`, the
     /// current span's (feature `otel`, see [`telemetry::trace`]).
     pub fn envelope<E: Event>(&self, event: &E, context: &PublishContext) -> Result<Envelope, PublishError> {
-        let data = serde_json::to_string(event).map_err(|source| PublishError::Encode {
-            event_type: E::TYPE,
-            source,
-        })?;
+        Ok(self.envelope_of(event, payload(event)?, context))
+    }
+
+    /// The envelope of `event`, whose JSON is `data`.
+    fn envelope_of<E: Event>(&self, event: &E, data: String, context: &PublishContext) -> Envelope {
         let id = Uuid::now_v7();
         let (traceparent, tracestate) = match &context.traceparent {
             Some(_) => (context.traceparent.clone(), context.tracestate.clone()),
             None => trace::span_or(&tracing::Span::current(), (None, None)),
         };
-        Ok(Envelope {
+        Envelope {
             id,
             event_type: E::TYPE.to_owned(),
             version: E::VERSION,
@@ -122,7 +136,7 @@ impl Publisher {
             traceparent,
             tracestate,
             data,
-        })
+        }
     }
 
     /// Publishes an envelope built earlier (e.g. kept in an outbox) to the
@@ -144,7 +158,12 @@ impl Publisher {
 
     /// Publishes `events` with one `context` in one pipelined round trip;
     /// returns their entry ids in order. Events published together share
-    /// one correlation id (a new one when `context` has none).
+    /// one correlation id (a new one when `context` has none). Nothing is
+    /// published when one of them cannot be encoded.
+    ///
+    /// On a single server the first events are written while the envelopes
+    /// of the rest are still being built, so that Redis stores them
+    /// meanwhile.
     pub async fn publish_batch<E: Event>(
         &self,
         events: &[E],
@@ -159,9 +178,15 @@ impl Publisher {
             ),
             ..context.clone()
         };
+        let payloads = events
+            .iter()
+            .map(payload)
+            .collect::<Result<Vec<String>, PublishError>>()?;
         let mut batch = self.batch();
-        for event in events {
-            batch.add(event, &context)?;
+        for (event, data) in events.iter().zip(payloads) {
+            let envelope = self.envelope_of(event, data, &context);
+            batch.add_envelope(E::CATEGORY, envelope, &E::STREAM);
+            batch.write_ahead().await;
         }
         batch.send().await
     }
@@ -171,6 +196,7 @@ impl Publisher {
         Batch {
             publisher: self,
             items: Vec::new(),
+            ahead: None,
         }
     }
 }
@@ -183,12 +209,60 @@ impl Publish for Publisher {
     }
 }
 
+/// The JSON of `event`.
+fn payload<E: Event>(event: &E) -> Result<String, PublishError> {
+    serde_json::to_string(event).map_err(|source| PublishError::Encode {
+        event_type: E::TYPE,
+        source,
+    })
+}
+
+/// Sends `pipe` on `connection`. A connection Redis dropped (it restarted,
+/// say) is noticed on first use: it sends once more on the new one. Ids
+/// repeat if the first write had landed, so consumers can tell.
+async fn send_pipeline(pipe: &mut SlotPipeline, connection: &Connection) -> Result<Vec<Value>, RedisError> {
+    let mut connection = connection.clone();
+    match pipe.query(&mut connection).await {
+        Err(error) if error.is_connection_dropped() || error.is_connection_refusal() => {
+            tracing::debug!(%error, "connection to Redis dropped; publishing again on a new one");
+            pipe.query(&mut connection).await
+        }
+        sent => sent,
+    }
+}
+
 /// Events to publish together in one pipelined round trip.
 #[derive(Debug)]
 #[must_use = "a batch publishes nothing until it is sent"]
 pub struct Batch<'p> {
     publisher: &'p Publisher,
     items: Vec<(String, Envelope, StreamLayout)>,
+    /// The runtime's own connection, once [`write_ahead`](Self::write_ahead)
+    /// took it.
+    ahead: Option<Ahead>,
+}
+
+/// A batch's hold on the runtime's own connection: the commands of the
+/// first `encoded` items are on it, and the publish must be done by
+/// `deadline` (the publish timeout from when it was taken).
+#[derive(Debug)]
+struct Ahead {
+    writer: Writer,
+    encoded: usize,
+    deadline: Instant,
+}
+
+impl Ahead {
+    /// The turn on `publisher`'s own connection, unless it has none (a
+    /// cluster) or another call has the turn.
+    fn take(publisher: &Publisher) -> Option<Ahead> {
+        let writer = publisher.writes.as_ref().and_then(WriteConnection::try_turn)?;
+        Some(Ahead {
+            writer,
+            encoded: 0,
+            deadline: Instant::now() + publisher.timeout,
+        })
+    }
 }
 
 impl Batch<'_> {
@@ -199,7 +273,9 @@ impl Batch<'_> {
     }
 
     /// Adds an envelope built earlier, for the stream of `category` laid
-    /// out as `layout` (its subject's partition when partitioned).
+    /// out as `layout` (its subject's partition when partitioned). Every
+    /// event of a category has the same layout: its writes cap the stream
+    /// with it.
     pub fn add_envelope(&mut self, category: &str, envelope: Envelope, layout: &StreamLayout) -> &mut Self {
         let stream = self.publisher.keys.event_stream(category, layout, &envelope.subject);
         self.items.push((stream, envelope, *layout));
@@ -273,69 +349,81 @@ impl Batch<'_> {
         })
     }
 
-    async fn send_untraced(self) -> Result<Vec<String>, PublishError> {
+    /// With the turn on the runtime's own connection (a single server, when
+    /// no other call has it): encodes the events added since the last time, and
+    /// writes what is encoded once it is [`WRITE_AHEAD`] bytes or more, so
+    /// that Redis stores those while the rest are built.
+    async fn write_ahead(&mut self) {
+        if self.ahead.is_none() {
+            self.ahead = Ahead::take(self.publisher);
+        }
+        let Some(ahead) = &mut self.ahead else {
+            return;
+        };
+        add_writes(ahead.writer.commands(), &self.items[ahead.encoded..]);
+        ahead.encoded = self.items.len();
+        ahead.writer.commands().end();
+        if ahead.writer.unsent() >= WRITE_AHEAD {
+            // Bounded as the publish is: a write cut short leaves the call
+            // to send everything again on a new connection.
+            let _ = tokio::time::timeout_at(ahead.deadline.into(), ahead.writer.send_early()).await;
+        }
+    }
+
+    async fn send_untraced(mut self) -> Result<Vec<String>, PublishError> {
         let Some((first_stream, _, _)) = self.items.first() else {
             return Ok(Vec::new());
         };
         let first_stream = first_stream.clone();
-        // Per stream: the largest cap and the longest retention it is
-        // written with; per item, the index of its stream there.
-        let mut streams: Vec<(&str, u64, Duration)> = Vec::new();
-        let mut item_streams = Vec::with_capacity(self.items.len());
-        for (stream, _, layout) in &self.items {
-            let index = match streams.iter().position(|(name, _, _)| name == stream) {
-                Some(index) => index,
-                None => {
-                    streams.push((stream, 0, Duration::ZERO));
-                    streams.len() - 1
-                }
-            };
-            let (_, cap, retention) = &mut streams[index];
-            *cap = (*cap).max(layout.max_len);
-            *retention = (*retention).max(layout.retention);
-            item_streams.push(index);
-        }
-        let mut pipe = SlotPipeline::new();
-        for ((stream, envelope, _), index) in self.items.iter().zip(item_streams) {
-            // Room for the metadata fields without growing, as a rule.
-            let command = Cmd::with_capacity(32, 512 + stream.len() + envelope.data.len());
-            let add = pipe
-                .add(stream, command)
-                .arg("XADD")
-                .arg(stream)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(streams[index].1)
-                .arg("*");
-            envelope.visit_fields(|name, value| {
-                add.arg(name).arg(value);
-            });
-        }
-        let due = self
-            .publisher
-            .age_trims
-            .due(streams.iter().map(|(stream, _, retention)| (*stream, *retention)));
-        for (stream, min_id) in due {
-            pipe.cmd(stream, "XTRIM").arg(stream).arg("MINID").arg("~").arg(min_id);
-        }
         let timeout = self.publisher.timeout;
+        let ahead = self.ahead.take().or_else(|| Ahead::take(self.publisher));
+        let deadline = ahead
+            .as_ref()
+            .map_or_else(|| Instant::now() + timeout, |ahead| ahead.deadline);
+        // Per stream, the longest retention it is written with.
+        let mut streams: Vec<(&str, Duration)> = Vec::new();
+        for (stream, _, layout) in &self.items {
+            match streams.iter_mut().find(|(name, _)| name == stream) {
+                Some((_, retention)) => *retention = (*retention).max(layout.retention),
+                None => streams.push((stream, layout.retention)),
+            }
+        }
+        let due = self.publisher.age_trims.due(streams);
         // WAIT gets most of the timeout, so that too few replicas in time
         // fails with that reason rather than with a bare timeout.
-        pipe.wait_for_replicas(self.publisher.replicas, timeout.mul_f64(0.8));
-        let mut connection = self.publisher.connection.clone();
-        // A connection Redis dropped (it restarted, say) is noticed on
-        // first use: send once more on the new one, within the same timeout.
-        // Ids repeat if the first write had landed, so consumers can tell.
+        let replicas = (self.publisher.replicas > 0).then(|| (self.publisher.replicas, timeout.mul_f64(0.8)));
         let send = async {
-            match pipe.query(&mut connection).await {
-                Err(error) if error.is_connection_dropped() || error.is_connection_refusal() => {
-                    tracing::debug!(%error, "connection to Redis dropped; publishing again on a new one");
-                    pipe.query(&mut connection).await
+            let mut replies = match (ahead, &self.publisher.writes) {
+                (
+                    Some(Ahead {
+                        mut writer, encoded, ..
+                    }),
+                    _,
+                ) => {
+                    self.add_rest(writer.commands(), encoded, &due, replicas);
+                    writer.call().await?
                 }
-                sent => sent,
+                (None, Some(writes)) => {
+                    let mut commands = Commands::default();
+                    self.add_rest(&mut commands, 0, &due, replicas);
+                    writes.call(commands).await?
+                }
+                (None, None) => {
+                    let mut pipe = SlotPipeline::new();
+                    add_writes(&mut pipe, &self.items);
+                    add_trims(&mut pipe, &due);
+                    if let Some((wanted, wait)) = replicas {
+                        pipe.wait_for_replicas(wanted, wait);
+                    }
+                    return send_pipeline(&mut pipe, &self.publisher.connection).await;
+                }
+            };
+            if let Some((wanted, wait)) = replicas {
+                connection::check_replicas(replies.pop(), wanted, wait)?;
             }
+            Ok(replies)
         };
-        let reply: Vec<Value> = tokio::time::timeout(timeout, send)
+        let reply: Vec<Value> = tokio::time::timeout_at(deadline.into(), send)
             .await
             .map_err(|_| PublishError::Timeout {
                 stream: first_stream.clone(),
@@ -358,5 +446,54 @@ impl Batch<'_> {
                 stream: first_stream,
                 reason: "Redis answered something other than an entry id".into(),
             })
+    }
+}
+
+impl Batch<'_> {
+    /// Adds to `commands` the items from the `encoded`th on, the `XTRIM`s
+    /// `due` and, when replicas are wanted, the `WAIT` for them.
+    fn add_rest(
+        &self,
+        commands: &mut Commands,
+        encoded: usize,
+        due: &[(&str, u64)],
+        replicas: Option<(u32, Duration)>,
+    ) {
+        add_writes(commands, &self.items[encoded..]);
+        add_trims(commands, due);
+        if let Some((wanted, wait)) = replicas {
+            commands
+                .command("", "WAIT")
+                .number(wanted.into())
+                .number(connection::wait_millis(wait));
+        }
+    }
+}
+
+/// Adds to `sink` an `XADD` of each of `items` to its stream, capped as its
+/// layout says.
+fn add_writes(sink: &mut impl AddCommands, items: &[(String, Envelope, StreamLayout)]) {
+    for (stream, envelope, layout) in items {
+        sink.command(stream, "XADD")
+            .arg(stream.as_bytes())
+            .arg(b"MAXLEN")
+            .arg(b"~")
+            .number(layout.max_len)
+            .arg(b"*");
+        envelope.visit_fields(|name, value| {
+            sink.arg(name.as_bytes()).arg(value.as_bytes());
+        });
+    }
+}
+
+/// Adds to `sink` the `XTRIM`s by age that are `due` (see
+/// [Trimming](self#trimming)).
+fn add_trims(sink: &mut impl AddCommands, due: &[(&str, u64)]) {
+    for (stream, min_id) in due {
+        sink.command(stream, "XTRIM")
+            .arg(stream.as_bytes())
+            .arg(b"MINID")
+            .arg(b"~")
+            .number(*min_id);
     }
 }

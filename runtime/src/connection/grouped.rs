@@ -10,7 +10,7 @@ use redis::aio::ConnectionLike;
 use redis::cluster_routing::Slot;
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, Value};
 
-use super::Connection;
+use super::{AddCommands, Connection};
 
 /// Commands sent together, each on the one key it touches: one pipeline
 /// (one round trip) on a single server; on a cluster one pipeline per slot,
@@ -138,17 +138,35 @@ impl SlotPipeline {
         }
         if let Some((replicas, timeout)) = self.replicas {
             for part in &mut self.parts {
-                part.pipeline
-                    .cmd("WAIT")
-                    .arg(replicas)
-                    .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1));
+                part.pipeline.cmd("WAIT").arg(replicas).arg(wait_millis(timeout));
             }
         }
     }
 }
 
+impl AddCommands for SlotPipeline {
+    fn command(&mut self, key: &str, name: &str) -> &mut Self {
+        self.cmd(key, name);
+        self
+    }
+
+    /// Adds `arg` to the command added last (before the first query).
+    fn arg(&mut self, arg: &[u8]) -> &mut Self {
+        if let Some((_, command)) = self.added.last_mut() {
+            command.arg(arg);
+        }
+        self
+    }
+}
+
+/// The `WAIT` timeout argument for `timeout`: milliseconds, at least 1 (0
+/// would wait for ever).
+pub(crate) fn wait_millis(timeout: Duration) -> u64 {
+    u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
 /// Checks the reply of `WAIT`: at least `wanted` replicas acknowledged.
-fn check_replicas(reply: Option<Value>, wanted: u32, timeout: Duration) -> Result<(), RedisError> {
+pub(crate) fn check_replicas(reply: Option<Value>, wanted: u32, timeout: Duration) -> Result<(), RedisError> {
     match reply {
         Some(Value::Int(acknowledged)) if acknowledged >= i64::from(wanted) => Ok(()),
         Some(Value::Int(acknowledged)) => Err(RedisError::from((

@@ -11,6 +11,8 @@ mod nodes;
 mod outage;
 mod reads;
 mod resp;
+mod socket;
+mod writes;
 
 use std::future::Future;
 use std::time::Duration;
@@ -24,9 +26,27 @@ use crate::config::{Config, RedisServers, var};
 use crate::error::Error;
 
 pub use grouped::SlotPipeline;
+pub(crate) use grouped::{check_replicas, wait_millis};
 pub use nodes::{on_every_master, scan_keys};
 pub(crate) use outage::Outage;
 pub(crate) use reads::ReadConnection;
+pub(crate) use writes::{Commands, WriteConnection, Writer};
+
+/// What the commands of a publish are added to: a [`SlotPipeline`] of the
+/// redis crate's commands, or [`Commands`] in RESP for a [`WriteConnection`].
+pub(crate) trait AddCommands {
+    /// Starts command `name` on `key` (which the caller still passes as an
+    /// argument where the command takes it).
+    fn command(&mut self, key: &str, name: &str) -> &mut Self;
+
+    /// Adds `arg` to the command started last.
+    fn arg(&mut self, arg: &[u8]) -> &mut Self;
+
+    /// Adds `number`, in decimal, to the command started last.
+    fn number(&mut self, number: u64) -> &mut Self {
+        self.arg(itoa::Buffer::new().format(number).as_bytes())
+    }
+}
 
 /// How long opening a connection to one node may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

@@ -13,22 +13,17 @@
 
 use std::time::Duration;
 
-use redis::{
-    Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, RedisError,
-    ServerErrorKind, Value,
-};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use redis::{Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError, ServerErrorKind};
 
 use super::CONNECT_TIMEOUT;
-use super::resp::{self, Framer};
+use super::resp;
+use super::socket::{Socket, lost, within};
 use crate::config::{Config, RedisServers};
 use crate::error::Error;
 use crate::stream::Entry;
 
 /// How many redirections finding a stream's master may follow.
 const MAX_REDIRECTS: usize = 5;
-/// What a read asks of the socket at least, when its buffer is short.
-const READ_SIZE: usize = 64 * 1024;
 
 /// A connection for the blocking reads of one stream; reads may be
 /// pipelined (sent before the replies of earlier ones came back).
@@ -63,19 +58,6 @@ enum Servers {
         slot_map: super::Connection,
     },
 }
-
-/// An open connection: its socket, the bytes read but not yet decoded,
-/// and whether every command needs `ASKING` first.
-struct Socket {
-    io: Box<dyn Io>,
-    buffer: Vec<u8>,
-    framer: Framer,
-    asking: bool,
-}
-
-trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
 impl ReadConnection {
     /// A connection for reading `stream` of `config`'s Redis, connected at
@@ -205,7 +187,7 @@ impl ReadConnection {
             for _ in 0..=MAX_REDIRECTS {
                 let located = within(CONNECT_TIMEOUT, async {
                     let mut socket = Socket::open(&node, asking).await?;
-                    socket.serves(&self.stream).await?;
+                    serves(&mut socket, &self.stream).await?;
                     Ok::<_, RedisError>(socket)
                 })
                 .await;
@@ -237,107 +219,12 @@ impl ReadConnection {
     }
 }
 
-impl Socket {
-    /// Connects to `node` and logs in and selects its database as its URL says.
-    async fn open(node: &ConnectionInfo, asking: bool) -> Result<Socket, RedisError> {
-        let io: Box<dyn Io> = match node.addr() {
-            ConnectionAddr::Tcp(host, port) => {
-                let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
-                stream.set_nodelay(true)?;
-                Box::new(stream)
-            }
-            #[cfg(unix)]
-            ConnectionAddr::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
-            other => {
-                return Err(RedisError::from((
-                    ErrorKind::InvalidClientConfig,
-                    "unsupported address for stream reads",
-                    format!("{other}"),
-                )));
-            }
-        };
-        let mut socket = Socket {
-            io,
-            buffer: Vec::with_capacity(READ_SIZE),
-            framer: Framer::default(),
-            asking: false,
-        };
-        socket.log_in(node.redis_settings()).await?;
-        socket.asking = asking;
-        Ok(socket)
-    }
-
-    async fn log_in(&mut self, settings: &RedisConnectionInfo) -> Result<(), RedisError> {
-        if let Some(password) = settings.password() {
-            let mut auth = redis::cmd("AUTH");
-            if let Some(username) = settings.username() {
-                auth.arg(username);
-            }
-            auth.arg(password);
-            self.call(&auth).await?;
-        }
-        if settings.db() != 0 {
-            self.call(redis::cmd("SELECT").arg(settings.db())).await?;
-        }
-        Ok(())
-    }
-
-    /// Whether this node serves `stream`: an error (a redirection, on a
-    /// cluster node that does not) if not. Asked with `XLEN`, a stream
-    /// command (an ACL that allows the stream commands allows it).
-    async fn serves(&mut self, stream: &str) -> Result<(), RedisError> {
-        self.send(redis::cmd("XLEN").arg(stream)).await?;
-        self.reply(resp::other_reply).await.map(drop)
-    }
-
-    /// Sends `command` while logging in, and waits for its reply.
-    async fn call(&mut self, command: &Cmd) -> Result<Value, RedisError> {
-        self.io.write_all(&command.get_packed_command()).await?;
-        self.next_reply(resp::other_reply).await
-    }
-
-    /// Sends `command`, after an `ASKING` where needed.
-    async fn send(&mut self, command: &Cmd) -> Result<(), RedisError> {
-        if self.asking {
-            let mut both = redis::cmd("ASKING").get_packed_command();
-            command.write_packed_command(&mut both);
-            self.io.write_all(&both).await?;
-        } else {
-            self.io.write_all(&command.get_packed_command()).await?;
-        }
-        Ok(())
-    }
-
-    /// The reply to the oldest command sent and not yet answered, decoded
-    /// by `decode` (after the `ASKING` reply that comes first, if sent).
-    async fn reply<T>(&mut self, decode: fn(&[u8]) -> Result<T, RedisError>) -> Result<T, RedisError> {
-        if self.asking {
-            self.next_reply(resp::other_reply).await?;
-        }
-        self.next_reply(decode).await
-    }
-
-    /// The next reply in the buffer or from the socket, decoded by `decode`.
-    async fn next_reply<T>(&mut self, decode: fn(&[u8]) -> Result<T, RedisError>) -> Result<T, RedisError> {
-        loop {
-            if let Some(end) = self.framer.reply_end(&self.buffer)? {
-                let decoded = decode(&self.buffer[..end]);
-                self.buffer.drain(..end);
-                // A reply far larger than most (entries of megabytes) leaves
-                // no buffer of its size behind.
-                if self.buffer.capacity() > 16 * READ_SIZE && self.buffer.len() < READ_SIZE {
-                    self.buffer.shrink_to(READ_SIZE);
-                }
-                return decoded;
-            }
-            if self.buffer.capacity() - self.buffer.len() < READ_SIZE / 4 {
-                self.buffer.reserve(READ_SIZE);
-            }
-            if self.io.read_buf(&mut self.buffer).await? == 0 {
-                return Err(lost());
-            }
-        }
-    }
+/// Whether the node `socket` is connected to serves `stream`: an error (a
+/// redirection, on a cluster node that does not) if not. Asked with `XLEN`,
+/// a stream command (an ACL that allows the stream commands allows it).
+async fn serves(socket: &mut Socket, stream: &str) -> Result<(), RedisError> {
+    socket.send(redis::cmd("XLEN").arg(stream)).await?;
+    socket.reply(resp::other_reply).await.map(drop)
 }
 
 /// Where a redirection that node `from` answered sends the stream's reads
@@ -372,18 +259,6 @@ async fn masters(slot_map: &mut super::Connection, seed: &ConnectionInfo) -> Vec
         .filter(|(host, _)| !host.is_empty() && host != "?")
         .map(|(host, port)| seed.clone().set_addr(ConnectionAddr::Tcp(host, port)))
         .collect()
-}
-
-/// Runs `call` within `limit`, as a Redis error if it fails or times out.
-async fn within<T, E: Into<RedisError>>(
-    limit: Duration,
-    call: impl Future<Output = Result<T, E>>,
-) -> Result<T, RedisError> {
-    super::bounded(limit, async { call.await.map_err(Into::into) }).await
-}
-
-fn lost() -> RedisError {
-    RedisError::from((ErrorKind::Io, "the connection to Redis was closed"))
 }
 
 #[cfg(all(test, feature = "testing"))]

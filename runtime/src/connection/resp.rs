@@ -242,6 +242,16 @@ pub(super) fn read_reply(reply: &[u8]) -> Result<Vec<(String, Vec<Entry>)>, Redi
     Ok(read)
 }
 
+/// A complete reply to a write: an entry id (a bulk string) read here, any
+/// other reply by the redis crate's parser ([`other_reply`]).
+pub(super) fn write_reply(reply: &[u8]) -> Result<Value, RedisError> {
+    let mut cursor = Cursor { reply, at: 0 };
+    match cursor.next()? {
+        Item::Bulk(Some(bytes)) if cursor.at == reply.len() => Ok(Value::BulkString(bytes.to_vec())),
+        _ => other_reply(reply),
+    }
+}
+
 /// A complete reply of any other command, parsed by the redis crate (an
 /// error reply is its error).
 pub(super) fn other_reply(reply: &[u8]) -> Result<Value, RedisError> {

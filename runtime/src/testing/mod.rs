@@ -144,6 +144,17 @@ impl RedisServer {
         child.wait().map(drop)
     }
 
+    /// Keeps the server busy for `time`, answering no one (a script that
+    /// spins), from a thread of its own; join it to wait for the end.
+    pub fn hold(&self, time: Duration) -> thread::JoinHandle<io::Result<String>> {
+        const SPIN: &str = "local start = redis.call('TIME') \
+            repeat local now = redis.call('TIME') \
+            until (now[1] - start[1]) * 1000000 + (now[2] - start[2]) > tonumber(ARGV[1])";
+        let port = self.port;
+        let micros = time.as_micros().to_string();
+        thread::spawn(move || command(port, &["EVAL", SPIN, "0", &micros]))
+    }
+
     /// Kills the server at once (`SIGKILL`), as a crash would.
     pub fn kill(&mut self) -> io::Result<()> {
         if let Some(mut child) = self.child.take() {

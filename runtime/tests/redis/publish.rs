@@ -4,6 +4,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use xerpium_messaging::envelope::field;
+use xerpium_messaging::testing::TestRedis;
 use xerpium_messaging::{Config, Publish, PublishContext, PublishError, Publisher};
 
 use super::support::*;
@@ -13,6 +14,7 @@ on_both!(
     publish_writes_the_wire_format,
     a_batch_is_published_in_order,
     streams_are_trimmed_by_length,
+    publishes_from_many_tasks_keep_each_tasks_order,
 );
 
 async fn publish_writes_the_wire_format(f: Fixture) {
@@ -189,4 +191,170 @@ async fn a_publish_never_hangs() {
             .is_ok()
     })
     .await;
+}
+
+/// Each task's `n`s as the stream holds them (the first copy of each).
+fn ns_per_subject(
+    entries: &[std::collections::HashMap<String, String>],
+) -> std::collections::HashMap<String, Vec<u64>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut per_subject: std::collections::HashMap<String, Vec<u64>> = std::collections::HashMap::new();
+    for entry in entries {
+        if seen.insert(entry[field::ID].clone()) {
+            let ping: Ping = serde_json::from_str(&entry[field::DATA]).expect("a ping");
+            per_subject.entry(ping.subject).or_default().push(ping.n);
+        }
+    }
+    per_subject
+}
+
+async fn publishes_from_many_tasks_keep_each_tasks_order(f: Fixture) {
+    const TASKS: u64 = 16;
+    const EACH: u64 = 60;
+    let publisher = std::sync::Arc::new(f.publisher.clone());
+    // Each task publishes one by one and in batches, all at once with the
+    // others: some take the publisher's own connection, some queue on the
+    // redis crate's.
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let publisher = publisher.clone();
+            tokio::spawn(async move {
+                let subject = format!("task{task}");
+                let mut n = 0;
+                while n < EACH {
+                    if n % 20 < 10 {
+                        publisher
+                            .publish(&Ping::new(&subject, n), &PublishContext::new())
+                            .await
+                            .expect("published");
+                        n += 1;
+                    } else {
+                        let batch: Vec<Ping> = (n..n + 10).map(|n| Ping::new(&subject, n)).collect();
+                        let ids = publisher
+                            .publish_batch(&batch, &PublishContext::new())
+                            .await
+                            .expect("published");
+                        assert_eq!(ids.len(), 10);
+                        n += 10;
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("the task publishes");
+    }
+    let mut redis = f.redis.clone();
+    let entries = entries(&mut redis, &f.stream).await;
+    assert_eq!(entries.len() as u64, TASKS * EACH, "each publish once");
+    let per_subject = ns_per_subject(&entries);
+    for task in 0..TASKS {
+        let expected: Vec<u64> = (0..EACH).collect();
+        assert_eq!(per_subject[&format!("task{task}")], expected, "task {task} in order");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_that_timed_out_stays_ahead_of_the_next() {
+    let f = fixture().await;
+    let TestRedis::Standalone(server) = &f.server else {
+        unreachable!("a single server")
+    };
+    let config = server
+        .config("svc")
+        .publish_timeout(Duration::from_millis(200))
+        .build()
+        .expect("config");
+    let publisher = Publisher::connect(&config).await.expect("publisher");
+    publisher
+        .publish(&Ping::new("s", 0), &PublishContext::new())
+        .await
+        .expect("published");
+    // The server busy for a second: the next publish is written, but not
+    // answered in time.
+    let held = server.hold(Duration::from_secs(1));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let error = publisher
+        .publish(&Ping::new("s", 1), &PublishContext::new())
+        .await
+        .expect_err("no answer in time");
+    assert!(matches!(error, PublishError::Timeout { .. }), "{error}");
+    held.join().expect("the script ran").expect("the script ran");
+    publisher
+        .publish(&Ping::new("s", 2), &PublishContext::new())
+        .await
+        .expect("published");
+    let mut redis = f.redis.clone();
+    let per_subject = ns_per_subject(&entries(&mut redis, &f.stream).await);
+    assert_eq!(
+        per_subject["s"],
+        [0, 1, 2],
+        "the one that timed out was written, ahead of the next"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_written_ahead_is_written_whole_after_redis_restarted() {
+    let mut f = fixture().await;
+    let publish_batch = |subject: &'static str, count: u64| {
+        let pings: Vec<Ping> = (0..count).map(|n| Ping::new(subject, n)).collect();
+        let publisher = f.publisher.clone();
+        async move { publisher.publish_batch(&pings, &PublishContext::new()).await }
+    };
+    publish_batch("before", 10).await.expect("published");
+    let TestRedis::Standalone(server) = &mut f.server else {
+        unreachable!("a single server")
+    };
+    server.restart().expect("redis-server restarts");
+    // Far more than one write ahead: the first parts go to the dead
+    // connection, then everything again on a new one.
+    let ids = publish_batch("after", 2_000)
+        .await
+        .expect("published after the restart");
+    assert_eq!(ids.len(), 2_000);
+    let mut redis = f.redis.clone();
+    let entries = entries(&mut redis, &f.stream).await;
+    let per_subject = ns_per_subject(&entries);
+    assert_eq!(
+        per_subject["after"],
+        (0..2_000).collect::<Vec<u64>>(),
+        "all of it, in order"
+    );
+    let after = entries.iter().filter(|entry| entry[field::SUBJECT] == "after").count();
+    assert_eq!(after, 2_000, "once: nothing reached the server that stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_cannot_be_encoded_publishes_nothing_of_its_batch() {
+    /// An event whose JSON cannot be written: a map with keys that are not strings.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Unwritable {
+        subject: String,
+        by_pair: std::collections::BTreeMap<(u8, u8), u8>,
+    }
+    impl xerpium_messaging::Event for Unwritable {
+        const TYPE: &'static str = "test.unwritable";
+        const CATEGORY: &'static str = "test";
+        const VERSION: u32 = 1;
+        const POLICY: xerpium_messaging::DeliveryPolicy = xerpium_messaging::DeliveryPolicy::DEFAULT;
+        fn subject(&self) -> String {
+            self.subject.clone()
+        }
+    }
+    let f = fixture().await;
+    let mut events: Vec<Unwritable> = (0..1_000)
+        .map(|n| Unwritable {
+            subject: format!("s{n}"),
+            by_pair: std::collections::BTreeMap::new(),
+        })
+        .collect();
+    events[999].by_pair.insert((1, 2), 3);
+    let error = f
+        .publisher
+        .publish_batch(&events, &PublishContext::new())
+        .await
+        .expect_err("the last cannot be encoded");
+    assert!(matches!(error, PublishError::Encode { .. }), "{error}");
+    let mut redis = f.redis.clone();
+    assert_eq!(len(&mut redis, &f.stream).await, 0, "none of the batch was written");
 }

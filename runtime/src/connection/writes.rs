@@ -1,0 +1,695 @@
+//! The connection a publisher writes on when Redis is a single server: a
+//! socket of the runtime's own, with commands the runtime encodes in RESP
+//! itself ([`Commands`]), straight from the envelope's fields, and replies
+//! (entry ids, as a rule) read without the redis crate's generic parser.
+//! No driver task stands between the publishing task and the socket: the
+//! call whose turn it is writes and reads itself. The crate's multiplexed
+//! connection hands every command to its driver task and every reply back,
+//! and packs and parses each argument generically, which cost a pipelined
+//! publish a fifth of its time. A call may also write its first commands
+//! while it still encodes the rest ([`Writer::send_early`]), so that Redis
+//! runs them meanwhile.
+//!
+//! One call at a time has the turn to write. Calls that come meanwhile
+//! queue with their commands; the next turn goes to the one that waited
+//! longest, which writes its commands and those of every call queued behind
+//! it in one pipeline and hands each its replies (group commit): publishes
+//! from many tasks still share round trips, and everything goes over one
+//! socket, in the order the calls came.
+//!
+//! Replies come in the order commands were sent. A call given up (its
+//! future dropped, on a timeout) leaves the replies it did not read unread:
+//! the next call reads and drops them before its own, so what a timed-out
+//! publish had sent stays ahead of what is published next. A call given up
+//! while writing leaves part of a command on the socket: the next call
+//! closes it and connects anew. A queued call given up before its turn is
+//! not written at all; calls that a given-up call was writing for fail
+//! (their commands may have run).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use redis::{ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError, Value};
+use tokio::sync::{OwnedMutexGuard, oneshot};
+
+use super::resp;
+use super::socket::{Socket, lost, within};
+use super::{AddCommands, CONNECT_TIMEOUT};
+use crate::config::{Config, RedisServers};
+use crate::error::Error;
+
+/// The runtime's own connection to a single server for writes, opened at
+/// the first call and again after one failed. Cheap to clone: clones share
+/// the connection.
+#[derive(Clone)]
+pub(crate) struct WriteConnection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    server: ConnectionInfo,
+    /// Whether a call has the turn, and the calls waiting for it.
+    turns: Mutex<Turns>,
+    /// The socket and what it owes: locked by the call with the turn only,
+    /// so it is always free when a call gets the turn.
+    state: Arc<tokio::sync::Mutex<State>>,
+}
+
+#[derive(Default)]
+struct Turns {
+    taken: bool,
+    waiting: VecDeque<Waiting>,
+}
+
+/// A call waiting for its turn, with its commands.
+struct Waiting {
+    commands: Commands,
+    answer: oneshot::Sender<Answer>,
+}
+
+/// What a waiting call gets: its replies, written by the call whose turn it
+/// was, or the turn itself (with its commands back), to write them itself.
+enum Answer {
+    Replies(Result<Vec<Value>, RedisError>),
+    Turn(Turn, Commands),
+}
+
+/// The turn to write: dropped, it passes to the call that waited longest
+/// (skipping those given up), or leaves the connection free.
+struct Turn {
+    /// `None` once passed on.
+    inner: Option<Arc<Inner>>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
+        let mut turns = inner.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some(Waiting { commands, answer }) = turns.waiting.pop_front() {
+            let next = Turn {
+                inner: Some(inner.clone()),
+            };
+            match answer.send(Answer::Turn(next, commands)) {
+                Ok(()) => return,
+                // Given up: the turn goes on to the next (this one has not
+                // passed it anywhere).
+                Err(Answer::Turn(mut next, _)) => drop(next.inner.take()),
+                Err(Answer::Replies(_)) => unreachable!("a turn was sent"),
+            }
+        }
+        turns.taken = false;
+    }
+}
+
+/// The socket and the call under way (or the last one).
+#[derive(Default)]
+struct State {
+    socket: Option<Socket>,
+    /// Set while commands are written: found set later, it says a call was
+    /// given up with part of a command sent.
+    writing: bool,
+    /// Replies still to come on the socket, and how many of them are to
+    /// commands of calls given up, to be read and dropped first.
+    unread: usize,
+    stale: usize,
+    /// The call's commands (its own, then those of the calls it writes
+    /// for), and how many of their bytes and commands are on the socket.
+    commands: Commands,
+    sent_bytes: usize,
+    sent_commands: usize,
+    /// Whether a connection failure may still be answered by sending every
+    /// command again on a new connection: once per call, when the call
+    /// started on a connection an earlier call had opened (which Redis may
+    /// have dropped since).
+    may_retry: bool,
+}
+
+/// A call with the turn to write.
+pub(crate) struct Writer {
+    // Declared before `turn`: the socket is free before the turn passes on.
+    state: OwnedMutexGuard<State>,
+    turn: Turn,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("server", &self.inner().server.addr())
+            .field("commands", &self.state.commands.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WriteConnection {
+    /// A connection to `config`'s Redis, or none when that is a cluster
+    /// (writes there go through the redis crate's cluster client, which
+    /// routes each slot's commands to its master).
+    pub(crate) fn new(config: &Config) -> Result<Option<WriteConnection>, Error> {
+        let RedisServers::Standalone(url) = config.redis() else {
+            return Ok(None);
+        };
+        let server = url.as_str().into_connection_info().map_err(|source| Error::RedisUrl {
+            url: config.redis_url_redacted(),
+            source,
+        })?;
+        Ok(Some(WriteConnection {
+            inner: Arc::new(Inner {
+                server,
+                turns: Mutex::new(Turns::default()),
+                state: Arc::new(tokio::sync::Mutex::new(State::default())),
+            }),
+        }))
+    }
+
+    /// The turn to write, with no commands yet, unless another call has it.
+    pub(crate) fn try_turn(&self) -> Option<Writer> {
+        {
+            let mut turns = self.inner.turns.lock().unwrap_or_else(PoisonError::into_inner);
+            if turns.taken {
+                return None;
+            }
+            turns.taken = true;
+        }
+        let turn = Turn {
+            inner: Some(self.inner.clone()),
+        };
+        // Free, as no other call has the turn.
+        let state = self.inner.state.clone().try_lock_owned().ok()?;
+        Some(Writer::start(state, turn, Commands::default()))
+    }
+
+    /// Sends `commands` once every call that came before is written, and
+    /// returns their replies, as [`Writer::call`] does: in the call whose
+    /// turn it is, or in this one when the turn comes to it.
+    pub(crate) async fn call(&self, commands: Commands) -> Result<Vec<Value>, RedisError> {
+        let answered = {
+            let mut turns = self.inner.turns.lock().unwrap_or_else(PoisonError::into_inner);
+            if turns.taken {
+                let (answer, answered) = oneshot::channel();
+                turns.waiting.push_back(Waiting { commands, answer });
+                Err(answered)
+            } else {
+                turns.taken = true;
+                Ok(commands)
+            }
+        };
+        let (turn, commands) = match answered {
+            Ok(commands) => (
+                Turn {
+                    inner: Some(self.inner.clone()),
+                },
+                commands,
+            ),
+            Err(answered) => match answered.await {
+                Ok(Answer::Replies(replies)) => return replies,
+                Ok(Answer::Turn(turn, commands)) => (turn, commands),
+                Err(_) => return Err(interrupted()),
+            },
+        };
+        let state = self.inner.state.clone().lock_owned().await;
+        Writer::start(state, turn, commands).call().await
+    }
+}
+
+impl Writer {
+    /// The turn of a new call, whose own commands are `commands` (copied
+    /// into the buffer kept from call to call).
+    fn start(mut state: OwnedMutexGuard<State>, turn: Turn, mut commands: Commands) -> Writer {
+        let now = &mut *state;
+        now.commands.clear();
+        commands.end();
+        now.commands.append(&mut commands);
+        now.sent_bytes = 0;
+        now.sent_commands = 0;
+        // Whatever an earlier call left unread is not this call's.
+        now.stale = now.unread;
+        now.may_retry = now.socket.is_some() && !now.writing;
+        Writer { state, turn }
+    }
+
+    /// The connection this call has the turn on.
+    fn inner(&self) -> &Inner {
+        self.turn.inner.as_deref().expect("a turn not passed on")
+    }
+
+    /// The commands of this call, to add to (a buffer kept from call to
+    /// call, so that a batch's hundred kilobytes are not allocated afresh).
+    pub(crate) fn commands(&mut self) -> &mut Commands {
+        &mut self.state.commands
+    }
+
+    /// How many bytes of complete commands are not written yet.
+    pub(crate) fn unsent(&self) -> usize {
+        self.state.commands.bytes.len() - self.state.sent_bytes
+    }
+
+    /// Writes the commands complete so far, so that Redis runs them while
+    /// more are added. A failure closes the connection: [`call`](Self::call)
+    /// then sends every command on a new one.
+    pub(crate) async fn send_early(&mut self) {
+        if let Err(error) = self.send_unsent().await {
+            tracing::debug!(%error, "writing ahead to Redis failed; the call writes everything again");
+            self.state.socket = None;
+        }
+    }
+
+    /// Sends the [`commands`](Self::commands) not written yet, and those of
+    /// the calls waiting for the turn, and returns the replies to this
+    /// call's, in order; each waiting call gets its own. The first error
+    /// reply fails the call it belongs to (once every reply is read). A
+    /// connection found closed (Redis restarted, say) is noticed on first
+    /// use: the commands go once more on a new one, so some may run twice.
+    /// Connecting is bounded by [`CONNECT_TIMEOUT`]; the rest is the
+    /// caller's to bound. Then the turn passes on.
+    pub(crate) async fn call(mut self) -> Result<Vec<Value>, RedisError> {
+        self.state.commands.end();
+        let own = self.state.commands.count;
+        let others = self.take_waiting();
+        loop {
+            match self.replies().await {
+                Err(error) => {
+                    if out_of_step(&error) {
+                        self.state.socket = None;
+                        if error.is_io_error() && std::mem::take(&mut self.state.may_retry) {
+                            tracing::debug!(%error, "connection to Redis dropped; writing again on a new one");
+                            continue;
+                        }
+                    }
+                    // Connecting failed (or logging in), or the connection did.
+                    for (answer, _) in others {
+                        let _ = answer.send(Answer::Replies(Err(error.clone())));
+                    }
+                    return Err(error);
+                }
+                Ok(mut replies) => {
+                    let mut rest = replies.split_off(own);
+                    for (answer, count) in others {
+                        let tail = rest.split_off(count);
+                        let _ = answer.send(Answer::Replies(settled(std::mem::replace(&mut rest, tail))));
+                    }
+                    return settled(replies);
+                }
+            }
+        }
+    }
+
+    /// Moves the commands of the calls waiting for the turn (not given up)
+    /// behind this call's; their answers, and how many commands each has.
+    fn take_waiting(&mut self) -> Vec<(oneshot::Sender<Answer>, usize)> {
+        let waiting: Vec<Waiting> = {
+            let mut turns = self.inner().turns.lock().unwrap_or_else(PoisonError::into_inner);
+            turns.waiting.drain(..).collect()
+        };
+        let mut others = Vec::with_capacity(waiting.len());
+        for Waiting { mut commands, answer } in waiting {
+            if answer.is_closed() {
+                continue;
+            }
+            commands.end();
+            let count = commands.count;
+            self.state.commands.append(&mut commands);
+            others.push((answer, count));
+        }
+        others
+    }
+
+    /// Sends what is not written yet and reads every reply of the call,
+    /// each its value or its error reply.
+    async fn replies(&mut self) -> Result<Vec<Result<Value, RedisError>>, RedisError> {
+        self.send_unsent().await?;
+        let state = &mut *self.state;
+        let Some(socket) = &mut state.socket else {
+            return Err(lost());
+        };
+        while state.stale > 0 {
+            // A reply of a call given up: its error, if any, was its own.
+            socket.next_reply(|_| Ok(())).await?;
+            state.stale -= 1;
+            state.unread -= 1;
+        }
+        let count = state.commands.count;
+        let mut replies = Vec::with_capacity(count);
+        while replies.len() < count {
+            let reply = socket.next_reply(resp::write_reply).await;
+            state.unread -= 1;
+            match reply {
+                Err(error) if out_of_step(&error) => return Err(error),
+                reply => replies.push(reply),
+            }
+        }
+        Ok(replies)
+    }
+
+    /// Writes the complete commands not written yet on the connection,
+    /// opening one first if there is none (then every command is unsent).
+    async fn send_unsent(&mut self) -> Result<(), RedisError> {
+        let server = &self.turn.inner.as_deref().expect("a turn not passed on").server;
+        let state = &mut *self.state;
+        if std::mem::take(&mut state.writing) {
+            state.socket = None;
+        }
+        let socket = match &mut state.socket {
+            Some(socket) => socket,
+            None => {
+                state.unread = 0;
+                state.stale = 0;
+                state.sent_bytes = 0;
+                state.sent_commands = 0;
+                state
+                    .socket
+                    .insert(within(CONNECT_TIMEOUT, Socket::open(server, false)).await?)
+            }
+        };
+        let bytes = &state.commands.bytes[state.sent_bytes..];
+        if !bytes.is_empty() {
+            state.writing = true;
+            socket.write(bytes).await?;
+            state.writing = false;
+            state.sent_bytes = state.commands.bytes.len();
+            state.unread += state.commands.count - state.sent_commands;
+            state.sent_commands = state.commands.count;
+        }
+        Ok(())
+    }
+}
+
+/// The replies of one call: all of them, or the first error reply.
+fn settled(replies: Vec<Result<Value, RedisError>>) -> Result<Vec<Value>, RedisError> {
+    replies.into_iter().collect()
+}
+
+/// The error of a waiting call whose commands a given-up call was writing.
+fn interrupted() -> RedisError {
+    RedisError::from((
+        ErrorKind::Io,
+        "the publish was cut short: the call writing it for this one was given up (it may have been written)",
+    ))
+}
+
+/// Commands encoded in RESP for a [`WriteConnection`], added one argument
+/// at a time; each is complete when the next one starts (or the call is
+/// made).
+#[derive(Debug, Default)]
+pub(crate) struct Commands {
+    /// The commands complete, and how many.
+    bytes: Vec<u8>,
+    count: usize,
+    /// The arguments of the command being added, and how many.
+    args: Vec<u8>,
+    arg_count: usize,
+}
+
+impl Commands {
+    /// Drops every command, keeping the buffers (unless they grew far
+    /// beyond a batch, for one of large entries).
+    fn clear(&mut self) {
+        const KEPT: usize = 1 << 20;
+        self.bytes.clear();
+        self.bytes.shrink_to(KEPT);
+        self.args.clear();
+        self.args.shrink_to(KEPT);
+        self.count = 0;
+        self.arg_count = 0;
+    }
+
+    /// Moves the commands of `other` (complete) behind these (complete).
+    fn append(&mut self, other: &mut Commands) {
+        debug_assert!(self.arg_count == 0 && other.arg_count == 0, "complete commands");
+        self.bytes.append(&mut other.bytes);
+        self.count += std::mem::take(&mut other.count);
+    }
+
+    /// Completes the command being added, if any.
+    pub(crate) fn end(&mut self) {
+        if self.arg_count == 0 {
+            return;
+        }
+        self.bytes.push(b'*');
+        self.bytes
+            .extend_from_slice(itoa::Buffer::new().format(self.arg_count).as_bytes());
+        self.bytes.extend_from_slice(b"\r\n");
+        self.bytes.append(&mut self.args);
+        self.arg_count = 0;
+        self.count += 1;
+    }
+}
+
+impl AddCommands for Commands {
+    /// Starts command `name` (on a single server, where `key` is only
+    /// passed as an argument), completing the one before.
+    fn command(&mut self, _key: &str, name: &str) -> &mut Self {
+        self.end();
+        self.arg(name.as_bytes())
+    }
+
+    fn arg(&mut self, arg: &[u8]) -> &mut Self {
+        self.args.push(b'$');
+        self.args
+            .extend_from_slice(itoa::Buffer::new().format(arg.len()).as_bytes());
+        self.args.extend_from_slice(b"\r\n");
+        self.args.extend_from_slice(arg);
+        self.args.extend_from_slice(b"\r\n");
+        self.arg_count += 1;
+        self
+    }
+}
+
+/// Whether `error` leaves the connection unusable: it failed, or its bytes
+/// are not RESP (an error reply leaves it as it was).
+fn out_of_step(error: &RedisError) -> bool {
+    error.is_io_error() || error.kind() == ErrorKind::Parse
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn commands_are_encoded_as_the_redis_crate_packs_them(
+            commands in prop::collection::vec(prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 1..8), 0..6)
+        ) {
+            let mut ours = Commands::default();
+            let mut theirs = Vec::new();
+            for args in &commands {
+                let mut command = redis::Cmd::new();
+                ours.command("key", "NAME");
+                command.arg("NAME");
+                for arg in args {
+                    ours.arg(arg);
+                    command.arg(arg.as_slice());
+                }
+                command.write_packed_command(&mut theirs);
+            }
+            ours.end();
+            prop_assert_eq!(ours.count, commands.len());
+            prop_assert_eq!(ours.bytes, theirs);
+        }
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod on_a_server {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::testing::RedisServer;
+
+    /// A connection to `server`, as a publisher of it would have.
+    fn connection(server: &RedisServer) -> WriteConnection {
+        let config = server.config("svc").build().expect("valid config");
+        WriteConnection::new(&config).expect("a URL").expect("a single server")
+    }
+
+    /// `commands`, each its arguments.
+    fn encode(commands: &[&[&str]]) -> Commands {
+        let mut encoded = Commands::default();
+        for command in commands {
+            let added = encoded.command("", command[0]);
+            for arg in &command[1..] {
+                added.arg(arg.as_bytes());
+            }
+        }
+        encoded
+    }
+
+    /// Calls `commands` on `connection`.
+    async fn call(connection: &WriteConnection, commands: &[&[&str]]) -> Result<Vec<Value>, RedisError> {
+        connection.call(encode(commands)).await
+    }
+
+    /// A call of `commands` on its own task, queued by the time this returns.
+    async fn queued(
+        connection: &WriteConnection,
+        commands: &[&[&str]],
+    ) -> tokio::task::JoinHandle<Result<Vec<Value>, RedisError>> {
+        let (connection, commands) = (connection.clone(), encode(commands));
+        let call = tokio::spawn(async move { connection.call(commands).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        call
+    }
+
+    fn bulk(text: &str) -> Value {
+        Value::BulkString(text.as_bytes().to_vec())
+    }
+
+    #[tokio::test]
+    async fn a_call_given_up_leaves_its_replies_for_the_next_to_drop() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        // A call whose reply comes late (after a second), given up.
+        let given_up = tokio::time::timeout(
+            Duration::from_millis(100),
+            call(&writes, &[&["BLPOP", "list", "1"], &["ECHO", "late"]]),
+        )
+        .await;
+        assert!(given_up.is_err(), "BLPOP blocks: {given_up:?}");
+        // The next call's replies are its own, not the two owed.
+        let replies = call(&writes, &[&["RPUSH", "list", "x"]]).await.expect("replies");
+        assert_eq!(replies, [Value::Int(1)]);
+        let replies = call(&writes, &[&["ECHO", "mine"]]).await.expect("replies");
+        assert_eq!(replies, [bulk("mine")]);
+    }
+
+    #[tokio::test]
+    async fn a_call_given_up_while_writing_leaves_no_part_of_a_command_behind() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        call(&writes, &[&["PING"]]).await.expect("connected");
+        let held = server.hold(Duration::from_millis(800));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // More than the socket buffers hold while the server reads nothing.
+        let big = "x".repeat(64 << 20);
+        let given_up = tokio::time::timeout(
+            Duration::from_millis(200),
+            call(&writes, &[&["SET", "big", &big], &["SET", "after", "1"]]),
+        )
+        .await;
+        assert!(given_up.is_err(), "the write cannot finish: {given_up:?}");
+        held.join().expect("the script ran").expect("the script ran");
+        let next = call(&writes, &[&["EXISTS", "big", "after"], &["ECHO", "x"]]);
+        let replies = tokio::time::timeout(Duration::from_secs(5), next)
+            .await
+            .expect("replies in time (the cut command took no more bytes)")
+            .expect("replies");
+        assert_eq!(replies, [Value::Int(0), bulk("x")]);
+    }
+
+    #[tokio::test]
+    async fn an_error_reply_fails_its_call_only_and_the_next_reads_its_own() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        let mut first = writes.try_turn().expect("the turn is free");
+        let commands = first.commands();
+        commands.command("", "SET").arg(b"k").arg(b"v");
+        commands.command("", "XADD").arg(b"k").arg(b"*").arg(b"a").arg(b"b");
+        let behind = queued(&writes, &[&["ECHO", "behind"]]).await;
+        let error = first.call().await.expect_err("k is not a stream");
+        assert_eq!(error.code(), Some("WRONGTYPE"), "{error}");
+        assert_eq!(
+            behind.await.expect("the call ran").expect("its replies"),
+            [bulk("behind")]
+        );
+        let replies = call(&writes, &[&["ECHO", "next"]]).await.expect("replies");
+        assert_eq!(replies, [bulk("next")]);
+    }
+
+    #[tokio::test]
+    async fn a_restarted_server_is_written_to_again_at_once() {
+        let mut server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        call(&writes, &[&["PING"]]).await.expect("connected");
+        server.restart().expect("redis-server restarts");
+        // The old socket is dead: the call finds out and writes again.
+        let replies = call(&writes, &[&["INCR", "n"]]).await.expect("replies");
+        assert_eq!(replies, [Value::Int(1)], "once, on the new connection");
+    }
+
+    #[tokio::test]
+    async fn a_refused_login_fails_the_call_and_the_calls_behind_it() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let admin = connection(&server);
+        call(&admin, &[&["CONFIG", "SET", "requirepass", "secret"]])
+            .await
+            .expect("a password set");
+        let config = server
+            .config("svc")
+            .redis_url(format!("redis://:wrong@127.0.0.1:{}", server.port()))
+            .build()
+            .expect("valid config");
+        let writes = WriteConnection::new(&config).expect("a URL").expect("a single server");
+        let mut first = writes.try_turn().expect("the turn is free");
+        first.commands().command("", "PING");
+        let behind = queued(&writes, &[&["PING"]]).await;
+        let error = first.call().await.expect_err("the password is wrong");
+        assert_eq!(error.code(), Some("WRONGPASS"), "{error}");
+        let error = behind.await.expect("the call ran").expect_err("the same login");
+        assert_eq!(error.code(), Some("WRONGPASS"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn calls_that_wait_for_the_turn_are_written_behind_it_in_the_order_they_came() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        let mut first = writes.try_turn().expect("the turn is free");
+        assert!(writes.try_turn().is_none(), "one call has the turn");
+        first.commands().command("", "RPUSH").arg(b"order").arg(b"first");
+        let mut waiting = Vec::new();
+        for n in 0..5 {
+            let n = n.to_string();
+            waiting.push(queued(&writes, &[&["RPUSH", "order", &n], &["ECHO", &n]]).await);
+        }
+        assert_eq!(first.call().await.expect("replies"), [Value::Int(1)]);
+        for (n, call) in waiting.into_iter().enumerate() {
+            let replies = call.await.expect("the call ran").expect("its replies");
+            assert_eq!(replies, [Value::Int(n as i64 + 2), bulk(&n.to_string())], "call {n}");
+        }
+        let order = call(&writes, &[&["LRANGE", "order", "0", "-1"]])
+            .await
+            .expect("replies");
+        let expected = ["first", "0", "1", "2", "3", "4"].map(bulk).to_vec();
+        assert_eq!(order, [Value::Array(expected)]);
+        assert!(writes.try_turn().is_some(), "the turn is free again");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_call_given_up_is_not_written_and_the_turn_passes_on() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        let first = writes.try_turn().expect("the turn is free");
+        let given_up = {
+            let (writes, commands) = (writes.clone(), encode(&[&["INCR", "given-up"]]));
+            tokio::time::timeout(Duration::from_millis(50), async move { writes.call(commands).await }).await
+        };
+        assert!(given_up.is_err(), "still waiting: {given_up:?}");
+        let behind = queued(&writes, &[&["INCR", "behind"]]).await;
+        // The first call gives its turn up without writing: it passes on.
+        drop(first);
+        assert_eq!(
+            behind.await.expect("the call ran").expect("its replies"),
+            [Value::Int(1)]
+        );
+        let replies = call(&writes, &[&["EXISTS", "given-up"]]).await.expect("replies");
+        assert_eq!(replies, [Value::Int(0)], "the call given up was never written");
+    }
+
+    #[tokio::test]
+    async fn calls_a_given_up_call_was_writing_for_fail_and_the_next_reads_its_own() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        let mut first = writes.try_turn().expect("the turn is free");
+        first.commands().command("", "BLPOP").arg(b"list").arg(b"1");
+        let behind = queued(&writes, &[&["ECHO", "behind"]]).await;
+        // The first call writes for both, then is given up while BLPOP blocks.
+        let given_up = tokio::time::timeout(Duration::from_millis(100), first.call()).await;
+        assert!(given_up.is_err(), "BLPOP blocks: {given_up:?}");
+        let error = behind.await.expect("the call ran").expect_err("cut short");
+        assert!(error.is_io_error(), "{error}");
+        let replies = call(&writes, &[&["ECHO", "next"]]).await.expect("replies");
+        assert_eq!(replies, [bulk("next")], "not BLPOP's or the cut call's");
+    }
+}
