@@ -39,7 +39,7 @@
 //! Retention is measured against this machine's clock while entry ids carry
 //! the Redis server's clock: keep them in sync (NTP).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
 use redis::{RedisError, Value};
@@ -242,14 +242,14 @@ pub struct Batch<'p> {
     ahead: Option<Ahead>,
 }
 
-/// A batch's hold on the runtime's own connection: the commands of the
-/// first `encoded` items are on it, and the publish must be done by
-/// `deadline` (the publish timeout from when it was taken).
+/// A batch's turn on the runtime's own connection: the commands of the
+/// first `encoded` items are encoded on it, and whether writing ahead
+/// failed (the rest waits for the call then).
 #[derive(Debug)]
 struct Ahead {
     writer: Writer,
     encoded: usize,
-    deadline: Instant,
+    failed: bool,
 }
 
 impl Ahead {
@@ -260,7 +260,7 @@ impl Ahead {
         Some(Ahead {
             writer,
             encoded: 0,
-            deadline: Instant::now() + publisher.timeout,
+            failed: false,
         })
     }
 }
@@ -273,9 +273,7 @@ impl Batch<'_> {
     }
 
     /// Adds an envelope built earlier, for the stream of `category` laid
-    /// out as `layout` (its subject's partition when partitioned). Every
-    /// event of a category has the same layout: its writes cap the stream
-    /// with it.
+    /// out as `layout` (its subject's partition when partitioned).
     pub fn add_envelope(&mut self, category: &str, envelope: Envelope, layout: &StreamLayout) -> &mut Self {
         let stream = self.publisher.keys.event_stream(category, layout, &envelope.subject);
         self.items.push((stream, envelope, *layout));
@@ -360,13 +358,17 @@ impl Batch<'_> {
         let Some(ahead) = &mut self.ahead else {
             return;
         };
-        add_writes(ahead.writer.commands(), &self.items[ahead.encoded..]);
+        // Items of one type (`publish_batch`): each is capped as its layout says.
+        add_writes(ahead.writer.commands(), &self.items[ahead.encoded..], |_, layout| {
+            layout.max_len
+        });
         ahead.encoded = self.items.len();
         ahead.writer.commands().end();
-        if ahead.writer.unsent() >= WRITE_AHEAD {
-            // Bounded as the publish is: a write cut short leaves the call
-            // to send everything again on a new connection.
-            let _ = tokio::time::timeout_at(ahead.deadline.into(), ahead.writer.send_early()).await;
+        if !ahead.failed && ahead.writer.unsent() >= WRITE_AHEAD {
+            // Bounded as a publish is. A write that failed or was cut short
+            // leaves the call to send everything again on a new connection.
+            let sent = tokio::time::timeout(self.publisher.timeout, ahead.writer.send_early()).await;
+            ahead.failed = !sent.unwrap_or(false);
         }
     }
 
@@ -377,18 +379,22 @@ impl Batch<'_> {
         let first_stream = first_stream.clone();
         let timeout = self.publisher.timeout;
         let ahead = self.ahead.take().or_else(|| Ahead::take(self.publisher));
-        let deadline = ahead
-            .as_ref()
-            .map_or_else(|| Instant::now() + timeout, |ahead| ahead.deadline);
-        // Per stream, the longest retention it is written with.
-        let mut streams: Vec<(&str, Duration)> = Vec::new();
+        // Per stream, the largest cap and the longest retention it is
+        // written with, so that no type trims away entries another keeps.
+        let mut streams: Vec<(&str, u64, Duration)> = Vec::new();
         for (stream, _, layout) in &self.items {
-            match streams.iter_mut().find(|(name, _)| name == stream) {
-                Some((_, retention)) => *retention = (*retention).max(layout.retention),
-                None => streams.push((stream, layout.retention)),
+            match streams.iter_mut().find(|(name, _, _)| name == stream) {
+                Some((_, cap, retention)) => {
+                    *cap = (*cap).max(layout.max_len);
+                    *retention = (*retention).max(layout.retention);
+                }
+                None => streams.push((stream, layout.max_len, layout.retention)),
             }
         }
-        let due = self.publisher.age_trims.due(streams);
+        let due = self
+            .publisher
+            .age_trims
+            .due(streams.iter().map(|(stream, _, retention)| (*stream, *retention)));
         // WAIT gets most of the timeout, so that too few replicas in time
         // fails with that reason rather than with a bare timeout.
         let replicas = (self.publisher.replicas > 0).then(|| (self.publisher.replicas, timeout.mul_f64(0.8)));
@@ -400,17 +406,17 @@ impl Batch<'_> {
                     }),
                     _,
                 ) => {
-                    self.add_rest(writer.commands(), encoded, &due, replicas);
+                    self.add_rest(writer.commands(), encoded, &streams, &due, replicas);
                     writer.call().await?
                 }
                 (None, Some(writes)) => {
                     let mut commands = Commands::default();
-                    self.add_rest(&mut commands, 0, &due, replicas);
+                    self.add_rest(&mut commands, 0, &streams, &due, replicas);
                     writes.call(commands).await?
                 }
                 (None, None) => {
                     let mut pipe = SlotPipeline::new();
-                    add_writes(&mut pipe, &self.items);
+                    add_writes(&mut pipe, &self.items, |stream, _| cap_of(&streams, stream));
                     add_trims(&mut pipe, &due);
                     if let Some((wanted, wait)) = replicas {
                         pipe.wait_for_replicas(wanted, wait);
@@ -423,7 +429,7 @@ impl Batch<'_> {
             }
             Ok(replies)
         };
-        let reply: Vec<Value> = tokio::time::timeout_at(deadline.into(), send)
+        let reply: Vec<Value> = tokio::time::timeout(timeout, send)
             .await
             .map_err(|_| PublishError::Timeout {
                 stream: first_stream.clone(),
@@ -450,16 +456,18 @@ impl Batch<'_> {
 }
 
 impl Batch<'_> {
-    /// Adds to `commands` the items from the `encoded`th on, the `XTRIM`s
-    /// `due` and, when replicas are wanted, the `WAIT` for them.
+    /// Adds to `commands` the items from the `encoded`th on (capped as
+    /// `streams` says), the `XTRIM`s `due` and, when replicas are wanted, the
+    /// `WAIT` for them.
     fn add_rest(
         &self,
         commands: &mut Commands,
         encoded: usize,
+        streams: &[(&str, u64, Duration)],
         due: &[(&str, u64)],
         replicas: Option<(u32, Duration)>,
     ) {
-        add_writes(commands, &self.items[encoded..]);
+        add_writes(commands, &self.items[encoded..], |stream, _| cap_of(streams, stream));
         add_trims(commands, due);
         if let Some((wanted, wait)) = replicas {
             commands
@@ -470,20 +478,32 @@ impl Batch<'_> {
     }
 }
 
-/// Adds to `sink` an `XADD` of each of `items` to its stream, capped as its
-/// layout says.
-fn add_writes(sink: &mut impl AddCommands, items: &[(String, Envelope, StreamLayout)]) {
+/// Adds to `sink` an `XADD` of each of `items` to its stream, capped at
+/// `cap(stream, layout)`.
+fn add_writes(
+    sink: &mut impl AddCommands,
+    items: &[(String, Envelope, StreamLayout)],
+    cap: impl Fn(&str, &StreamLayout) -> u64,
+) {
     for (stream, envelope, layout) in items {
         sink.command(stream, "XADD")
             .arg(stream.as_bytes())
             .arg(b"MAXLEN")
             .arg(b"~")
-            .number(layout.max_len)
+            .number(cap(stream, layout))
             .arg(b"*");
         envelope.visit_fields(|name, value| {
             sink.arg(name.as_bytes()).arg(value.as_bytes());
         });
     }
+}
+
+/// The cap of `stream` in `streams` (each with its cap and retention).
+fn cap_of(streams: &[(&str, u64, Duration)], stream: &str) -> u64 {
+    streams
+        .iter()
+        .find(|(name, _, _)| *name == stream)
+        .map_or(0, |(_, cap, _)| *cap)
 }
 
 /// Adds to `sink` the `XTRIM`s by age that are `due` (see

@@ -103,27 +103,88 @@ impl Drop for Turn {
     }
 }
 
-/// The socket and the call under way (or the last one).
+/// Who the replies to a group of commands are for.
+enum Recipient {
+    /// The call with the turn, which wrote them for itself.
+    Caller,
+    /// A call that waited for the turn: it gets them once all are read.
+    Waiting(oneshot::Sender<Answer>),
+    /// No one: the call that wrote them for itself was given up.
+    Nobody,
+}
+
+/// The replies to one group of commands written on the socket: how many
+/// are to come, who they are for, those read so far, and whether the call
+/// with the turn wrote them (it writes them again on a new connection).
+struct Pending {
+    count: usize,
+    recipient: Recipient,
+    read: Vec<Result<Value, RedisError>>,
+    current: bool,
+}
+
+/// The socket, what it still owes, and the call with the turn.
 #[derive(Default)]
 struct State {
     socket: Option<Socket>,
     /// Set while commands are written: found set later, it says a call was
     /// given up with part of a command sent.
     writing: bool,
-    /// Replies still to come on the socket, and how many of them are to
-    /// commands of calls given up, to be read and dropped first.
-    unread: usize,
-    stale: usize,
-    /// The call's commands (its own, then those of the calls it writes
-    /// for), and how many of their bytes and commands are on the socket.
+    /// The replies still to come on the socket, by group, oldest first.
+    /// Those of a given-up call are read by the next, which hands a waiting
+    /// call its replies.
+    pending: VecDeque<Pending>,
+    /// The call's commands: its own (the first `own`, once it took others'),
+    /// then those of the calls it writes for; how many of their bytes and
+    /// commands are on the socket; and the calls whose commands are not on it
+    /// yet, in order, with how many each has.
     commands: Commands,
+    own: Option<usize>,
     sent_bytes: usize,
     sent_commands: usize,
+    unwritten: VecDeque<(usize, oneshot::Sender<Answer>)>,
     /// Whether a connection failure may still be answered by sending every
     /// command again on a new connection: once per call, when the call
     /// started on a connection an earlier call had opened (which Redis may
-    /// have dropped since).
+    /// have dropped since) and has read nothing on it yet.
     may_retry: bool,
+}
+
+impl State {
+    /// Closes the socket after `error`: the calls waiting for replies to
+    /// what earlier calls wrote get `error` (their commands may have run);
+    /// those of this call are to be written again.
+    fn reset(&mut self, error: &RedisError) {
+        self.socket = None;
+        self.writing = false;
+        self.sent_bytes = 0;
+        self.sent_commands = 0;
+        let mut again = VecDeque::new();
+        for pending in self.pending.drain(..) {
+            match pending.recipient {
+                Recipient::Waiting(answer) if pending.current => again.push_back((pending.count, answer)),
+                Recipient::Waiting(answer) => {
+                    let _ = answer.send(Answer::Replies(Err(error.clone())));
+                }
+                Recipient::Caller | Recipient::Nobody => {}
+            }
+        }
+        again.append(&mut self.unwritten);
+        self.unwritten = again;
+    }
+
+    /// Fails the calls this call took with `error` (the replies of those
+    /// it wrote, still to come, are no one's).
+    fn fail_taken(&mut self, error: &RedisError) {
+        for pending in self.pending.iter_mut().filter(|pending| pending.current) {
+            if let Recipient::Waiting(answer) = std::mem::replace(&mut pending.recipient, Recipient::Nobody) {
+                let _ = answer.send(Answer::Replies(Err(error.clone())));
+            }
+        }
+        for (_, answer) in self.unwritten.drain(..) {
+            let _ = answer.send(Answer::Replies(Err(error.clone())));
+        }
+    }
 }
 
 /// A call with the turn to write.
@@ -218,13 +279,24 @@ impl Writer {
     /// into the buffer kept from call to call).
     fn start(mut state: OwnedMutexGuard<State>, turn: Turn, mut commands: Commands) -> Writer {
         let now = &mut *state;
+        // What an earlier call left: replies it would have read itself are
+        // no one's now; calls it had taken and not written get an error
+        // (their commands may be on a socket cut mid-write).
+        for pending in &mut now.pending {
+            pending.current = false;
+            if matches!(pending.recipient, Recipient::Caller) {
+                pending.recipient = Recipient::Nobody;
+            }
+        }
+        for (_, answer) in now.unwritten.drain(..) {
+            let _ = answer.send(Answer::Replies(Err(interrupted())));
+        }
         now.commands.clear();
         commands.end();
         now.commands.append(&mut commands);
+        now.own = None;
         now.sent_bytes = 0;
         now.sent_commands = 0;
-        // Whatever an earlier call left unread is not this call's.
-        now.stale = now.unread;
         now.may_retry = now.socket.is_some() && !now.writing;
         Writer { state, turn }
     }
@@ -246,12 +318,17 @@ impl Writer {
     }
 
     /// Writes the commands complete so far, so that Redis runs them while
-    /// more are added. A failure closes the connection: [`call`](Self::call)
-    /// then sends every command on a new one.
-    pub(crate) async fn send_early(&mut self) {
-        if let Err(error) = self.send_unsent().await {
-            tracing::debug!(%error, "writing ahead to Redis failed; the call writes everything again");
-            self.state.socket = None;
+    /// more are added; whether that worked. A failure closes the
+    /// connection: [`call`](Self::call) then sends every command on a new
+    /// one.
+    pub(crate) async fn send_early(&mut self) -> bool {
+        match self.send_unsent(false).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::debug!(%error, "writing ahead to Redis failed; the call writes everything again");
+                self.state.reset(&error);
+                false
+            }
         }
     }
 
@@ -265,113 +342,131 @@ impl Writer {
     /// caller's to bound. Then the turn passes on.
     pub(crate) async fn call(mut self) -> Result<Vec<Value>, RedisError> {
         self.state.commands.end();
-        let own = self.state.commands.count;
-        let others = self.take_waiting();
         loop {
-            match self.replies().await {
-                Err(error) => {
-                    if out_of_step(&error) {
-                        self.state.socket = None;
-                        if error.is_io_error() && std::mem::take(&mut self.state.may_retry) {
-                            tracing::debug!(%error, "connection to Redis dropped; writing again on a new one");
-                            continue;
-                        }
-                    }
-                    // Connecting failed (or logging in), or the connection did.
-                    for (answer, _) in others {
-                        let _ = answer.send(Answer::Replies(Err(error.clone())));
-                    }
-                    return Err(error);
-                }
-                Ok(mut replies) => {
-                    let mut rest = replies.split_off(own);
-                    for (answer, count) in others {
-                        let tail = rest.split_off(count);
-                        let _ = answer.send(Answer::Replies(settled(std::mem::replace(&mut rest, tail))));
-                    }
-                    return settled(replies);
+            let replies = match self.send_unsent(true).await {
+                Ok(()) => self.replies().await,
+                Err(error) => Err(error),
+            };
+            let error = match replies {
+                Ok(replies) => return settled(replies),
+                Err(error) => error,
+            };
+            if out_of_step(&error) {
+                self.state.reset(&error);
+                if error.is_io_error() && std::mem::take(&mut self.state.may_retry) {
+                    tracing::debug!(%error, "connection to Redis dropped; writing again on a new one");
+                    continue;
                 }
             }
+            self.state.fail_taken(&error);
+            return Err(error);
         }
     }
 
-    /// Moves the commands of the calls waiting for the turn (not given up)
-    /// behind this call's; their answers, and how many commands each has.
-    fn take_waiting(&mut self) -> Vec<(oneshot::Sender<Answer>, usize)> {
-        let waiting: Vec<Waiting> = {
-            let mut turns = self.inner().turns.lock().unwrap_or_else(PoisonError::into_inner);
-            turns.waiting.drain(..).collect()
+    /// Writes the complete commands not written yet on the connection,
+    /// opening one first if there is none (then every command of the call is
+    /// unsent). With `take_waiting`, the commands of the calls waiting for
+    /// the turn (not given up) go behind this call's, in the same write.
+    async fn send_unsent(&mut self, take_waiting: bool) -> Result<(), RedisError> {
+        let inner = self.turn.inner.as_deref().expect("a turn not passed on");
+        let state = &mut *self.state;
+        if state.writing {
+            state.reset(&interrupted());
+        }
+        if state.socket.is_none() {
+            let socket = within(CONNECT_TIMEOUT, Socket::open(&inner.server, false)).await?;
+            state.socket = Some(socket);
+            // A connection of this call's own: a failure on it is no stale one.
+            state.may_retry = false;
+        }
+        if take_waiting {
+            let waiting: Vec<Waiting> = {
+                let mut turns = inner.turns.lock().unwrap_or_else(PoisonError::into_inner);
+                turns.waiting.drain(..).collect()
+            };
+            state.own.get_or_insert(state.commands.count);
+            for Waiting { mut commands, answer } in waiting {
+                if answer.is_closed() {
+                    continue;
+                }
+                commands.end();
+                state.unwritten.push_back((commands.count, answer));
+                state.commands.append(&mut commands);
+            }
+        }
+        let Some(socket) = &mut state.socket else {
+            return Err(lost());
         };
-        let mut others = Vec::with_capacity(waiting.len());
-        for Waiting { mut commands, answer } in waiting {
-            if answer.is_closed() {
-                continue;
-            }
-            commands.end();
-            let count = commands.count;
-            self.state.commands.append(&mut commands);
-            others.push((answer, count));
+        let bytes = &state.commands.bytes[state.sent_bytes..];
+        if bytes.is_empty() {
+            return Ok(());
         }
-        others
+        state.writing = true;
+        socket.write(bytes).await?;
+        state.writing = false;
+        let (from, to) = (state.sent_commands, state.commands.count);
+        state.sent_bytes = state.commands.bytes.len();
+        state.sent_commands = to;
+        // What was written: this call's own commands, then whole groups of
+        // the calls it writes for.
+        let own = state.own.unwrap_or(to).min(to);
+        if from < own {
+            state.pending.push_back(Pending {
+                count: own - from,
+                recipient: Recipient::Caller,
+                read: Vec::new(),
+                current: true,
+            });
+        }
+        let mut at = from.max(own);
+        while at < to {
+            let Some((count, answer)) = state.unwritten.pop_front() else {
+                break;
+            };
+            state.pending.push_back(Pending {
+                count,
+                recipient: Recipient::Waiting(answer),
+                read: Vec::with_capacity(count),
+                current: true,
+            });
+            at += count;
+        }
+        Ok(())
     }
 
-    /// Sends what is not written yet and reads every reply of the call,
-    /// each its value or its error reply.
+    /// Reads every reply still to come on the socket, handing those of
+    /// waiting calls to them; this call's replies (each its value or its
+    /// error reply).
     async fn replies(&mut self) -> Result<Vec<Result<Value, RedisError>>, RedisError> {
-        self.send_unsent().await?;
         let state = &mut *self.state;
         let Some(socket) = &mut state.socket else {
             return Err(lost());
         };
-        while state.stale > 0 {
-            // A reply of a call given up: its error, if any, was its own.
-            socket.next_reply(|_| Ok(())).await?;
-            state.stale -= 1;
-            state.unread -= 1;
-        }
-        let count = state.commands.count;
-        let mut replies = Vec::with_capacity(count);
-        while replies.len() < count {
-            let reply = socket.next_reply(resp::write_reply).await;
-            state.unread -= 1;
-            match reply {
-                Err(error) if out_of_step(&error) => return Err(error),
-                reply => replies.push(reply),
+        let mut own = Vec::with_capacity(state.commands.count);
+        while let Some(group) = state.pending.front_mut() {
+            while group.read.len() < group.count {
+                let reply = socket.next_reply(resp::write_reply).await;
+                if let Err(error) = &reply
+                    && out_of_step(error)
+                {
+                    return reply.map(|_| Vec::new());
+                }
+                // The connection works: a failure from now on is no stale one.
+                state.may_retry = false;
+                group.read.push(reply);
+            }
+            let Some(group) = state.pending.pop_front() else {
+                break;
+            };
+            match group.recipient {
+                Recipient::Caller => own.extend(group.read),
+                Recipient::Waiting(answer) => {
+                    let _ = answer.send(Answer::Replies(settled(group.read)));
+                }
+                Recipient::Nobody => {}
             }
         }
-        Ok(replies)
-    }
-
-    /// Writes the complete commands not written yet on the connection,
-    /// opening one first if there is none (then every command is unsent).
-    async fn send_unsent(&mut self) -> Result<(), RedisError> {
-        let server = &self.turn.inner.as_deref().expect("a turn not passed on").server;
-        let state = &mut *self.state;
-        if std::mem::take(&mut state.writing) {
-            state.socket = None;
-        }
-        let socket = match &mut state.socket {
-            Some(socket) => socket,
-            None => {
-                state.unread = 0;
-                state.stale = 0;
-                state.sent_bytes = 0;
-                state.sent_commands = 0;
-                state
-                    .socket
-                    .insert(within(CONNECT_TIMEOUT, Socket::open(server, false)).await?)
-            }
-        };
-        let bytes = &state.commands.bytes[state.sent_bytes..];
-        if !bytes.is_empty() {
-            state.writing = true;
-            socket.write(bytes).await?;
-            state.writing = false;
-            state.sent_bytes = state.commands.bytes.len();
-            state.unread += state.commands.count - state.sent_commands;
-            state.sent_commands = state.commands.count;
-        }
-        Ok(())
+        Ok(own)
     }
 }
 
@@ -380,11 +475,12 @@ fn settled(replies: Vec<Result<Value, RedisError>>) -> Result<Vec<Value>, RedisE
     replies.into_iter().collect()
 }
 
-/// The error of a waiting call whose commands a given-up call was writing.
+/// The error of a call whose commands were cut short: the call writing them
+/// was given up (some may have run).
 fn interrupted() -> RedisError {
     RedisError::from((
         ErrorKind::Io,
-        "the publish was cut short: the call writing it for this one was given up (it may have been written)",
+        "the publish was cut short: the call writing it was given up (it may have been written)",
     ))
 }
 
@@ -678,7 +774,39 @@ mod on_a_server {
     }
 
     #[tokio::test]
-    async fn calls_a_given_up_call_was_writing_for_fail_and_the_next_reads_its_own() {
+    async fn a_turn_handed_to_a_call_given_up_before_it_ran_passes_on() {
+        use futures_util::FutureExt;
+
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        let first = writes.try_turn().expect("the turn is free");
+        let mut waiting = Box::pin(writes.call(encode(&[&["INCR", "dropped"]])));
+        assert!((&mut waiting).now_or_never().is_none(), "queued behind the first");
+        // The turn goes to the waiting call, which is given up unpolled.
+        drop(first);
+        drop(waiting);
+        assert!(writes.try_turn().is_some(), "the turn came back");
+        let replies = call(&writes, &[&["EXISTS", "dropped"]]).await.expect("replies");
+        assert_eq!(replies, [Value::Int(0)]);
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_fails_after_replies_came_is_not_written_to_again() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        call(&writes, &[&["PING"]]).await.expect("connected");
+        // The server closes the connection after the second reply.
+        let kill = ["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no"];
+        let error = call(&writes, &[&["INCR", "n"], &kill, &["INCR", "n"]])
+            .await
+            .expect_err("the connection is closed");
+        assert!(error.is_io_error(), "{error}");
+        let replies = call(&writes, &[&["GET", "n"]]).await.expect("replies");
+        assert_eq!(replies, [bulk("1")], "the commands that ran were not sent again");
+    }
+
+    #[tokio::test]
+    async fn a_given_up_writer_leaves_the_replies_of_the_calls_it_wrote_for_to_the_next() {
         let server = RedisServer::start().expect("redis-server starts");
         let writes = connection(&server);
         let mut first = writes.try_turn().expect("the turn is free");
@@ -687,9 +815,10 @@ mod on_a_server {
         // The first call writes for both, then is given up while BLPOP blocks.
         let given_up = tokio::time::timeout(Duration::from_millis(100), first.call()).await;
         assert!(given_up.is_err(), "BLPOP blocks: {given_up:?}");
-        let error = behind.await.expect("the call ran").expect_err("cut short");
-        assert!(error.is_io_error(), "{error}");
+        // The next call reads what is owed: the one behind gets its reply.
         let replies = call(&writes, &[&["ECHO", "next"]]).await.expect("replies");
-        assert_eq!(replies, [bulk("next")], "not BLPOP's or the cut call's");
+        assert_eq!(replies, [bulk("next")], "not BLPOP's or the other call's");
+        let behind = behind.await.expect("the call ran").expect("its replies");
+        assert_eq!(behind, [bulk("behind")]);
     }
 }

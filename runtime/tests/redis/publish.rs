@@ -15,6 +15,7 @@ on_both!(
     a_batch_is_published_in_order,
     streams_are_trimmed_by_length,
     publishes_from_many_tasks_keep_each_tasks_order,
+    a_batch_caps_a_stream_by_the_largest_cap_it_is_written_with,
 );
 
 async fn publish_writes_the_wire_format(f: Fixture) {
@@ -213,7 +214,8 @@ async fn publishes_from_many_tasks_keep_each_tasks_order(f: Fixture) {
     const EACH: u64 = 60;
     let publisher = std::sync::Arc::new(f.publisher.clone());
     // Each task publishes one by one and in batches, all at once with the
-    // others: some take the publisher's own connection, some queue on the
+    // others: on a single server they take turns on the publisher's own
+    // connection, sharing round trips; on a cluster they go through the
     // redis crate's.
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
@@ -357,4 +359,23 @@ async fn an_event_that_cannot_be_encoded_publishes_nothing_of_its_batch() {
     assert!(matches!(error, PublishError::Encode { .. }), "{error}");
     let mut redis = f.redis.clone();
     assert_eq!(len(&mut redis, &f.stream).await, 0, "none of the batch was written");
+}
+
+async fn a_batch_caps_a_stream_by_the_largest_cap_it_is_written_with(f: Fixture) {
+    let layout = |max_len| xerpium_messaging::StreamLayout {
+        max_len,
+        ..xerpium_messaging::StreamLayout::DEFAULT
+    };
+    let mut batch = f.publisher.batch();
+    for n in 0..1_000 {
+        let envelope = f
+            .publisher
+            .envelope(&Ping::new("s", n), &PublishContext::new())
+            .expect("envelope");
+        let max_len = if n % 2 == 0 { 100 } else { 100_000 };
+        batch.add_envelope("test", envelope, &layout(max_len));
+    }
+    batch.send().await.expect("published");
+    let mut redis = f.redis.clone();
+    assert_eq!(len(&mut redis, &f.stream).await, 1_000, "trimmed by the smaller cap");
 }
