@@ -39,7 +39,7 @@
 //! Retention is measured against this machine's clock while entry ids carry
 //! the Redis server's clock: keep them in sync (NTP).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
 use redis::{RedisError, Value};
@@ -243,13 +243,15 @@ pub struct Batch<'p> {
 }
 
 /// A batch's turn on the runtime's own connection: the commands of the
-/// first `encoded` items are encoded on it, and whether writing ahead
-/// failed (the rest waits for the call then).
+/// first `encoded` items are encoded on it; writing ahead stops at
+/// `deadline` (the publish timeout from when the turn was taken) or when a
+/// write fails, and the rest waits for the call then.
 #[derive(Debug)]
 struct Ahead {
     writer: Writer,
     encoded: usize,
-    failed: bool,
+    deadline: Instant,
+    stopped: bool,
 }
 
 impl Ahead {
@@ -260,7 +262,8 @@ impl Ahead {
         Some(Ahead {
             writer,
             encoded: 0,
-            failed: false,
+            deadline: Instant::now() + publisher.timeout,
+            stopped: false,
         })
     }
 }
@@ -364,11 +367,10 @@ impl Batch<'_> {
         });
         ahead.encoded = self.items.len();
         ahead.writer.commands().end();
-        if !ahead.failed && ahead.writer.unsent() >= WRITE_AHEAD {
-            // Bounded as a publish is. A write that failed or was cut short
-            // leaves the call to send everything again on a new connection.
-            let sent = tokio::time::timeout(self.publisher.timeout, ahead.writer.send_early()).await;
-            ahead.failed = !sent.unwrap_or(false);
+        if !ahead.stopped && ahead.writer.unsent() >= WRITE_AHEAD {
+            // A write cut short at the deadline goes on in the call.
+            let sent = tokio::time::timeout_at(ahead.deadline.into(), ahead.writer.send_early()).await;
+            ahead.stopped = !sent.unwrap_or(false);
         }
     }
 

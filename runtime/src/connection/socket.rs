@@ -94,14 +94,18 @@ impl Socket {
         Ok(())
     }
 
-    /// Sends `commands`, encoded in RESP already (as they are: never after
-    /// an `ASKING`).
-    pub(super) async fn write(&mut self, commands: &[u8]) -> Result<(), RedisError> {
+    /// Writes the start of `commands`, encoded in RESP already (as they
+    /// are: never after an `ASKING`); how many bytes it wrote (at least one).
+    /// Cancel-safe: given up, it wrote nothing.
+    pub(super) async fn write_some(&mut self, commands: &[u8]) -> Result<usize, RedisError> {
         debug_assert!(
             !self.asking,
             "commands written as they are go where no ASKING is needed"
         );
-        Ok(self.io.write_all(commands).await?)
+        match self.io.write(commands).await? {
+            0 => Err(lost()),
+            written => Ok(written),
+        }
     }
 
     /// The reply to the oldest command sent and not yet answered, decoded

@@ -17,14 +17,16 @@
 //! from many tasks still share round trips, and everything goes over one
 //! socket, in the order the calls came.
 //!
-//! Replies come in the order commands were sent. A call given up (its
-//! future dropped, on a timeout) leaves the replies it did not read unread:
-//! the next call reads and drops them before its own, so what a timed-out
-//! publish had sent stays ahead of what is published next. A call given up
-//! while writing leaves part of a command on the socket: the next call
-//! closes it and connects anew. A queued call given up before its turn is
-//! not written at all; calls that a given-up call was writing for fail
-//! (their commands may have run).
+//! Replies come in the order commands were sent, and are kept by group
+//! with whom they are for. A call given up (its future dropped, on a
+//! timeout) leaves the replies it did not read: the next call with the turn
+//! reads them, drops its own and hands waiting calls theirs (when no call is
+//! queued, the turn goes to the oldest of those, to read them itself). So
+//! what a timed-out publish had sent stays ahead of what is published next,
+//! and the calls it wrote for still get their replies. A write given up half
+//! done goes on where it stopped in the same call; the next call closes a
+//! socket left with part of a command on it and connects anew. A queued call
+//! given up before its turn is not written at all.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -87,19 +89,50 @@ impl Drop for Turn {
             return;
         };
         let mut turns = inner.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        // The socket is free: the call whose turn this was let go of it.
+        let mut state = inner.state.try_lock().ok();
+        if let Some(state) = &mut state {
+            // What that call would have read for itself is no one's now.
+            for pending in &mut state.pending {
+                if matches!(pending.recipient, Recipient::Caller | Recipient::Handed) {
+                    pending.recipient = Recipient::Nobody;
+                }
+            }
+        }
+        let next = || Turn {
+            inner: Some(inner.clone()),
+        };
         while let Some(Waiting { commands, answer }) = turns.waiting.pop_front() {
-            let next = Turn {
-                inner: Some(inner.clone()),
+            if let Err(unsent) = answer.send(Answer::Turn(next(), commands)) {
+                // Given up: the turn goes on to the next.
+                defuse(unsent);
+                continue;
+            }
+            return;
+        }
+        // None queued, but calls whose commands were written wait for their
+        // replies: the oldest reads them (and the others').
+        let written_for = state.iter_mut().flat_map(|state| state.pending.iter_mut());
+        for pending in written_for.filter(|pending| matches!(pending.recipient, Recipient::Waiting(_))) {
+            let Recipient::Waiting(answer) = std::mem::replace(&mut pending.recipient, Recipient::Handed) else {
+                continue;
             };
-            match answer.send(Answer::Turn(next, commands)) {
+            match answer.send(Answer::Turn(next(), Commands::default())) {
                 Ok(()) => return,
-                // Given up: the turn goes on to the next (this one has not
-                // passed it anywhere).
-                Err(Answer::Turn(mut next, _)) => drop(next.inner.take()),
-                Err(Answer::Replies(_)) => unreachable!("a turn was sent"),
+                Err(unsent) => {
+                    defuse(unsent);
+                    pending.recipient = Recipient::Nobody;
+                }
             }
         }
         turns.taken = false;
+    }
+}
+
+/// An answer that could not be sent: a turn in it is not passed on again.
+fn defuse(unsent: Answer) {
+    if let Answer::Turn(mut turn, _) = unsent {
+        turn.inner = None;
     }
 }
 
@@ -109,6 +142,9 @@ enum Recipient {
     Caller,
     /// A call that waited for the turn: it gets them once all are read.
     Waiting(oneshot::Sender<Answer>),
+    /// A call that waited, to which the turn was handed to read them itself
+    /// (the call that wrote them was given up and none was queued).
+    Handed,
     /// No one: the call that wrote them for itself was given up.
     Nobody,
 }
@@ -127,8 +163,9 @@ struct Pending {
 #[derive(Default)]
 struct State {
     socket: Option<Socket>,
-    /// Set while commands are written: found set later, it says a call was
-    /// given up with part of a command sent.
+    /// Set while commands are written: found set by the next call, it says
+    /// the last was given up with part of a command sent (within a call,
+    /// writing goes on from `sent_bytes`).
     writing: bool,
     /// The replies still to come on the socket, by group, oldest first.
     /// Those of a given-up call are read by the next, which hands a waiting
@@ -148,6 +185,9 @@ struct State {
     /// started on a connection an earlier call had opened (which Redis may
     /// have dropped since) and has read nothing on it yet.
     may_retry: bool,
+    /// Why the call must fail: writing ahead failed on a connection it may
+    /// not write everything again on.
+    failed: Option<RedisError>,
 }
 
 impl State {
@@ -166,7 +206,7 @@ impl State {
                 Recipient::Waiting(answer) => {
                     let _ = answer.send(Answer::Replies(Err(error.clone())));
                 }
-                Recipient::Caller | Recipient::Nobody => {}
+                Recipient::Caller | Recipient::Handed | Recipient::Nobody => {}
             }
         }
         again.append(&mut self.unwritten);
@@ -294,10 +334,15 @@ impl Writer {
         now.commands.clear();
         commands.end();
         now.commands.append(&mut commands);
+        if now.writing {
+            now.reset(&interrupted());
+        }
         now.own = None;
         now.sent_bytes = 0;
         now.sent_commands = 0;
-        now.may_retry = now.socket.is_some() && !now.writing;
+        now.failed = None;
+        // Idle since an earlier call: if it fails at once, Redis dropped it.
+        now.may_retry = now.socket.is_some() && now.pending.is_empty();
         Writer { state, turn }
     }
 
@@ -318,15 +363,21 @@ impl Writer {
     }
 
     /// Writes the commands complete so far, so that Redis runs them while
-    /// more are added; whether that worked. A failure closes the
-    /// connection: [`call`](Self::call) then sends every command on a new
-    /// one.
+    /// more are added; whether that worked. Given up half done, the call
+    /// goes on writing where it stopped. A failure closes the connection:
+    /// [`call`](Self::call) then sends every command again on a new one if
+    /// it may (the connection was an earlier call's and gave nothing back),
+    /// else fails with it.
     pub(crate) async fn send_early(&mut self) -> bool {
         match self.send_unsent(false).await {
             Ok(()) => true,
             Err(error) => {
-                tracing::debug!(%error, "writing ahead to Redis failed; the call writes everything again");
-                self.state.reset(&error);
+                tracing::debug!(%error, "writing ahead to Redis failed");
+                let state = &mut *self.state;
+                state.reset(&error);
+                if !(error.is_io_error() && std::mem::take(&mut state.may_retry)) {
+                    state.failed = Some(error);
+                }
                 false
             }
         }
@@ -342,6 +393,9 @@ impl Writer {
     /// caller's to bound. Then the turn passes on.
     pub(crate) async fn call(mut self) -> Result<Vec<Value>, RedisError> {
         self.state.commands.end();
+        if let Some(error) = self.state.failed.take() {
+            return Err(error);
+        }
         loop {
             let replies = match self.send_unsent(true).await {
                 Ok(()) => self.replies().await,
@@ -370,9 +424,6 @@ impl Writer {
     async fn send_unsent(&mut self, take_waiting: bool) -> Result<(), RedisError> {
         let inner = self.turn.inner.as_deref().expect("a turn not passed on");
         let state = &mut *self.state;
-        if state.writing {
-            state.reset(&interrupted());
-        }
         if state.socket.is_none() {
             let socket = within(CONNECT_TIMEOUT, Socket::open(&inner.server, false)).await?;
             state.socket = Some(socket);
@@ -386,10 +437,14 @@ impl Writer {
             };
             state.own.get_or_insert(state.commands.count);
             for Waiting { mut commands, answer } in waiting {
+                commands.end();
+                if commands.count == 0 {
+                    let _ = answer.send(Answer::Replies(Ok(Vec::new())));
+                    continue;
+                }
                 if answer.is_closed() {
                     continue;
                 }
-                commands.end();
                 state.unwritten.push_back((commands.count, answer));
                 state.commands.append(&mut commands);
             }
@@ -397,15 +452,17 @@ impl Writer {
         let Some(socket) = &mut state.socket else {
             return Err(lost());
         };
-        let bytes = &state.commands.bytes[state.sent_bytes..];
-        if bytes.is_empty() {
+        if state.sent_bytes == state.commands.bytes.len() {
             return Ok(());
         }
+        // In pieces, each counted once written: given up, the call can go on
+        // where it stopped.
         state.writing = true;
-        socket.write(bytes).await?;
+        while state.sent_bytes < state.commands.bytes.len() {
+            state.sent_bytes += socket.write_some(&state.commands.bytes[state.sent_bytes..]).await?;
+        }
         state.writing = false;
         let (from, to) = (state.sent_commands, state.commands.count);
-        state.sent_bytes = state.commands.bytes.len();
         state.sent_commands = to;
         // What was written: this call's own commands, then whole groups of
         // the calls it writes for.
@@ -459,7 +516,7 @@ impl Writer {
                 break;
             };
             match group.recipient {
-                Recipient::Caller => own.extend(group.read),
+                Recipient::Caller | Recipient::Handed => own.extend(group.read),
                 Recipient::Waiting(answer) => {
                     let _ = answer.send(Answer::Replies(settled(group.read)));
                 }
@@ -627,6 +684,20 @@ mod on_a_server {
         let call = tokio::spawn(async move { connection.call(commands).await });
         tokio::time::sleep(Duration::from_millis(50)).await;
         call
+    }
+
+    /// A call that writes a `BLPOP` for itself and the `ECHO behind` of a
+    /// call queued behind it, given up while `BLPOP` blocks (for a second);
+    /// the call behind.
+    async fn given_up_writing_for_one_behind(
+        writes: &WriteConnection,
+    ) -> tokio::task::JoinHandle<Result<Vec<Value>, RedisError>> {
+        let mut first = writes.try_turn().expect("the turn is free");
+        first.commands().command("", "BLPOP").arg(b"list").arg(b"1");
+        let behind = queued(writes, &[&["ECHO", "behind"]]).await;
+        let given_up = tokio::time::timeout(Duration::from_millis(100), first.call()).await;
+        assert!(given_up.is_err(), "BLPOP blocks: {given_up:?}");
+        behind
     }
 
     fn bulk(text: &str) -> Value {
@@ -806,15 +877,50 @@ mod on_a_server {
     }
 
     #[tokio::test]
+    async fn a_call_written_for_by_a_given_up_writer_gets_its_replies_with_no_call_after() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        let behind = given_up_writing_for_one_behind(&writes).await;
+        // No other call comes: the one written for reads its reply itself.
+        let behind = tokio::time::timeout(Duration::from_secs(5), behind)
+            .await
+            .expect("answered in time")
+            .expect("the call ran")
+            .expect("its replies");
+        assert_eq!(behind, [bulk("behind")]);
+        assert!(writes.try_turn().is_some(), "the turn is free again");
+    }
+
+    #[tokio::test]
+    async fn writing_ahead_cut_short_goes_on_where_it_stopped() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        call(&writes, &[&["PING"]]).await.expect("connected");
+        let mut writer = writes.try_turn().expect("the turn is free");
+        let big = "x".repeat(64 << 20);
+        let commands = writer.commands();
+        commands.command("", "INCR").arg(b"n");
+        commands.command("", "SET").arg(b"big").arg(big.as_bytes());
+        commands.command("", "INCR").arg(b"n");
+        commands.end();
+        let held = server.hold(Duration::from_millis(600));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let cut = tokio::time::timeout(Duration::from_millis(100), writer.send_early()).await;
+        assert!(cut.is_err(), "the server reads nothing meanwhile");
+        held.join().expect("the script ran").expect("the script ran");
+        let replies = writer.call().await.expect("replies");
+        assert_eq!(
+            replies,
+            [Value::Int(1), Value::Okay, Value::Int(2)],
+            "each command once"
+        );
+    }
+
+    #[tokio::test]
     async fn a_given_up_writer_leaves_the_replies_of_the_calls_it_wrote_for_to_the_next() {
         let server = RedisServer::start().expect("redis-server starts");
         let writes = connection(&server);
-        let mut first = writes.try_turn().expect("the turn is free");
-        first.commands().command("", "BLPOP").arg(b"list").arg(b"1");
-        let behind = queued(&writes, &[&["ECHO", "behind"]]).await;
-        // The first call writes for both, then is given up while BLPOP blocks.
-        let given_up = tokio::time::timeout(Duration::from_millis(100), first.call()).await;
-        assert!(given_up.is_err(), "BLPOP blocks: {given_up:?}");
+        let behind = given_up_writing_for_one_behind(&writes).await;
         // The next call reads what is owed: the one behind gets its reply.
         let replies = call(&writes, &[&["ECHO", "next"]]).await.expect("replies");
         assert_eq!(replies, [bulk("next")], "not BLPOP's or the other call's");
