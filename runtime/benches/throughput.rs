@@ -25,7 +25,7 @@ use xerpium_messaging::{Config, Consumer, Event, Publish, PublishContext, Publis
 const ENTRY_BYTES: usize = 400;
 /// Rounds of each figure with a target.
 const ROUNDS: usize = 5;
-const AWAITED: u64 = 5_000;
+const AWAITED: u64 = 20_000;
 const PIPELINED: u64 = 100_000;
 const BACKLOG: u64 = 100_000;
 const RSS_BACKLOG: u64 = 1_000_000;
@@ -81,7 +81,9 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
             .await??;
             rounds.add(figure, ceiling);
             let floor = tokio::spawn(async move { crate_alone(port, 1, AWAITED).await.map_err(|e| e.to_string()) });
-            rounds.floors.push(floor.await??);
+            rounds.crate_alone.push(floor.await??);
+            let floor = tokio::spawn(async move { socket_alone(port, 1, AWAITED).await.map_err(|e| e.to_string()) });
+            rounds.socket_alone.push(floor.await??);
             flush(&server)?;
         }
         rounds.report(
@@ -89,7 +91,14 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
             "XADD of the runtime's entry (its fields, MAXLEN ~) -P 1",
             "≥ 90 %",
         );
-        rounds.report_floor("the same XADD, prebuilt, awaited on the redis crate's connection alone");
+        rounds.report_floor(
+            "the same XADD, prebuilt, awaited on the redis crate's connection alone",
+            &rounds.crate_alone,
+        );
+        rounds.report_floor(
+            "the same XADD, prebuilt, awaited on a bare tokio socket",
+            &rounds.socket_alone,
+        );
     }
 
     if wanted("pipelined") {
@@ -99,7 +108,8 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
             let ceiling = redis_benchmark_same_shape(port, 64, PIPELINED)?;
             let figure = publish_events(&publisher, PIPELINED, 100, Tick::new).await?;
             rounds.add(figure, ceiling);
-            rounds.floors.push(crate_alone(port, 100, PIPELINED).await?);
+            rounds.crate_alone.push(crate_alone(port, 100, PIPELINED).await?);
+            rounds.socket_alone.push(socket_alone(port, 100, PIPELINED).await?);
             flush(&server)?;
         }
         rounds.report(
@@ -107,7 +117,14 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
             "XADD of the runtime's entry (its fields, MAXLEN ~) -P 64",
             "≥ 85 %",
         );
-        rounds.report_floor("the same XADD, prebuilt, 100 a pipeline on the redis crate's connection alone");
+        rounds.report_floor(
+            "the same XADD, prebuilt, 100 a pipeline on the redis crate's connection alone",
+            &rounds.crate_alone,
+        );
+        rounds.report_floor(
+            "the same XADD, prebuilt, 100 at a time on a bare tokio socket",
+            &rounds.socket_alone,
+        );
     }
 
     let runs = [(1, false, ROUNDS), (4, false, 1), (1, true, 1), (4, true, 1)];
@@ -242,6 +259,34 @@ async fn crate_alone(port: u16, pipeline: u64, requests: u64) -> Result<f64, Box
             let _: redis::Value = command.query_async(&mut connection).await?;
         } else {
             let _: Vec<redis::Value> = batch.query_async(&mut connection).await?;
+        }
+    }
+    Ok(common::rate(requests, started))
+}
+
+/// A bare tokio socket: `requests` `XADD`s of the runtime's entry, encoded
+/// once, `pipeline` at a time, each batch's replies awaited before the next
+/// is written: what a client on tokio costs at the least (msgs/s).
+async fn socket_alone(port: u16, pipeline: u64, requests: u64) -> Result<f64, Box<dyn std::error::Error>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let args = same_shape_xadd()?;
+    let mut command = redis::cmd(&args[0]);
+    command.arg(&args[1..]);
+    let batch = command.get_packed_command().repeat(usize::try_from(pipeline)?);
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    socket.set_nodelay(true)?;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let started = Instant::now();
+    for _ in 0..requests / pipeline {
+        socket.write_all(&batch).await?;
+        // Each reply, an entry id, is one bulk string: two lines.
+        let mut lines = 0;
+        while lines < 2 * pipeline {
+            let read = socket.read(&mut buffer).await?;
+            if read == 0 {
+                return Err("redis-server closed the connection".into());
+            }
+            lines += buffer[..read].iter().filter(|&&byte| byte == b'\n').count() as u64;
         }
     }
     Ok(common::rate(requests, started))
@@ -513,7 +558,9 @@ struct Rounds {
     figures: Vec<f64>,
     ceilings: Vec<f64>,
     /// The redis crate alone doing the same, where measured.
-    floors: Vec<f64>,
+    crate_alone: Vec<f64>,
+    /// A bare tokio socket doing the same, where measured.
+    socket_alone: Vec<f64>,
 }
 
 impl Rounds {
@@ -541,17 +588,17 @@ impl Rounds {
         );
     }
 
-    /// Prints the median of the floors, against the ceiling and beside the
-    /// runtime's figure.
-    fn report_floor(&self, what: &str) {
+    /// Prints the median of `floors` (one per round), against the ceiling
+    /// and beside the runtime's figure.
+    fn report_floor(&self, what: &str, floors: &[f64]) {
         let ratio = |values: &[f64]| {
             let ratios: Vec<f64> = values.iter().zip(&self.ceilings).map(|(v, c)| 100.0 * v / c).collect();
             median(&ratios)
         };
         println!(
             "  {what}: {:.0} msgs/s = {:.1} % of the ceiling (the runtime {:.1} %)",
-            median(&self.floors),
-            ratio(&self.floors),
+            median(floors),
+            ratio(floors),
             ratio(&self.figures),
         );
     }
