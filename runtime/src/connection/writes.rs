@@ -26,7 +26,10 @@
 //! and the calls it wrote for still get their replies. A write given up half
 //! done goes on where it stopped in the same call; the next call closes a
 //! socket left with part of a command on it and connects anew. A queued call
-//! given up before its turn is not written at all.
+//! given up before its turn is not written at all. A connection that
+//! answers nothing while two calls in a row are given up is taken for dead
+//! (a peer gone without a word, an idle connection a firewall dropped) and
+//! opened anew.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -39,6 +42,10 @@ use super::socket::{Socket, lost, within};
 use super::{AddCommands, CONNECT_TIMEOUT};
 use crate::config::{Config, RedisServers};
 use crate::error::Error;
+
+/// How many calls in a row may be given up with replies owed and none read
+/// before the connection is taken for dead.
+const STALLED_CALLS: u32 = 2;
 
 /// The runtime's own connection to a single server for writes, opened at
 /// the first call and again after one failed. Cheap to clone: clones share
@@ -188,6 +195,12 @@ struct State {
     /// Why the call must fail: writing ahead failed on a connection it may
     /// not write everything again on.
     failed: Option<RedisError>,
+    /// Whether the call read a reply, and how many calls in a row were
+    /// given up owed replies and read none: a connection that answers
+    /// nothing for that long is taken for dead (a peer gone without a word,
+    /// an idle connection a firewall dropped) and opened anew.
+    read_any: bool,
+    stalled: u32,
 }
 
 impl State {
@@ -341,6 +354,17 @@ impl Writer {
         now.sent_bytes = 0;
         now.sent_commands = 0;
         now.failed = None;
+        if now.pending.is_empty() || now.read_any {
+            now.stalled = 0;
+        } else {
+            now.stalled += 1;
+            if now.stalled >= STALLED_CALLS {
+                tracing::warn!("Redis answered none of the last {STALLED_CALLS} publishes in time; connecting anew");
+                now.stalled = 0;
+                now.reset(&interrupted());
+            }
+        }
+        now.read_any = false;
         // Idle since an earlier call: if it fails at once, Redis dropped it.
         now.may_retry = now.socket.is_some() && now.pending.is_empty();
         Writer { state, turn }
@@ -510,6 +534,7 @@ impl Writer {
                 }
                 // The connection works: a failure from now on is no stale one.
                 state.may_retry = false;
+                state.read_any = true;
                 group.read.push(reply);
             }
             let Some(group) = state.pending.pop_front() else {
@@ -913,6 +938,41 @@ mod on_a_server {
             replies,
             [Value::Int(1), Value::Okay, Value::Int(2)],
             "each command once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_answers_nothing_is_opened_anew() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        // A server that takes connections and never answers (a peer gone
+        // without a word looks the same).
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = silent.local_addr().expect("addr").port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = accepted.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in silent.incoming() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                held.push(stream);
+            }
+        });
+        let server = RedisServer::start().expect("redis-server starts");
+        let config = server
+            .config("svc")
+            .redis_url(format!("redis://127.0.0.1:{port}"))
+            .build()
+            .expect("valid config");
+        let writes = WriteConnection::new(&config).expect("a URL").expect("a single server");
+        for _ in 0..=STALLED_CALLS {
+            let given_up = tokio::time::timeout(Duration::from_millis(100), call(&writes, &[&["PING"]])).await;
+            assert!(given_up.is_err(), "no answer: {given_up:?}");
+        }
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            2,
+            "connected anew after {STALLED_CALLS} calls"
         );
     }
 
