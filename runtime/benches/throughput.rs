@@ -244,9 +244,7 @@ fn redis_benchmark_same_shape(port: u16, pipeline: u64, requests: u64) -> Result
 /// runtime's: what the runtime's publish costs beyond the client it uses
 /// (msgs/s).
 async fn crate_alone(port: u16, pipeline: u64, requests: u64) -> Result<f64, Box<dyn std::error::Error>> {
-    let args = same_shape_xadd()?;
-    let mut command = redis::cmd(&args[0]);
-    command.arg(&args[1..]);
+    let command = same_shape_command()?;
     let mut batch = redis::pipe();
     for _ in 0..pipeline {
         batch.add_command(command.clone());
@@ -269,9 +267,7 @@ async fn crate_alone(port: u16, pipeline: u64, requests: u64) -> Result<f64, Box
 /// is written: what a client on tokio costs at the least (msgs/s).
 async fn socket_alone(port: u16, pipeline: u64, requests: u64) -> Result<f64, Box<dyn std::error::Error>> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let args = same_shape_xadd()?;
-    let mut command = redis::cmd(&args[0]);
-    command.arg(&args[1..]);
+    let command = same_shape_command()?;
     let batch = command.get_packed_command().repeat(usize::try_from(pipeline)?);
     let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     socket.set_nodelay(true)?;
@@ -290,6 +286,14 @@ async fn socket_alone(port: u16, pipeline: u64, requests: u64) -> Result<f64, Bo
         }
     }
     Ok(common::rate(requests, started))
+}
+
+/// [`same_shape_xadd`] as a command of the redis crate.
+fn same_shape_command() -> Result<redis::Cmd, Box<dyn std::error::Error>> {
+    let args = same_shape_xadd()?;
+    let mut command = redis::cmd(&args[0]);
+    command.arg(&args[1..]);
+    Ok(command)
 }
 
 /// The arguments of an `XADD` of an entry as the runtime writes it (its

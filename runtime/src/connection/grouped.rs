@@ -50,14 +50,8 @@ impl SlotPipeline {
     /// Adds command `name` on `key` (which the caller still passes as an
     /// argument where the command takes it); returns it for its arguments.
     pub fn cmd(&mut self, key: &str, name: &str) -> &mut Cmd {
-        self.add(key, redis::cmd(name))
-    }
-
-    /// Adds `command` on `key`, built by the caller (e.g. with the capacity
-    /// it needs); returns it for more arguments.
-    pub fn add(&mut self, key: &str, command: Cmd) -> &mut Cmd {
         self.len += 1;
-        self.added.push((Slot::for_key(key), command));
+        self.added.push((Slot::for_key(key), redis::cmd(name)));
         &mut self.added.last_mut().expect("a command was just added").1
     }
 

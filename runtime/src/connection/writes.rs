@@ -90,27 +90,37 @@ struct Turn {
     inner: Option<Arc<Inner>>,
 }
 
+impl Turn {
+    /// The turn on `inner`, taken (or passed on) under its `turns` lock.
+    fn of(inner: &Arc<Inner>) -> Turn {
+        Turn {
+            inner: Some(inner.clone()),
+        }
+    }
+}
+
 impl Drop for Turn {
     fn drop(&mut self) {
         let Some(inner) = self.inner.take() else {
             return;
         };
         let mut turns = inner.turns.lock().unwrap_or_else(PoisonError::into_inner);
-        // The socket is free: the call whose turn this was let go of it.
+        // The socket is free: the call whose turn this was let go of it
+        // (a `Writer` drops its lock before its turn).
         let mut state = inner.state.try_lock().ok();
+        debug_assert!(state.is_some(), "no lock on the socket outlives the turn");
         if let Some(state) = &mut state {
-            // What that call would have read for itself is no one's now.
+            // What that call wrote is no longer the current call's, and what
+            // it would have read for itself is no one's now.
             for pending in &mut state.pending {
+                pending.current = false;
                 if matches!(pending.recipient, Recipient::Caller | Recipient::Handed) {
                     pending.recipient = Recipient::Nobody;
                 }
             }
         }
-        let next = || Turn {
-            inner: Some(inner.clone()),
-        };
         while let Some(Waiting { commands, answer }) = turns.waiting.pop_front() {
-            if let Err(unsent) = answer.send(Answer::Turn(next(), commands)) {
+            if let Err(unsent) = answer.send(Answer::Turn(Turn::of(&inner), commands)) {
                 // Given up: the turn goes on to the next.
                 defuse(unsent);
                 continue;
@@ -124,7 +134,7 @@ impl Drop for Turn {
             let Recipient::Waiting(answer) = std::mem::replace(&mut pending.recipient, Recipient::Handed) else {
                 continue;
             };
-            match answer.send(Answer::Turn(next(), Commands::default())) {
+            match answer.send(Answer::Turn(Turn::of(&inner), Commands::default())) {
                 Ok(()) => return,
                 Err(unsent) => {
                     defuse(unsent);
@@ -226,14 +236,14 @@ impl State {
         self.unwritten = again;
     }
 
-    /// Fails the calls this call took with `error` (the replies of those
-    /// it wrote, still to come, are no one's).
+    /// Fails the calls this call took with `error`. All of them are
+    /// unwritten: a call fails after a reset (which moves those it wrote
+    /// back there) or when it could not connect (no socket, nothing pending).
     fn fail_taken(&mut self, error: &RedisError) {
-        for pending in self.pending.iter_mut().filter(|pending| pending.current) {
-            if let Recipient::Waiting(answer) = std::mem::replace(&mut pending.recipient, Recipient::Nobody) {
-                let _ = answer.send(Answer::Replies(Err(error.clone())));
-            }
-        }
+        debug_assert!(
+            self.pending.iter().all(|pending| !pending.current),
+            "nothing of a failing call is on a socket"
+        );
         for (_, answer) in self.unwritten.drain(..) {
             let _ = answer.send(Answer::Replies(Err(error.clone())));
         }
@@ -286,9 +296,7 @@ impl WriteConnection {
             }
             turns.taken = true;
         }
-        let turn = Turn {
-            inner: Some(self.inner.clone()),
-        };
+        let turn = Turn::of(&self.inner);
         // Free, as no other call has the turn.
         let state = self.inner.state.clone().try_lock_owned().ok()?;
         Some(Writer::start(state, turn, Commands::default()))
@@ -310,12 +318,7 @@ impl WriteConnection {
             }
         };
         let (turn, commands) = match answered {
-            Ok(commands) => (
-                Turn {
-                    inner: Some(self.inner.clone()),
-                },
-                commands,
-            ),
+            Ok(commands) => (Turn::of(&self.inner), commands),
             Err(answered) => match answered.await {
                 Ok(Answer::Replies(replies)) => return replies,
                 Ok(Answer::Turn(turn, commands)) => (turn, commands),
@@ -332,15 +335,9 @@ impl Writer {
     /// into the buffer kept from call to call).
     fn start(mut state: OwnedMutexGuard<State>, turn: Turn, mut commands: Commands) -> Writer {
         let now = &mut *state;
-        // What an earlier call left: replies it would have read itself are
-        // no one's now; calls it had taken and not written get an error
-        // (their commands may be on a socket cut mid-write).
-        for pending in &mut now.pending {
-            pending.current = false;
-            if matches!(pending.recipient, Recipient::Caller) {
-                pending.recipient = Recipient::Nobody;
-            }
-        }
+        // Calls an earlier call had taken and not written get an error
+        // (their commands may be on a socket cut mid-write). What it wrote
+        // the turn's hand-over settled (see `Turn`'s drop).
         for (_, answer) in now.unwritten.drain(..) {
             let _ = answer.send(Answer::Replies(Err(interrupted())));
         }

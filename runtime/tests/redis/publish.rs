@@ -267,7 +267,7 @@ async fn a_publish_that_timed_out_stays_ahead_of_the_next() {
         .publish_timeout(Duration::from_millis(200))
         .build()
         .expect("config");
-    let publisher = Publisher::connect(&config).await.expect("publisher");
+    let publisher = publisher(&config).await;
     publisher
         .publish(&Ping::new("s", 0), &PublishContext::new())
         .await
