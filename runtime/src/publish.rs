@@ -9,7 +9,8 @@ use crate::event::Event;
 /// Correlation and trace context of a publish.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublishContext {
-    /// The correlation id to carry; a new one is generated when absent.
+    /// The correlation id to carry. When absent, the message starts a chain:
+    /// its own id is its correlation id (a batch's, a new one it shares).
     pub correlation_id: Option<String>,
     /// Id of the message or request that caused this publish.
     pub causation_id: Option<String>,
@@ -21,7 +22,8 @@ pub struct PublishContext {
 }
 
 impl PublishContext {
-    /// A context with nothing set: a new correlation id will be generated.
+    /// A context with nothing set: the message published with it starts a
+    /// correlation chain of its own.
     pub fn new() -> Self {
         Self::default()
     }

@@ -39,6 +39,7 @@
 //! Retention is measured against this machine's clock while entry ids carry
 //! the Redis server's clock: keep them in sync (NTP).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
@@ -53,7 +54,7 @@ use crate::error::Error;
 use crate::event::{Event, StreamLayout};
 use crate::keys::Keys;
 use crate::publish::{Publish, PublishContext, PublishError};
-use crate::telemetry::{self, trace};
+use crate::telemetry::{PerType, Publishing, trace};
 use crate::trim::AgeTrims;
 
 /// How many bytes of a batch's commands [`Batch::write_ahead`] encodes
@@ -75,6 +76,8 @@ pub struct Publisher {
     replicas: u32,
     /// The age bounds last sent (see [Trimming](self#trimming)).
     age_trims: AgeTrims,
+    /// The counters of what it published, per type (see [`telemetry`](crate::telemetry)).
+    metrics: Arc<PerType<Publishing>>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -102,13 +105,14 @@ impl Publisher {
             timeout: config.publish_timeout(),
             replicas: config.publish_replicas(),
             age_trims: AgeTrims::default(),
+            metrics: Arc::new(PerType::new()),
         })
     }
 
     /// The envelope `event` travels in: a new UUIDv7 id, the current time,
-    /// this service as source, and `context`'s correlation (a new one when
-    /// it has none), causation and trace; with no trace in `context`, the
-    /// current span's (feature `otel`, see [`telemetry::trace`]).
+    /// this service as source, and `context`'s correlation (when it has
+    /// none, this message starts a chain: its own id), causation and trace; with no trace in `context`, the
+    /// current span's (feature `otel`, see [`trace`]).
     pub fn envelope<E: Event>(&self, event: &E, context: &PublishContext) -> Result<Envelope, PublishError> {
         Ok(self.envelope_of(event, payload(event)?, context))
     }
@@ -128,10 +132,7 @@ impl Publisher {
             // The wire format keeps microseconds: so does the envelope.
             time: Utc::now().trunc_subsecs(6),
             subject: event.subject(),
-            correlation_id: context
-                .correlation_id
-                .clone()
-                .unwrap_or_else(|| Uuid::now_v7().to_string()),
+            correlation_id: context.correlation_id.clone().unwrap_or_else(|| hyphenated(id)),
             causation_id: context.causation_id.clone(),
             traceparent,
             tracestate,
@@ -151,9 +152,7 @@ impl Publisher {
         envelope: &Envelope,
         layout: &StreamLayout,
     ) -> Result<String, PublishError> {
-        let mut batch = self.batch();
-        batch.add_envelope(category, envelope.clone(), layout);
-        batch.send_one().await
+        self.send_one(self.item(category, envelope.clone(), layout)).await
     }
 
     /// Publishes `events` with one `context` in one pipelined round trip;
@@ -174,7 +173,7 @@ impl Publisher {
                 context
                     .correlation_id
                     .clone()
-                    .unwrap_or_else(|| Uuid::now_v7().to_string()),
+                    .unwrap_or_else(|| hyphenated(Uuid::now_v7())),
             ),
             ..context.clone()
         };
@@ -199,13 +198,149 @@ impl Publisher {
             ahead: None,
         }
     }
+
+    /// `envelope` on its way to the stream of `category` laid out as `layout`.
+    fn item(&self, category: &str, envelope: Envelope, layout: &StreamLayout) -> Item {
+        Item {
+            stream: self.keys.event_stream(category, layout, &envelope.subject),
+            envelope,
+            layout: *layout,
+        }
+    }
+
+    /// Sends `item` alone; returns its entry id.
+    async fn send_one(&self, item: Item) -> Result<String, PublishError> {
+        let mut ids = self.send(std::slice::from_ref(&item), None).await?;
+        ids.pop().ok_or_else(|| PublishError::Redis {
+            stream: item.stream,
+            reason: "Redis answered no entry id".into(),
+        })
+    }
+
+    /// Sends `items` in one round trip, on the turn `ahead` took if any (see
+    /// [`Batch::send`]).
+    async fn send(&self, items: &[Item], ahead: Option<Ahead>) -> Result<Vec<String>, PublishError> {
+        let Some(Item {
+            stream,
+            envelope: first,
+            ..
+        }) = items.first()
+        else {
+            return Ok(Vec::new());
+        };
+        let span = tracing::info_span!(
+            "publish",
+            event_type = %first.event_type,
+            stream = %stream,
+            message_id = %first.id,
+            correlation_id = %first.correlation_id,
+            traceparent = first.traceparent.as_deref(),
+            count = items.len(),
+            entry_id = tracing::field::Empty,
+        );
+        trace::continue_trace(&span, first.traceparent.as_deref(), first.tracestate.as_deref());
+        let sent = self.send_untraced(items, ahead).instrument(span.clone()).await;
+        if let Ok(ids) = &sent
+            && let Some(id) = ids.first()
+        {
+            span.record("entry_id", id.as_str());
+        }
+        for same_type in items.chunk_by(|a, b| a.envelope.event_type == b.envelope.event_type) {
+            self.metrics
+                .get(&same_type[0].envelope.event_type, Publishing::new)
+                .count(same_type.len() as u64, sent.is_ok());
+        }
+        sent
+    }
+
+    async fn send_untraced(&self, items: &[Item], ahead: Option<Ahead>) -> Result<Vec<String>, PublishError> {
+        let Some(Item {
+            stream: first_stream, ..
+        }) = items.first()
+        else {
+            return Ok(Vec::new());
+        };
+        let timeout = self.timeout;
+        let ahead = ahead.or_else(|| Ahead::take(self));
+        // Per stream, the largest cap and the longest retention it is
+        // written with, so that no type trims away entries another keeps.
+        let mut streams: Vec<(&str, u64, Duration)> = Vec::new();
+        for Item { stream, layout, .. } in items {
+            match streams.iter_mut().find(|(name, _, _)| name == stream) {
+                Some((_, cap, retention)) => {
+                    *cap = (*cap).max(layout.max_len);
+                    *retention = (*retention).max(layout.retention);
+                }
+                None => streams.push((stream, layout.max_len, layout.retention)),
+            }
+        }
+        let due = self
+            .age_trims
+            .due(streams.iter().map(|(stream, _, retention)| (*stream, *retention)));
+        // WAIT gets most of the timeout, so that too few replicas in time
+        // fails with that reason rather than with a bare timeout.
+        let replicas = (self.replicas > 0).then(|| (self.replicas, timeout.mul_f64(0.8)));
+        let send = async {
+            let mut replies = match (ahead, &self.writes) {
+                (
+                    Some(Ahead {
+                        mut writer, encoded, ..
+                    }),
+                    _,
+                ) => {
+                    add_rest(writer.commands(), &items[encoded..], &streams, &due, replicas);
+                    writer.call().await?
+                }
+                (None, Some(writes)) => {
+                    let mut commands = Commands::default();
+                    add_rest(&mut commands, items, &streams, &due, replicas);
+                    writes.call(commands).await?
+                }
+                (None, None) => {
+                    let mut pipe = SlotPipeline::new();
+                    add_writes(&mut pipe, items, |stream, _| cap_of(&streams, stream));
+                    add_trims(&mut pipe, &due);
+                    if let Some((wanted, wait)) = replicas {
+                        pipe.wait_for_replicas(wanted, wait);
+                    }
+                    return send_pipeline(&mut pipe, &self.connection).await;
+                }
+            };
+            if let Some((wanted, wait)) = replicas {
+                connection::check_replicas(replies.pop(), wanted, wait)?;
+            }
+            Ok(replies)
+        };
+        let reply: Vec<Value> = tokio::time::timeout(timeout, send)
+            .await
+            .map_err(|_| PublishError::Timeout {
+                stream: first_stream.clone(),
+                after: timeout,
+            })?
+            .map_err(|error| PublishError::Redis {
+                stream: first_stream.clone(),
+                reason: error.to_string(),
+            })?;
+        reply
+            .into_iter()
+            .take(items.len())
+            .map(|id| match id {
+                Value::BulkString(bytes) => String::from_utf8(bytes).map_err(|_| ()),
+                Value::SimpleString(text) => Ok(text),
+                _ => Err(()),
+            })
+            .collect::<Result<Vec<String>, ()>>()
+            .map_err(|()| PublishError::Redis {
+                stream: first_stream.clone(),
+                reason: "Redis answered something other than an entry id".into(),
+            })
+    }
 }
 
 impl Publish for Publisher {
     async fn publish<E: Event>(&self, event: &E, context: &PublishContext) -> Result<String, PublishError> {
-        let mut batch = self.batch();
-        batch.add(event, context)?;
-        batch.send_one().await
+        let envelope = self.envelope(event, context)?;
+        self.send_one(self.item(E::CATEGORY, envelope, &E::STREAM)).await
     }
 }
 
@@ -215,6 +350,11 @@ fn payload<E: Event>(event: &E) -> Result<String, PublishError> {
         event_type: E::TYPE,
         source,
     })
+}
+
+/// `id` in its hyphenated form, as a correlation id.
+fn hyphenated(id: Uuid) -> String {
+    id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).to_owned()
 }
 
 /// Sends `pipe` on `connection`. A connection Redis dropped (it restarted,
@@ -231,12 +371,21 @@ async fn send_pipeline(pipe: &mut SlotPipeline, connection: &Connection) -> Resu
     }
 }
 
+/// An event on its way: the stream it is written to, its envelope, and the
+/// layout that stream is trimmed by.
+#[derive(Debug)]
+struct Item {
+    stream: String,
+    envelope: Envelope,
+    layout: StreamLayout,
+}
+
 /// Events to publish together in one pipelined round trip.
 #[derive(Debug)]
 #[must_use = "a batch publishes nothing until it is sent"]
 pub struct Batch<'p> {
     publisher: &'p Publisher,
-    items: Vec<(String, Envelope, StreamLayout)>,
+    items: Vec<Item>,
     /// The runtime's own connection, once [`write_ahead`](Self::write_ahead)
     /// took it.
     ahead: Option<Ahead>,
@@ -278,8 +427,7 @@ impl Batch<'_> {
     /// Adds an envelope built earlier, for the stream of `category` laid
     /// out as `layout` (its subject's partition when partitioned).
     pub fn add_envelope(&mut self, category: &str, envelope: Envelope, layout: &StreamLayout) -> &mut Self {
-        let stream = self.publisher.keys.event_stream(category, layout, &envelope.subject);
-        self.items.push((stream, envelope, *layout));
+        self.items.push(self.publisher.item(category, envelope, layout));
         self
     }
 
@@ -301,53 +449,14 @@ impl Batch<'_> {
     /// correlation id, trace context; for a batch of several, the first
     /// event's and the count), a child of the trace context the first
     /// event carries (feature `otel`), and counts what it published, or
-    /// failed to, per type (see [`telemetry`]).
+    /// failed to, per type (see [`telemetry`](crate::telemetry)).
     pub async fn send(self) -> Result<Vec<String>, PublishError> {
-        let Some((stream, first, _)) = self.items.first() else {
-            return Ok(Vec::new());
-        };
-        let span = tracing::info_span!(
-            "publish",
-            event_type = %first.event_type,
-            stream = %stream,
-            message_id = %first.id,
-            correlation_id = %first.correlation_id,
-            traceparent = first.traceparent.as_deref(),
-            count = self.items.len(),
-            entry_id = tracing::field::Empty,
-        );
-        trace::continue_trace(&span, first.traceparent.as_deref(), first.tracestate.as_deref());
-        let mut types: Vec<(String, u64)> = Vec::new();
-        for (_, envelope, _) in &self.items {
-            match types.iter_mut().find(|(name, _)| *name == envelope.event_type) {
-                Some((_, count)) => *count += 1,
-                None => types.push((envelope.event_type.clone(), 1)),
-            }
-        }
-        let sent = self.send_untraced().instrument(span.clone()).await;
-        if let Ok(ids) = &sent
-            && let Some(id) = ids.first()
-        {
-            span.record("entry_id", id.as_str());
-        }
-        for (event_type, count) in &types {
-            telemetry::published(event_type, *count, sent.is_ok());
-        }
-        sent
-    }
-
-    /// Sends a batch of one event; returns its entry id.
-    async fn send_one(self) -> Result<String, PublishError> {
-        let stream = self
-            .items
-            .first()
-            .map(|(stream, _, _)| stream.clone())
-            .unwrap_or_default();
-        let mut ids = self.send().await?;
-        ids.pop().ok_or_else(|| PublishError::Redis {
-            stream,
-            reason: "Redis answered no entry id".into(),
-        })
+        let Batch {
+            publisher,
+            items,
+            ahead,
+        } = self;
+        publisher.send(&items, ahead).await
     }
 
     /// With the turn on the runtime's own connection (a single server, when
@@ -373,121 +482,37 @@ impl Batch<'_> {
             ahead.stopped = !sent.unwrap_or(false);
         }
     }
-
-    async fn send_untraced(mut self) -> Result<Vec<String>, PublishError> {
-        let Some((first_stream, _, _)) = self.items.first() else {
-            return Ok(Vec::new());
-        };
-        let first_stream = first_stream.clone();
-        let timeout = self.publisher.timeout;
-        let ahead = self.ahead.take().or_else(|| Ahead::take(self.publisher));
-        // Per stream, the largest cap and the longest retention it is
-        // written with, so that no type trims away entries another keeps.
-        let mut streams: Vec<(&str, u64, Duration)> = Vec::new();
-        for (stream, _, layout) in &self.items {
-            match streams.iter_mut().find(|(name, _, _)| name == stream) {
-                Some((_, cap, retention)) => {
-                    *cap = (*cap).max(layout.max_len);
-                    *retention = (*retention).max(layout.retention);
-                }
-                None => streams.push((stream, layout.max_len, layout.retention)),
-            }
-        }
-        let due = self
-            .publisher
-            .age_trims
-            .due(streams.iter().map(|(stream, _, retention)| (*stream, *retention)));
-        // WAIT gets most of the timeout, so that too few replicas in time
-        // fails with that reason rather than with a bare timeout.
-        let replicas = (self.publisher.replicas > 0).then(|| (self.publisher.replicas, timeout.mul_f64(0.8)));
-        let send = async {
-            let mut replies = match (ahead, &self.publisher.writes) {
-                (
-                    Some(Ahead {
-                        mut writer, encoded, ..
-                    }),
-                    _,
-                ) => {
-                    self.add_rest(writer.commands(), encoded, &streams, &due, replicas);
-                    writer.call().await?
-                }
-                (None, Some(writes)) => {
-                    let mut commands = Commands::default();
-                    self.add_rest(&mut commands, 0, &streams, &due, replicas);
-                    writes.call(commands).await?
-                }
-                (None, None) => {
-                    let mut pipe = SlotPipeline::new();
-                    add_writes(&mut pipe, &self.items, |stream, _| cap_of(&streams, stream));
-                    add_trims(&mut pipe, &due);
-                    if let Some((wanted, wait)) = replicas {
-                        pipe.wait_for_replicas(wanted, wait);
-                    }
-                    return send_pipeline(&mut pipe, &self.publisher.connection).await;
-                }
-            };
-            if let Some((wanted, wait)) = replicas {
-                connection::check_replicas(replies.pop(), wanted, wait)?;
-            }
-            Ok(replies)
-        };
-        let reply: Vec<Value> = tokio::time::timeout(timeout, send)
-            .await
-            .map_err(|_| PublishError::Timeout {
-                stream: first_stream.clone(),
-                after: timeout,
-            })?
-            .map_err(|error| PublishError::Redis {
-                stream: first_stream.clone(),
-                reason: error.to_string(),
-            })?;
-        reply
-            .into_iter()
-            .take(self.items.len())
-            .map(|id| match id {
-                Value::BulkString(bytes) => String::from_utf8(bytes).map_err(|_| ()),
-                Value::SimpleString(text) => Ok(text),
-                _ => Err(()),
-            })
-            .collect::<Result<Vec<String>, ()>>()
-            .map_err(|()| PublishError::Redis {
-                stream: first_stream,
-                reason: "Redis answered something other than an entry id".into(),
-            })
-    }
 }
 
-impl Batch<'_> {
-    /// Adds to `commands` the items from the `encoded`th on (capped as
-    /// `streams` says), the `XTRIM`s `due` and, when replicas are wanted, the
-    /// `WAIT` for them.
-    fn add_rest(
-        &self,
-        commands: &mut Commands,
-        encoded: usize,
-        streams: &[(&str, u64, Duration)],
-        due: &[(&str, u64)],
-        replicas: Option<(u32, Duration)>,
-    ) {
-        add_writes(commands, &self.items[encoded..], |stream, _| cap_of(streams, stream));
-        add_trims(commands, due);
-        if let Some((wanted, wait)) = replicas {
-            commands
-                .command("", "WAIT")
-                .number(wanted.into())
-                .number(connection::wait_millis(wait));
-        }
+/// Adds to `commands` an `XADD` of each of `items` (capped as `streams`
+/// says), the `XTRIM`s `due` and, when replicas are wanted, the `WAIT` for
+/// them.
+fn add_rest(
+    commands: &mut Commands,
+    items: &[Item],
+    streams: &[(&str, u64, Duration)],
+    due: &[(&str, u64)],
+    replicas: Option<(u32, Duration)>,
+) {
+    add_writes(commands, items, |stream, _| cap_of(streams, stream));
+    add_trims(commands, due);
+    if let Some((wanted, wait)) = replicas {
+        commands
+            .command("", "WAIT")
+            .number(wanted.into())
+            .number(connection::wait_millis(wait));
     }
 }
 
 /// Adds to `sink` an `XADD` of each of `items` to its stream, capped at
 /// `cap(stream, layout)`.
-fn add_writes(
-    sink: &mut impl AddCommands,
-    items: &[(String, Envelope, StreamLayout)],
-    cap: impl Fn(&str, &StreamLayout) -> u64,
-) {
-    for (stream, envelope, layout) in items {
+fn add_writes(sink: &mut impl AddCommands, items: &[Item], cap: impl Fn(&str, &StreamLayout) -> u64) {
+    for Item {
+        stream,
+        envelope,
+        layout,
+    } in items
+    {
         sink.command(stream, "XADD")
             .arg(stream.as_bytes())
             .arg(b"MAXLEN")

@@ -3,8 +3,7 @@
 //! `otel`).
 //!
 //! The runtime records into whatever recorder the service installed (none:
-//! nothing is recorded, at the cost of a few allocations per message). Label
-//! values are bounded: event types the dispatcher knows (any other type is
+//! nothing is recorded). Label values are bounded: event types the dispatcher knows (any other type is
 //! recorded as `unknown`), consumer groups, categories and dead-letter
 //! reasons; never ids.
 //!
@@ -146,10 +145,53 @@ pub(crate) fn type_label<'a, D: Dispatch>(dispatch: &D, event_type: Option<&'a s
     }
 }
 
-/// Counts a published event (`ok`) or a failed publish.
-pub(crate) fn published(event_type: &str, count: u64, ok: bool) {
-    let metric = if ok { name::PUBLISHED } else { name::PUBLISH_FAILED };
-    metrics::counter!(metric, label::TYPE => event_type.to_owned()).increment(count);
+/// Metric handles registered once per event type rather than at every
+/// message (type labels are bounded, so this stays small).
+pub(crate) struct PerType<T> {
+    handles: Mutex<HashMap<String, T>>,
+}
+
+impl<T: Clone> PerType<T> {
+    /// No handles yet.
+    pub(crate) fn new() -> Self {
+        PerType {
+            handles: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The handles of `event_type`, registered by `register` the first time.
+    pub(crate) fn get(&self, event_type: &str, register: impl FnOnce(&str) -> T) -> T {
+        let mut handles = self.handles.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(known) = handles.get(event_type) {
+            return known.clone();
+        }
+        let registered = register(event_type);
+        handles.insert(event_type.to_owned(), registered.clone());
+        registered
+    }
+}
+
+/// A publisher's counters of one event type.
+#[derive(Clone)]
+pub(crate) struct Publishing {
+    published: Counter,
+    failed: Counter,
+}
+
+impl Publishing {
+    /// The counters of `event_type`.
+    pub(crate) fn new(event_type: &str) -> Self {
+        let labels = [(label::TYPE, event_type.to_owned())];
+        Publishing {
+            published: metrics::counter!(name::PUBLISHED, &labels),
+            failed: metrics::counter!(name::PUBLISH_FAILED, &labels),
+        }
+    }
+
+    /// Counts `count` events published (`ok`), or whose publish failed.
+    pub(crate) fn count(&self, count: u64, ok: bool) {
+        if ok { &self.published } else { &self.failed }.increment(count);
+    }
 }
 
 /// Counts entries claimed from a stopped consumer.
@@ -162,7 +204,7 @@ pub(crate) fn reclaimed(category: &str, group: &str, count: usize) {
 /// labels are bounded, so this stays small) rather than at every delivery.
 pub(crate) struct ConsumerMetrics {
     group: String,
-    by_type: Mutex<HashMap<String, Arc<Handling>>>,
+    by_type: PerType<Arc<Handling>>,
 }
 
 impl ConsumerMetrics {
@@ -170,19 +212,15 @@ impl ConsumerMetrics {
     pub(crate) fn new(group: &str) -> Self {
         ConsumerMetrics {
             group: group.to_owned(),
-            by_type: Mutex::new(HashMap::new()),
+            by_type: PerType::new(),
         }
     }
 
     /// The handles for deliveries of `event_type` (already bounded).
     pub(crate) fn handling(&self, event_type: &str) -> Arc<Handling> {
-        let mut by_type = self.by_type.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(handling) = by_type.get(event_type) {
-            return handling.clone();
-        }
-        let handling = Arc::new(Handling::new(event_type, &self.group));
-        by_type.insert(event_type.to_owned(), handling.clone());
-        handling
+        self.by_type.get(event_type, |event_type| {
+            Arc::new(Handling::new(event_type, &self.group))
+        })
     }
 }
 

@@ -48,14 +48,22 @@ async fn publish_writes_the_wire_format(f: Fixture) {
     assert_eq!(cloudevents::AttributesReader::ty(&event), "test.ping");
     assert!(id.contains('-'), "{id}");
 
-    // Without a correlation id, a new one is generated each time.
-    publisher
-        .publish(&Ping::new("s1", 8), &PublishContext::new())
-        .await
-        .expect("published");
+    // Without a correlation id, a message starts a chain: its id is the chain's.
+    for n in [8, 9] {
+        publisher
+            .publish(&Ping::new("s1", n), &PublishContext::new())
+            .await
+            .expect("published");
+    }
     let entries = super::support::entries(&mut redis, &config.keys().events("test")).await;
-    assert!(!entries[1][field::CORRELATION_ID].is_empty());
-    assert!(!entries[1].contains_key(field::CAUSATION_ID));
+    for started in &entries[1..] {
+        assert_eq!(started[field::CORRELATION_ID], started[field::ID]);
+        assert!(!started.contains_key(field::CAUSATION_ID));
+    }
+    assert_ne!(entries[1][field::ID], entries[2][field::ID]);
+    // The time to the microsecond, in UTC.
+    let time = &entries[1][field::TIME];
+    assert_eq!((time.len(), &time[19..20], &time[26..]), (27, ".", "Z"), "{time}");
 }
 
 async fn a_batch_is_published_in_order(f: Fixture) {
