@@ -4,7 +4,9 @@
 //! attributes (see the README's "Wire format"), so it reads well in
 //! `redis-cli` and from any language.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use std::borrow::Cow;
+
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use uuid::Uuid;
 
 /// The CloudEvents spec version this wire format follows.
@@ -104,9 +106,9 @@ impl Envelope {
         visit(field::SPEC_VERSION, SPEC_VERSION);
         visit(field::ID, self.id.hyphenated().encode_lower(&mut id));
         visit(field::TYPE, &self.event_type);
-        visit(field::VERSION, &self.version.to_string());
+        visit(field::VERSION, itoa::Buffer::new().format(self.version));
         visit(field::SOURCE, &self.source);
-        visit(field::TIME, &self.time.to_rfc3339_opts(SecondsFormat::Micros, true));
+        visit(field::TIME, &rfc3339_micros(&self.time, &mut [0; RFC3339_MICROS]));
         visit(field::SUBJECT, &self.subject);
         visit(field::CORRELATION_ID, &self.correlation_id);
         if let Some(causation) = &self.causation_id {
@@ -158,6 +160,40 @@ impl Envelope {
             data: required(field::DATA)?.to_owned(),
         })
     }
+}
+
+/// The length of a time as [`rfc3339_micros`] writes it.
+const RFC3339_MICROS: usize = "2026-12-01T22:25:25.123456Z".len();
+
+/// `time` as the wire format writes it: RFC 3339 in UTC to the microsecond
+/// (`2026-12-01T22:25:25.123456Z`), as chrono's
+/// `to_rfc3339_opts(SecondsFormat::Micros, true)` writes it, but into
+/// `buffer` (a publish writes one per entry) except for years beyond four
+/// digits and leap seconds.
+fn rfc3339_micros<'b>(time: &DateTime<Utc>, buffer: &'b mut [u8; RFC3339_MICROS]) -> Cow<'b, str> {
+    let time = time.naive_utc();
+    let Ok(year @ 0..=9999) = u32::try_from(time.year()) else {
+        return Cow::Owned(time.and_utc().to_rfc3339_opts(SecondsFormat::Micros, true));
+    };
+    if time.nanosecond() >= 1_000_000_000 {
+        return Cow::Owned(time.and_utc().to_rfc3339_opts(SecondsFormat::Micros, true));
+    }
+    *buffer = *b"0000-00-00T00:00:00.000000Z";
+    // `value`'s last `width` digits, in decimal, ending before `end`.
+    let mut write = |end: usize, width: usize, mut value: u32| {
+        for at in (end - width..end).rev() {
+            buffer[at] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    write(4, 4, year);
+    write(7, 2, time.month());
+    write(10, 2, time.day());
+    write(13, 2, time.hour());
+    write(16, 2, time.minute());
+    write(19, 2, time.second());
+    write(26, 6, time.nanosecond() / 1_000);
+    Cow::Borrowed(std::str::from_utf8(buffer).expect("digits and separators are ASCII"))
 }
 
 fn non_empty(name: &'static str, value: &str) -> Result<String, EnvelopeError> {
@@ -254,6 +290,26 @@ mod tests {
         #[test]
         fn encode_then_decode_is_the_identity(envelope in envelopes()) {
             prop_assert_eq!(decode(&envelope.to_fields()), Ok(envelope));
+        }
+
+        #[test]
+        fn times_are_written_as_chrono_writes_them(
+            // From before year 0 to after 9999, to the nanosecond.
+            micros in -70_000_000_000_000_000i64..320_000_000_000_000_000,
+            nanos in 0i64..1_000,
+            leap in any::<bool>(),
+        ) {
+            let mut time = DateTime::from_timestamp_micros(micros).unwrap_or_default()
+                + chrono::TimeDelta::nanoseconds(nanos);
+            if leap {
+                // A leap second, as chrono keeps it: 59 s and over a second of nanoseconds.
+                time = time.with_second(59).and_then(|t| t.with_nanosecond(1_000_000_000 + t.nanosecond() % 1_000_000_000)).unwrap_or(time);
+            }
+            let mut buffer = [0; RFC3339_MICROS];
+            prop_assert_eq!(
+                rfc3339_micros(&time, &mut buffer),
+                time.to_rfc3339_opts(SecondsFormat::Micros, true)
+            );
         }
 
         #[test]
