@@ -57,6 +57,11 @@ use crate::publish::{Publish, PublishContext, PublishError};
 use crate::telemetry::{PerType, Publishing, trace};
 use crate::trim::AgeTrims;
 
+/// The room a payload's JSON is written into: most events' fit, so that
+/// only larger ones grow it (`serde_json::to_string` starts at 128 bytes
+/// and grows the usual event's JSON once or twice).
+const PAYLOAD_CAPACITY: usize = 512;
+
 /// How many bytes of a batch's commands [`Batch::write_ahead`] encodes
 /// before it writes them: a few dozen entries of the usual size.
 const WRITE_AHEAD: usize = 8 * 1024;
@@ -346,10 +351,13 @@ impl Publish for Publisher {
 
 /// The JSON of `event`.
 fn payload<E: Event>(event: &E) -> Result<String, PublishError> {
-    serde_json::to_string(event).map_err(|source| PublishError::Encode {
+    let encode_error = |source| PublishError::Encode {
         event_type: E::TYPE,
         source,
-    })
+    };
+    let mut json = Vec::with_capacity(PAYLOAD_CAPACITY);
+    serde_json::to_writer(&mut json, event).map_err(encode_error)?;
+    String::from_utf8(json).map_err(|error| encode_error(serde::ser::Error::custom(error)))
 }
 
 /// `id` in its hyphenated form, as a correlation id.
