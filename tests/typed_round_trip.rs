@@ -127,9 +127,10 @@ async fn the_all_events_handler_reads_every_category() {
         .expect("handled");
     assert_eq!(email, "eve@example.com");
     assert_eq!(message.envelope.subject, "eve@example.com");
-    assert!(
-        !message.envelope.correlation_id.is_empty(),
-        "a correlation id is generated when absent"
+    assert_eq!(
+        message.envelope.correlation_id,
+        message.envelope.id.to_string(),
+        "with no correlation id, a message starts a chain of its own"
     );
     let _ = stop.send(());
     running.await.expect("consumer task").expect("consumer ends cleanly");

@@ -30,7 +30,8 @@ pub mod field {
     pub const TIME: &str = "time";
     /// `subject`: the entity key.
     pub const SUBJECT: &str = "subject";
-    /// `correlationid`: carried from the request that caused the message.
+    /// `correlationid`: carried from the request that caused the message; a
+    /// message that starts a chain carries its own id.
     pub const CORRELATION_ID: &str = "correlationid";
     /// `causationid`: id of the message that caused this one (optional).
     pub const CAUSATION_ID: &str = "causationid";
@@ -168,8 +169,8 @@ const RFC3339_MICROS: usize = "2026-12-01T22:25:25.123456Z".len();
 /// `time` as the wire format writes it: RFC 3339 in UTC to the microsecond
 /// (`2026-12-01T22:25:25.123456Z`), as chrono's
 /// `to_rfc3339_opts(SecondsFormat::Micros, true)` writes it, but into
-/// `buffer` (a publish writes one per entry) except for years beyond four
-/// digits and leap seconds.
+/// `buffer` (a publish writes one per entry), except for years outside 0 to
+/// 9999 and leap seconds.
 fn rfc3339_micros<'b>(time: &DateTime<Utc>, buffer: &'b mut [u8; RFC3339_MICROS]) -> Cow<'b, str> {
     let time = time.naive_utc();
     let Ok(year @ 0..=9999) = u32::try_from(time.year()) else {

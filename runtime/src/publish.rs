@@ -10,7 +10,8 @@ use crate::event::Event;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublishContext {
     /// The correlation id to carry. When absent, the message starts a chain:
-    /// its own id is its correlation id (a batch's, a new one it shares).
+    /// its own id is its correlation id (the events of one
+    /// [`publish_batch`](crate::Publisher::publish_batch) share a new one).
     pub correlation_id: Option<String>,
     /// Id of the message or request that caused this publish.
     pub causation_id: Option<String>,

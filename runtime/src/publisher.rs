@@ -116,8 +116,9 @@ impl Publisher {
 
     /// The envelope `event` travels in: a new UUIDv7 id, the current time,
     /// this service as source, and `context`'s correlation (when it has
-    /// none, this message starts a chain: its own id), causation and trace; with no trace in `context`, the
-    /// current span's (feature `otel`, see [`trace`]).
+    /// none, this message starts a chain: its own id), causation and trace;
+    /// with no trace in `context`, the current span's (feature `otel`, see
+    /// [`trace`]).
     pub fn envelope<E: Event>(&self, event: &E, context: &PublishContext) -> Result<Envelope, PublishError> {
         Ok(self.envelope_of(event, payload(event)?, context))
     }

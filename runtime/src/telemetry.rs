@@ -3,9 +3,11 @@
 //! `otel`).
 //!
 //! The runtime records into whatever recorder the service installed (none:
-//! nothing is recorded). Label values are bounded: event types the dispatcher knows (any other type is
-//! recorded as `unknown`), consumer groups, categories and dead-letter
-//! reasons; never ids.
+//! nothing is recorded), installed before publishers and consumers start:
+//! each registers its handles once per event type. Label values are
+//! bounded: event types the dispatcher knows (any other type is recorded as
+//! `unknown`), consumer groups, categories and dead-letter reasons; never
+//! ids.
 //!
 //! | metric | kind | labels | counts |
 //! |---|---|---|---|

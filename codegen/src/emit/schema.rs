@@ -503,7 +503,7 @@ pub const ENVELOPE: [EnvelopeField; 12] = [
     envelope_field("time", r#"{"type": "string", "format": "date-time"}"#, true,
         "When it was published: RFC 3339 UTC, microseconds."),
     envelope_field("subject", r#"{"type": "string"}"#, true, "The entity key named by the catalog (e.g. the user id)."),
-    envelope_field("correlationid", r#"{"type": "string"}"#, true, "Carried from the request that caused it."),
+    envelope_field("correlationid", r#"{"type": "string"}"#, true, "Carried from the request that caused it; a message that starts a chain carries its own id."),
     envelope_field("causationid", r#"{"type": "string"}"#, false,
         "Id of the message that caused this one (absent when none)."),
     envelope_field("traceparent", r#"{"type": "string"}"#, false, "W3C trace context (absent when none)."),

@@ -152,6 +152,11 @@ class Wire(unittest.TestCase):
         self.assertRegex(fields["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
         self.assertEqual(uuid.UUID(fields["id"]).version, 7)
 
+    def test_a_message_with_no_correlation_id_starts_a_chain(self):
+        first, second = (x.envelope(x.MatchType(id=n, self="s"), "py-test") for n in (1, 2))
+        self.assertEqual((first.correlationid, second.correlationid), (str(first.id), str(second.id)))
+        self.assertNotEqual(first.id, second.id)
+
     def test_decode_reads_redis_py_fields(self):
         event = x.LedgerClosedV1(period_id=ENTRY, balance=2.5)
         raw = {name.encode(): value.encode() for name, value in x.envelope(event, "py-test").to_fields().items()}

@@ -73,15 +73,17 @@ def envelope(
     traceparent: _t.Optional[_str] = None,
     tracestate: _t.Optional[_str] = None,
 ) -> Envelope:
-    """The envelope ``event`` travels in: a new UUIDv7 id, the current time, and a new correlation id unless given."""
+    """The envelope ``event`` travels in: a new UUIDv7 id, the current time, and the given correlation id (none
+    given, the message starts a chain: its own id)."""
+    message_id = _uuid7()
     return Envelope(
-        id=_uuid7(),
+        id=message_id,
         type=event.TYPE,
         version=event.VERSION,
         source=source,
         time=_now(),
         subject=_subject(event),
-        correlationid=correlation_id if correlation_id is not None else _str(_uuid7()),
+        correlationid=correlation_id if correlation_id is not None else _str(message_id),
         causationid=causation_id,
         traceparent=traceparent,
         tracestate=tracestate,
