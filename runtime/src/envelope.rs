@@ -172,13 +172,11 @@ const RFC3339_MICROS: usize = "2026-12-01T22:25:25.123456Z".len();
 /// `buffer` (a publish writes one per entry), except for years outside 0 to
 /// 9999 and leap seconds.
 fn rfc3339_micros<'b>(time: &DateTime<Utc>, buffer: &'b mut [u8; RFC3339_MICROS]) -> Cow<'b, str> {
-    let time = time.naive_utc();
-    let Ok(year @ 0..=9999) = u32::try_from(time.year()) else {
-        return Cow::Owned(time.and_utc().to_rfc3339_opts(SecondsFormat::Micros, true));
+    let naive = time.naive_utc();
+    let year = match u32::try_from(naive.year()) {
+        Ok(year @ 0..=9999) if naive.nanosecond() < 1_000_000_000 => year,
+        _ => return Cow::Owned(time.to_rfc3339_opts(SecondsFormat::Micros, true)),
     };
-    if time.nanosecond() >= 1_000_000_000 {
-        return Cow::Owned(time.and_utc().to_rfc3339_opts(SecondsFormat::Micros, true));
-    }
     *buffer = *b"0000-00-00T00:00:00.000000Z";
     // `value`'s last `width` digits, in decimal, ending before `end`.
     let mut write = |end: usize, width: usize, mut value: u32| {
@@ -188,12 +186,12 @@ fn rfc3339_micros<'b>(time: &DateTime<Utc>, buffer: &'b mut [u8; RFC3339_MICROS]
         }
     };
     write(4, 4, year);
-    write(7, 2, time.month());
-    write(10, 2, time.day());
-    write(13, 2, time.hour());
-    write(16, 2, time.minute());
-    write(19, 2, time.second());
-    write(26, 6, time.nanosecond() / 1_000);
+    write(7, 2, naive.month());
+    write(10, 2, naive.day());
+    write(13, 2, naive.hour());
+    write(16, 2, naive.minute());
+    write(19, 2, naive.second());
+    write(26, 6, naive.nanosecond() / 1_000);
     Cow::Borrowed(std::str::from_utf8(buffer).expect("digits and separators are ASCII"))
 }
 
@@ -304,7 +302,10 @@ mod tests {
                 + chrono::TimeDelta::nanoseconds(nanos);
             if leap {
                 // A leap second, as chrono keeps it: 59 s and over a second of nanoseconds.
-                time = time.with_second(59).and_then(|t| t.with_nanosecond(1_000_000_000 + t.nanosecond() % 1_000_000_000)).unwrap_or(time);
+                let leap_second = time
+                    .with_second(59)
+                    .and_then(|t| t.with_nanosecond(1_000_000_000 + t.nanosecond() % 1_000_000_000));
+                time = leap_second.unwrap_or(time);
             }
             let mut buffer = [0; RFC3339_MICROS];
             prop_assert_eq!(
