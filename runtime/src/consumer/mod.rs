@@ -59,6 +59,7 @@
 
 pub mod dead_letter;
 mod groups;
+mod handover;
 mod idempotency;
 mod lanes;
 mod lease;

@@ -16,8 +16,10 @@
 //!   at once instead of waiting for them to expire.
 //! - **Handover.** An instance that is no longer assigned a partition stops
 //!   reading it, lets its running handlers finish, acks them, waits until
-//!   no read it sent can still take entries (a read of a partition blocks
-//!   1 s at most), and only then releases the lease; the next owner first
+//!   no read it sent can still take entries (the replies of its reads in
+//!   flight came, or their connection was closed long enough ago: a round
+//!   trip when the partition is busy, 1.2 s when it is idle), and only then
+//!   releases the lease; the next owner first
 //!   finishes every entry still pending on the partition, in stream order,
 //!   then reads new ones. So order per subject holds through joins, leaves
 //!   and crashes (a crashed owner's lease expires after the lease time).

@@ -6,13 +6,25 @@
 //! behind a blocking read. One stream per read: `COUNT` holds for the
 //! whole reply (it applies per stream), and no read spans two slots of a
 //! Redis Cluster.
+//!
+//! A reader told to stop (its partition goes to another instance, or the
+//! consumer shuts down) stops at its next safe point: it starts no more
+//! calls, and waits up to [`STOP_GRACE`] for the replies of the reads it
+//! has in flight (what they took stays pending, for the stream's next
+//! reader). Replies that do not come in time (on an idle stream a read
+//! waits its block time in Redis) it does not wait for: it closes its
+//! connection and waits [`CLOSE_MARGIN`], until Redis has surely dropped
+//! those reads. Then it reports the stream *quiet*: no read of its can take
+//! entries anymore. A busy stream is quiet within a round trip, an idle one
+//! [`STOP_GRACE`] + [`CLOSE_MARGIN`] after the stop.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::RedisError;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
+use super::handover::CLOSE_MARGIN;
 use super::pending::{self, Pass, Whose};
 use super::progress::ConsumerProgress;
 use super::window::Window;
@@ -23,7 +35,17 @@ use crate::connection::{Connection, Outage, ReadConnection, bounded, has_code};
 /// New-entry reads kept in flight at once on the reader's connection:
 /// Redis prepares one batch while the client decodes and hands on the
 /// other; replies come back in order, so entries stay in stream order.
-const READS_IN_FLIGHT: usize = 2;
+pub(super) const READS_IN_FLIGHT: usize = 2;
+
+/// How long a stopping reader waits for the replies of its reads in flight
+/// before it closes its connection instead: a busy stream's come within a
+/// round trip.
+const STOP_GRACE: Duration = Duration::from_millis(200);
+
+/// A stopped reader's report: its stream is quiet, and which task it was
+/// (a report that comes after the stream's handover ended names a reader
+/// that is no longer waited for).
+pub(super) type Quiet = (Arc<str>, tokio::task::Id);
 
 /// One stream's reader: its settings and state.
 pub(super) struct Reader {
@@ -46,42 +68,104 @@ pub(super) struct Reader {
     pub limit: Duration,
     pub window: Window,
     pub out: mpsc::UnboundedSender<Vec<Delivery>>,
+    /// Where a stopped reader reports its stream quiet.
+    pub quiet: mpsc::UnboundedSender<Quiet>,
     pub progress: ConsumerProgress,
+    /// When the reader's connection (or its predecessor's) last closed,
+    /// reads in flight or not: Redis may run those until [`CLOSE_MARGIN`]
+    /// after.
+    pub closed: Option<Instant>,
+}
+
+/// Tells a reader to stop at its next safe point: given, or its sender
+/// dropped.
+pub(super) struct Stop {
+    signal: oneshot::Receiver<()>,
+    given: bool,
+}
+
+impl Stop {
+    /// A stop, and what gives it.
+    pub(super) fn new() -> (oneshot::Sender<()>, Stop) {
+        let (give, signal) = oneshot::channel();
+        (give, Stop { signal, given: false })
+    }
+
+    /// Whether the stop was given, without waiting.
+    fn given(&mut self) -> bool {
+        if !self.given {
+            self.given = !matches!(self.signal.try_recv(), Err(oneshot::error::TryRecvError::Empty));
+        }
+        self.given
+    }
+
+    /// Waits until the stop is given (at once if it was). Cancel-safe.
+    async fn wait(&mut self) {
+        if !self.given {
+            let _ = (&mut self.signal).await;
+            self.given = true;
+        }
+    }
 }
 
 impl Reader {
-    /// Reads until its task is aborted (when the consumer stops, or gives
-    /// the stream up).
-    pub(super) async fn run(mut self) {
+    /// Reads until `stop` (then stops as the module says) or until its task
+    /// is aborted.
+    pub(super) async fn run(mut self, mut stop: Stop) {
         let mut outage = Outage::new("reading entries");
-        self.work_off(Pass::Take(self.first), &mut outage).await;
+        if self.work_off(Pass::Take(self.first), &mut outage, &mut stop).await {
+            return self.stop(0).await;
+        }
         let mut in_flight = 0;
         let mut next_sweep = self.sweep_idle.map(|idle| Instant::now() + idle / 3);
         loop {
             if let (Some(due), Some(idle)) = (next_sweep, self.sweep_idle)
                 && Instant::now() >= due
             {
-                self.work_off(Pass::Reread(Some(idle)), &mut outage).await;
+                if self.work_off(Pass::Reread(Some(idle)), &mut outage, &mut stop).await {
+                    return self.stop(in_flight).await;
+                }
                 next_sweep = Some(Instant::now() + idle / 3);
             }
             let mut sent = Ok(());
             while in_flight < READS_IN_FLIGHT && sent.is_ok() {
                 let wanted = if in_flight == 0 {
-                    self.window.room(self.batch).await
+                    tokio::select! {
+                        biased;
+                        () = stop.wait() => return self.stop(0).await,
+                        room = self.window.room(self.batch) => room,
+                    }
                 } else {
                     self.window.try_room(self.batch)
                 };
                 if wanted == 0 {
                     break;
                 }
+                if stop.given() {
+                    return self.stop(in_flight).await;
+                }
                 sent = self.reads.send(&self.read_new(wanted)).await;
                 in_flight += usize::from(sent.is_ok());
             }
             let read = match sent {
                 Ok(()) if in_flight > 0 => {
-                    // A read may wait behind the other one in flight.
-                    let limit = self.block * READS_IN_FLIGHT as u32 + self.limit;
-                    bounded(limit, self.reads.reply()).await
+                    let mut reply = Box::pin(bounded(self.reply_limit(in_flight), self.reads.reply()));
+                    tokio::select! {
+                        biased;
+                        read = &mut reply => read,
+                        () = stop.wait() => {
+                            // The reply under way gets the grace, as the others do.
+                            let grace = Instant::now() + STOP_GRACE;
+                            let answered = tokio::time::timeout_at(grace.into(), reply).await;
+                            let in_flight = if matches!(answered, Ok(Ok(_))) {
+                                in_flight - 1
+                            } else {
+                                self.close_reads();
+                                0
+                            };
+                            return self.finish(in_flight, grace).await;
+                        }
+                    }
                 }
                 Ok(()) => continue,
                 Err(error) => Err(error),
@@ -91,6 +175,9 @@ impl Reader {
                     in_flight -= 1;
                     outage.recovered();
                     self.progress.read_done();
+                    if stop.given() {
+                        return self.stop(in_flight).await;
+                    }
                     let deliveries = streams
                         .into_iter()
                         .filter(|(name, _)| **name == *self.stream)
@@ -110,14 +197,59 @@ impl Reader {
                     // to go: no need to wait. The connection is closed first,
                     // so that no read still blocked on it takes entries after
                     // those are read again.
-                    self.reads.close();
+                    self.close_reads();
                     in_flight = 0;
                     if error.redirect_node().is_none() {
-                        self.pause(&error, &mut outage).await;
+                        tokio::select! {
+                            biased;
+                            () = stop.wait() => return self.stop(0).await,
+                            () = self.pause(&error, &mut outage) => {}
+                        }
                     }
-                    self.work_off(Pass::Reread(None), &mut outage).await;
+                    if self.work_off(Pass::Reread(None), &mut outage, &mut stop).await {
+                        return self.stop(0).await;
+                    }
                 }
             }
+        }
+    }
+
+    /// How long the reply of the oldest of `in_flight` reads may take: each
+    /// may wait the block time in Redis, one after the other.
+    fn reply_limit(&self, in_flight: usize) -> Duration {
+        self.block * u32::try_from(in_flight).unwrap_or(u32::MAX) + self.limit
+    }
+
+    /// Closes the read connection, reads in flight or not.
+    fn close_reads(&mut self) {
+        self.reads.close();
+        self.closed = Some(Instant::now());
+    }
+
+    /// Stops, at a safe point with `in_flight` reads sent and not answered.
+    async fn stop(self, in_flight: usize) {
+        self.finish(in_flight, Instant::now() + STOP_GRACE).await;
+    }
+
+    /// Waits until `grace` for the replies of the `in_flight` reads (what
+    /// they took stays pending on this consumer, for the stream's next
+    /// reader), else closes the connection; waits until every read on a
+    /// closed connection is surely over; then reports the stream quiet.
+    async fn finish(mut self, mut in_flight: usize, grace: Instant) {
+        while in_flight > 0 {
+            match tokio::time::timeout_at(grace.into(), self.reads.reply()).await {
+                Ok(Ok(_)) => in_flight -= 1,
+                Ok(Err(_)) | Err(_) => {
+                    self.close_reads();
+                    break;
+                }
+            }
+        }
+        if let Some(closed) = self.closed {
+            tokio::time::sleep_until((closed + CLOSE_MARGIN).into()).await;
+        }
+        if let Some(task) = tokio::task::try_id() {
+            let _ = self.quiet.send((self.stream.clone(), task));
         }
     }
 
@@ -160,10 +292,15 @@ impl Reader {
     /// those it settled a moment ago (their ack was on the way). A read may
     /// also be lost without an error here (one the client gave up on while
     /// the server had yet to run it): the sweep of idle ones finds those.
-    async fn work_off(&mut self, pass: Pass, outage: &mut Outage) {
+    /// Answers whether `stop` came first (checked between calls).
+    async fn work_off(&mut self, pass: Pass, outage: &mut Outage, stop: &mut Stop) -> bool {
         let mut after = "-".to_owned();
         loop {
-            let wanted = self.window.room(self.batch).await;
+            let wanted = tokio::select! {
+                biased;
+                () = stop.wait() => return true,
+                room = self.window.room(self.batch) => room,
+            };
             let page = pending::page(
                 &mut self.calls,
                 self.limit,
@@ -189,13 +326,20 @@ impl Reader {
                             tracing::info!(stream = %self.stream, entries = deliveries.len(), "resuming {whose}");
                         }
                     }
+                    if stop.given() {
+                        return true;
+                    }
                     self.send(deliveries);
                     match last {
                         Some(last) if !done => after = format!("({last}"),
-                        _ => return,
+                        _ => return false,
                     }
                 }
-                Err(error) => self.pause(&error, outage).await,
+                Err(error) => tokio::select! {
+                    biased;
+                    () = stop.wait() => return true,
+                    () = self.pause(&error, outage) => {}
+                },
             }
         }
     }

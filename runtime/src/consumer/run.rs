@@ -17,12 +17,13 @@ use futures_util::stream::FuturesUnordered;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinSet};
 
+use super::handover::Handovers;
 use super::idempotency::Idempotency;
 use super::lanes::Lanes;
 use super::ownership::{Change, Owner};
 use super::pending::Whose;
 use super::progress::ConsumerProgress;
-use super::reader::Reader;
+use super::reader::{Quiet, READS_IN_FLIGHT, Reader, Stop};
 use super::reclaim::Reclaimer;
 use super::settled::RecentlySettled;
 use super::window::Window;
@@ -41,13 +42,12 @@ const KEPT_PER_LANE: usize = 4;
 /// bytes each.
 const STUBS_PER_PLACE: usize = 64;
 
-/// How long one read of a partition waits for new entries at most. A read
-/// already sent when its reader stops can still take entries until it
-/// times out in Redis, so a partition is handed over only this long (plus
-/// [`READ_MARGIN`]) after its reader stopped: whatever such a read took is
-/// pending by then, for the next owner to take over in order.
+/// How long one read of a partition waits for new entries at most. A
+/// partition is handed over once its reader, told to stop, reports it quiet
+/// (no read of its can take entries anymore: whatever they took is pending,
+/// for the next owner to take over in order; see [`Reader`] and
+/// [`Handovers`]).
 const PARTITION_BLOCK: Duration = Duration::from_secs(1);
-const READ_MARGIN: Duration = Duration::from_millis(200);
 
 /// Task failures within [`FAILURE_WINDOW`] after which the consumer stops
 /// with an error rather than restart the task again.
@@ -130,6 +130,7 @@ pub(super) async fn run<D: Dispatch>(
 
     let window = Window::new(config.max_in_flight(), progress.clone());
     let (sender, mut fetched) = mpsc::unbounded_channel();
+    let (quiet_sender, mut quiet) = mpsc::unbounded_channel();
     let run_id = uuid::Uuid::now_v7();
     let shared = Arc::new(Shared {
         dispatch,
@@ -155,6 +156,7 @@ pub(super) async fn run<D: Dispatch>(
             connection: connection.clone(),
             window: window.clone(),
             out: sender,
+            quiet: quiet_sender,
             progress: progress.clone(),
             plans: plans.clone(),
         },
@@ -206,7 +208,7 @@ pub(super) async fn run<D: Dispatch>(
         flushes: JoinSet::new(),
         renewals: JoinSet::new(),
         not_owned: partitions.iter().cloned().collect(),
-        releasing: HashMap::new(),
+        releasing: Handovers::new(PARTITION_BLOCK * READS_IN_FLIGHT as u32 + limit),
         released,
         progress,
     };
@@ -214,7 +216,6 @@ pub(super) async fn run<D: Dispatch>(
     let mut renew = tokio::time::interval((config.claim_idle() / 3).max(Duration::from_millis(10)));
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut deadline: Option<tokio::time::Instant> = None;
-    let mut readers_stopped: Option<Instant> = None;
 
     loop {
         if deadline.is_none() {
@@ -229,11 +230,18 @@ pub(super) async fn run<D: Dispatch>(
         if state.flushes.is_empty() && !state.acks.is_empty() {
             state.flush_acks();
         }
-        state.hand_over_drained();
+        if deadline.is_none() {
+            state.hand_over_drained();
+        }
         if deadline.is_some() && state.workers.is_empty() && state.flushes.is_empty() && state.acks.is_empty() {
             break;
         }
-        let next_due = state.lanes.next_due().into_iter().chain(state.next_handover()).min();
+        let next_due = state
+            .lanes
+            .next_due()
+            .into_iter()
+            .chain(state.releasing.next_due(Instant::now()))
+            .min();
         tokio::select! {
             biased;
             Some(finished) = state.workers.next(), if !state.workers.is_empty() => {
@@ -261,17 +269,21 @@ pub(super) async fn run<D: Dispatch>(
                         }
                     }
                     Change::Revoked(stream) => {
-                        tasks.stop_reader(&stream);
+                        let reader = tasks.stop_reader(&stream);
                         state.let_go(&stream);
-                        state.releasing.insert(stream, Instant::now() + PARTITION_BLOCK + READ_MARGIN);
+                        state.releasing.start(stream, reader, Instant::now());
                     }
                     Change::Lost(stream) => {
-                        tasks.stop_reader(&stream);
+                        tasks.abort_reader(&stream);
+                        if let Some(reader) = state.releasing.cancel(&stream) {
+                            reader.abort();
+                        }
                         state.let_go(&stream);
                     }
                 }
             }
             Some(batch) = fetched.recv(), if deadline.is_none() => state.admit(batch),
+            Some((stream, reader)) = quiet.recv() => state.releasing.quiet(&stream, reader, Instant::now()),
             () = sleep_until(next_due), if next_due.is_some() && deadline.is_none() => {
                 state.lanes.wake(Instant::now());
             }
@@ -280,8 +292,9 @@ pub(super) async fn run<D: Dispatch>(
             }
             () = &mut shutdown, if deadline.is_none() => {
                 tracing::info!(running = state.workers.len(), "consumer stopping: finishing running handlers");
-                tasks.stop_all_but_owner();
-                readers_stopped = Some(Instant::now());
+                for (stream, reader) in tasks.stop_all_but_owner() {
+                    state.releasing.start(stream, Some(reader), Instant::now());
+                }
                 fetched.close();
                 for delivery in state.lanes.drain() {
                     state.release(delivery.stream, delivery.id);
@@ -308,10 +321,16 @@ pub(super) async fn run<D: Dispatch>(
         let acks = std::mem::take(&mut state.acks);
         let _ = tokio::time::timeout(last, ack(state.shared.clone(), acks, false)).await;
     }
-    // Partitions are released only now, when nothing of theirs runs.
-    // Reads sent before the readers stopped end within PARTITION_BLOCK.
-    if let Some(stopped) = readers_stopped.filter(|_| !partitions.is_empty()) {
-        tokio::time::sleep_until((stopped + PARTITION_BLOCK + READ_MARGIN).into()).await;
+    // Partitions are released only now, when nothing of theirs runs and no
+    // read of theirs can take entries.
+    while let Some(due) = state.releasing.next_due(Instant::now()) {
+        tokio::select! {
+            Some((stream, reader)) = quiet.recv() => state.releasing.quiet(&stream, reader, Instant::now()),
+            () = tokio::time::sleep_until(due.into()) => {}
+        }
+        for stream in state.releasing.quiet_ones(Instant::now()) {
+            state.releasing.remove(&stream);
+        }
     }
     let _ = stop_owner.send(());
     let _ = tokio::time::timeout(last * 2, async { while tasks.set.join_next().await.is_some() {} }).await;
@@ -336,6 +355,8 @@ struct TaskFactory {
     connection: Connection,
     window: Window,
     out: mpsc::UnboundedSender<Vec<Delivery>>,
+    /// Where stopped readers report their streams quiet.
+    quiet: mpsc::UnboundedSender<Quiet>,
     progress: ConsumerProgress,
     plans: Vec<Plan>,
 }
@@ -366,7 +387,9 @@ impl TaskFactory {
             limit: self.config.publish_timeout(),
             window: self.window.clone(),
             out: self.out.clone(),
+            quiet: self.quiet.clone(),
             progress: self.progress.clone(),
+            closed: None,
         })
     }
 
@@ -397,8 +420,8 @@ impl TaskFactory {
 struct Tasks {
     set: JoinSet<()>,
     kinds: HashMap<tokio::task::Id, (Task, AbortHandle)>,
-    /// The running readers, by stream.
-    readers: HashMap<Arc<str>, AbortHandle>,
+    /// The running readers, by stream, and how to stop each.
+    readers: HashMap<Arc<str>, (AbortHandle, oneshot::Sender<()>)>,
     /// When tasks failed lately.
     failures: VecDeque<Instant>,
     factory: TaskFactory,
@@ -406,10 +429,19 @@ struct Tasks {
 
 impl Tasks {
     fn start(&mut self, task: Task) -> Result<(), Error> {
+        self.start_after(task, None)
+    }
+
+    /// Starts `task`; a reader in place of one whose connection closed at
+    /// `closed` (it failed), whose reads Redis may still run a moment.
+    fn start_after(&mut self, task: Task, closed: Option<Instant>) -> Result<(), Error> {
         let handle = match &task {
             Task::Reader(stream, first) => {
-                let handle = self.set.spawn(self.factory.reader(stream.clone(), *first)?.run());
-                self.readers.insert(stream.clone(), handle.clone());
+                let (stop, stopped) = Stop::new();
+                let mut reader = self.factory.reader(stream.clone(), *first)?;
+                reader.closed = closed;
+                let handle = self.set.spawn(reader.run(stopped));
+                self.readers.insert(stream.clone(), (handle.clone(), stop));
                 handle
             }
             Task::Reclaimer => self.set.spawn(self.factory.reclaimer().run()),
@@ -429,37 +461,67 @@ impl Tasks {
         self.readers.contains_key(stream)
     }
 
-    /// Stops the reader of `stream`, if one runs.
-    fn stop_reader(&mut self, stream: &Arc<str>) {
-        if let Some(handle) = self.readers.remove(stream) {
+    /// Tells the reader of `stream`, if one runs, to stop: it reports the
+    /// stream quiet when it has (see [`Reader`]). Its task is no longer
+    /// supervised: however it ends, it is not restarted. Answers how to
+    /// abort it.
+    fn stop_reader(&mut self, stream: &Arc<str>) -> Option<AbortHandle> {
+        let (handle, stop) = self.readers.remove(stream)?;
+        self.kinds.remove(&handle.id());
+        let _ = stop.send(());
+        Some(handle)
+    }
+
+    /// Stops the reader of `stream` at once, if one runs.
+    fn abort_reader(&mut self, stream: &Arc<str>) {
+        if let Some((handle, _)) = self.readers.remove(stream) {
             handle.abort();
         }
     }
 
-    /// Stops every task but the owner (which releases partitions last).
-    fn stop_all_but_owner(&mut self) {
+    /// Stops every task but the owner (which releases partitions last):
+    /// partitions' readers as [`Tasks::stop_reader`] does, the rest at once.
+    /// Answers the partitions whose readers are stopping, with their tasks.
+    fn stop_all_but_owner(&mut self) -> Vec<(Arc<str>, AbortHandle)> {
+        let partitions: Vec<Arc<str>> = self
+            .readers
+            .keys()
+            .filter(|stream| self.factory.is_partition(stream))
+            .cloned()
+            .collect();
+        let stopping = partitions
+            .into_iter()
+            .filter_map(|stream| Some((stream.clone(), self.stop_reader(&stream)?)))
+            .collect();
         self.readers.clear();
         for (task, handle) in self.kinds.values() {
             if !matches!(task, Task::Owner) {
                 handle.abort();
             }
         }
+        stopping
     }
 
     /// A task ended: restarts it if it failed (and is still wanted), or
     /// stops the consumer when tasks keep failing.
     fn ended(&mut self, ended: Result<(tokio::task::Id, ()), tokio::task::JoinError>) -> Result<(), Error> {
         let (id, why) = match ended {
-            Ok((id, ())) => (id, "it returned".to_owned()),
+            Ok((id, ())) => (id, None),
             Err(error) if error.is_cancelled() => {
                 self.kinds.remove(&error.id());
                 return Ok(());
             }
-            Err(error) => (error.id(), error.to_string()),
+            Err(error) => (error.id(), Some(error.to_string())),
         };
         let Some((task, _)) = self.kinds.remove(&id) else {
+            // A stopped reader: done, or failed (its partition is then
+            // handed over once the patience given it is out).
+            if let Some(why) = why {
+                tracing::warn!(%why, "a stopped reader failed");
+            }
             return Ok(());
         };
+        let why = why.unwrap_or_else(|| "it returned".to_owned());
         tracing::error!(task = ?task, %why, "a task of the consumer ended unexpectedly; restarting it");
         let now = Instant::now();
         self.failures.push_back(now);
@@ -479,8 +541,8 @@ impl Tasks {
         match task {
             Task::Reader(stream, first) => {
                 // Only if still wanted: a revoked partition stays stopped.
-                if self.readers.get(&stream).is_some_and(|handle| handle.id() == id) {
-                    self.start(Task::Reader(stream, first))?;
+                if self.readers.get(&stream).is_some_and(|(handle, _)| handle.id() == id) {
+                    self.start_after(Task::Reader(stream, first), Some(now))?;
                 }
                 Ok(())
             }
@@ -514,9 +576,9 @@ struct State<D> {
     /// Partitions this instance does not read now (not acquired, revoked
     /// or lost): what comes of them is let go.
     not_owned: HashSet<Arc<str>>,
-    /// Partitions revoked, being finished before they are handed over, and
-    /// when the reads their reader may have sent are over.
-    releasing: HashMap<Arc<str>, Instant>,
+    /// Partitions revoked (or left at shutdown), being finished before they
+    /// are handed over.
+    releasing: Handovers,
     /// Tells the owner a revoked partition is finished.
     released: mpsc::UnboundedSender<Arc<str>>,
     progress: ConsumerProgress,
@@ -604,27 +666,19 @@ impl<D: Dispatch> State<D> {
     /// (nothing running, nothing left to ack) and that no read of theirs
     /// can still take entries.
     fn hand_over_drained(&mut self) {
-        if self.releasing.is_empty() || !self.flushes.is_empty() {
+        if self.releasing.is_empty() {
             return;
         }
-        let now = Instant::now();
-        let drained: Vec<Arc<str>> = self
-            .releasing
-            .iter()
-            .filter(|(stream, quiet)| {
-                **quiet <= now && !self.acks.contains_key(*stream) && !self.held.keys().any(|(s, _)| s == *stream)
-            })
-            .map(|(stream, _)| stream.clone())
-            .collect();
-        for stream in drained {
-            self.releasing.remove(&stream);
-            let _ = self.released.send(stream);
+        let quiet = self.releasing.quiet_ones(Instant::now());
+        if !self.flushes.is_empty() {
+            return;
         }
-    }
-
-    /// When the next revoked partition's reads are over, if one waits.
-    fn next_handover(&self) -> Option<Instant> {
-        self.releasing.values().min().copied()
+        for stream in quiet {
+            if !self.acks.contains_key(&stream) && !self.held.keys().any(|(s, _)| *s == stream) {
+                self.releasing.remove(&stream);
+                let _ = self.released.send(stream);
+            }
+        }
     }
 
     fn flush_acks(&mut self) {
@@ -639,7 +693,7 @@ impl<D: Dispatch> State<D> {
         let mut pipe = SlotPipeline::new();
         let mut by_stream: HashMap<&Arc<str>, Vec<&str>> = HashMap::new();
         // Not on a partition whose lease was lost: its new owner holds them.
-        let lost = |stream: &Arc<str>| self.not_owned.contains(stream) && !self.releasing.contains_key(stream);
+        let lost = |stream: &Arc<str>| self.not_owned.contains(stream) && !self.releasing.contains(stream);
         for (stream, id) in self.held.keys().filter(|(stream, _)| !lost(stream)) {
             by_stream.entry(stream).or_default().push(id);
         }

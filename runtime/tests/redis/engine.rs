@@ -20,6 +20,7 @@ on_both!(
     order_per_subject_holds_over_three_instances_through_a_kill_a_join_and_a_leave,
     a_duplicate_waits_for_a_handler_slower_than_its_lease_and_runs_once,
     entries_read_under_a_consumers_name_whose_reply_it_never_got_are_handled,
+    a_busy_partition_reader_stops_at_once_and_the_next_owner_finishes_in_order,
 );
 
 /// A configuration for `svc` at the production defaults.
@@ -592,6 +593,53 @@ async fn order_per_subject_holds_over_three_instances_through_a_kill_a_join_and_
             order.windows(2).all(|w| w[0] < w[1]),
             "subject {subject} out of order: {order:?}"
         );
+    }
+    assert!(f.dead_letters().await.is_empty());
+}
+
+/// An instance reading partitions with a backlog ahead of it shuts down in
+/// about a round trip plus its running handlers: its reads in flight return
+/// at once (with entries), so it need not wait out their block time (1 s)
+/// before it hands its partitions over. What those last reads took stays
+/// pending, and the instance that takes over handles it first, in order.
+async fn a_busy_partition_reader_stops_at_once_and_the_next_owner_finishes_in_order(f: Fixture) {
+    const TOTAL: u64 = 40_000;
+    let f = at_defaults(f).await;
+    let layout = partitions(4);
+    let streams = f.config.keys().event_streams("test", &layout);
+    // 16 subjects, a millisecond each: the backlog takes seconds, and a
+    // reads ahead only as far as its window lets it.
+    let recorder = Recorder::new(|_, _| Step::Sleep(Duration::from_millis(1))).partitioned(4);
+    let log = recorder.log.clone();
+    send_to(&f, "test", &layout, TOTAL, 16, 0).await;
+    let a = spawn(&f.config, recorder.clone(), |b| {
+        b.consumer("a").start(StartPosition::Beginning)
+    });
+    eventually("a is under way", || async { log.done().len() >= 500 }).await;
+    let stopping = Instant::now();
+    a.stop_within(Duration::from_millis(900)).await;
+    let handled_by_a = log.done_counts().len() as u64;
+    assert!(
+        handled_by_a < TOTAL,
+        "a finished the backlog before it was stopped; the test needs a longer one"
+    );
+    eprintln!(
+        "a stopped in {:?}, having handled {handled_by_a} of {TOTAL}",
+        stopping.elapsed()
+    );
+    let b = spawn(&f.config, recorder, |b| b.consumer("b").start(StartPosition::Beginning));
+    eventually("b handles the rest", || async {
+        log.done_counts().len() as u64 == TOTAL
+    })
+    .await;
+    eventually("every entry is acked", || async {
+        pending_over(&f, &streams).await == 0
+    })
+    .await;
+    b.stop().await;
+    assert_eq!(log.max_running_per_subject.load(Ordering::SeqCst), 1);
+    for (subject, order) in log.done_in_order() {
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "subject {subject} out of order");
     }
     assert!(f.dead_letters().await.is_empty());
 }
