@@ -2,9 +2,11 @@
 //! of ordered categories, each partition read by one instance at a time.
 //!
 //! - **Membership.** Every instance beats into `<ns>:members:<group>`, a
-//!   sorted set scored by expiry (Redis's clock), every third of the lease
-//!   (at most a second apart; every 200 ms while partitions change hands);
-//!   members whose score passed are dropped.
+//!   sorted set scored by expiry (Redis's clock), every [`WATCH`] (every
+//!   200 ms while partitions change hands), and so sees a join or a leave
+//!   within that long; members whose score passed are dropped. It renews
+//!   its leases when the members change, and every third of the lease
+//!   otherwise (at most a second apart).
 //! - **Assignment.** The live members, sorted by name, take the
 //!   partitions round robin: partition `i` (in the consumer's stream order)
 //!   goes to member `i mod n`. Every instance computes the same answer.
@@ -62,6 +64,10 @@ return 0
 /// or left): a handover takes a few of these, not a few lease thirds.
 const HANDOVER_ROUND: Duration = Duration::from_millis(200);
 
+/// How often a settled instance beats and looks at the members (one call):
+/// a join or a leave is seen within this long.
+const WATCH: Duration = Duration::from_millis(250);
+
 /// What the owner tells the consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Change {
@@ -91,23 +97,27 @@ pub(super) struct Owner {
     pub progress: ConsumerProgress,
 }
 
-/// What the owner holds.
+/// What the owner holds, and what it saw at its last full round.
 #[derive(Debug, Default)]
 struct Held {
     /// Leases held and being read.
     reading: HashSet<Arc<str>>,
     /// Leases held while the consumer finishes a revoked partition.
     releasing: HashSet<Arc<str>>,
+    /// The live members (sorted) at the last full round.
+    members: Vec<String>,
+    /// When the last full round renewed the leases, if it was settled.
+    settled_at: Option<tokio::time::Instant>,
 }
 
 impl Owner {
-    /// Beats, rebalances and renews every third of the lease until `stop`
-    /// fires; then releases every lease and leaves the group's members.
+    /// Beats and rebalances every [`WATCH`], renews every third of the
+    /// lease, until `stop` fires; then releases every lease and leaves the
+    /// group's members.
     pub(super) async fn run(mut self, mut stop: tokio::sync::oneshot::Receiver<()>) {
         let mut held = Held::default();
         let mut outage = Outage::quiet("sharing partitions");
-        // At most a second between rounds, so that joins and leaves are
-        // seen within a second, whatever the lease.
+        // At most a second between renewals, whatever the lease.
         let steady = (self.lease / 3).clamp(Duration::from_millis(10), Duration::from_secs(1));
         let mut next = tokio::time::Instant::now();
         loop {
@@ -120,11 +130,11 @@ impl Owner {
                     next = next.min(tokio::time::Instant::now() + HANDOVER_ROUND.min(steady));
                 }
                 () = tokio::time::sleep_until(next) => {
-                    let wait = match self.round(&mut held).await {
+                    let wait = match self.round(&mut held, steady).await {
                         Ok(settled) => {
                             outage.recovered();
                             self.progress.read_done();
-                            if settled { steady } else { HANDOVER_ROUND.min(steady) }
+                            if settled { WATCH.min(steady) } else { HANDOVER_ROUND.min(steady) }
                         }
                         Err(error) => {
                             let wait = outage.failed(&error).min(steady);
@@ -153,11 +163,13 @@ impl Owner {
         }
     }
 
-    /// One round: beat, compute the assignment, renew what is held, give up
-    /// what is no longer ours, try to take what is. Answers whether the
-    /// assignment is settled (this instance reads exactly its partitions);
-    /// while it is not, rounds come every [`HANDOVER_ROUND`].
-    async fn round(&mut self, held: &mut Held) -> Result<bool, RedisError> {
+    /// One round: beat; unless the last full round was settled, less than
+    /// `renew_every` ago, with the same members: compute the assignment,
+    /// renew what is held, give up what is no longer ours, try to take what
+    /// is. Answers whether the assignment is settled (this instance reads
+    /// exactly its partitions); while it is not, rounds come every
+    /// [`HANDOVER_ROUND`].
+    async fn round(&mut self, held: &mut Held, renew_every: Duration) -> Result<bool, RedisError> {
         let lease = millis(self.lease);
         let mut members: Vec<String> = bounded(
             self.limit,
@@ -171,7 +183,12 @@ impl Owner {
         )
         .await?;
         members.sort();
+        let now = tokio::time::Instant::now();
+        if members == held.members && held.settled_at.is_some_and(|at| now < at + renew_every) {
+            return Ok(true);
+        }
         let assigned = assignment(self.streams.len(), &members, &self.consumer);
+        held.members = members;
         for (index, (stream, key)) in self.streams.clone().into_iter().enumerate() {
             let mine = assigned.contains(&index);
             if held.reading.contains(&stream) || held.releasing.contains(&stream) {
@@ -202,6 +219,7 @@ impl Owner {
                 .iter()
                 .enumerate()
                 .all(|(index, (stream, _))| assigned.contains(&index) == held.reading.contains(stream));
+        held.settled_at = settled.then_some(now);
         Ok(settled)
     }
 

@@ -21,6 +21,7 @@ on_both!(
     a_duplicate_waits_for_a_handler_slower_than_its_lease_and_runs_once,
     entries_read_under_a_consumers_name_whose_reply_it_never_got_are_handled,
     a_busy_partition_reader_stops_at_once_and_the_next_owner_finishes_in_order,
+    an_instance_joining_a_busy_group_gets_its_partitions_within_a_second,
 );
 
 /// A configuration for `svc` at the production defaults.
@@ -640,6 +641,58 @@ async fn a_busy_partition_reader_stops_at_once_and_the_next_owner_finishes_in_or
     assert_eq!(log.max_running_per_subject.load(Ordering::SeqCst), 1);
     for (subject, order) in log.done_in_order() {
         assert!(order.windows(2).all(|w| w[0] < w[1]), "subject {subject} out of order");
+    }
+    assert!(f.dead_letters().await.is_empty());
+}
+
+/// An instance that joins while another works off a backlog of every
+/// partition starts on its share within a second (the other sees the join
+/// within a quarter of a second, and hands over busy partitions in a round
+/// trip), and order per subject holds across the two.
+async fn an_instance_joining_a_busy_group_gets_its_partitions_within_a_second(f: Fixture) {
+    const TOTAL: u64 = 40_000;
+    let f = at_defaults(f).await;
+    let layout = partitions(4);
+    let streams = f.config.keys().event_streams("test", &layout);
+    let script = |_: &Ping, _| Step::Sleep(Duration::from_millis(1));
+    let (first, second) = (
+        Recorder::new(script).partitioned(4),
+        Recorder::new(script).partitioned(4),
+    );
+    let (log_a, log_b) = (first.log.clone(), second.log.clone());
+    send_to(&f, "test", &layout, TOTAL, 16, 0).await;
+    let a = spawn(&f.config, first, |b| b.consumer("a").start(StartPosition::Beginning));
+    eventually("a is under way", || async { log_a.done().len() >= 500 }).await;
+    let joined = Instant::now();
+    let b = spawn(&f.config, second, |b| b.consumer("b").start(StartPosition::Beginning));
+    eventually("b handles entries", || async { !log_b.done().is_empty() }).await;
+    let waited = joined.elapsed();
+    eprintln!("b handled its first entry {waited:?} after it started");
+    eventually("every entry is handled", || async {
+        let mut handled: Vec<u64> = log_a.done().iter().chain(&log_b.done()).map(|call| call.n).collect();
+        handled.sort_unstable();
+        handled.dedup();
+        handled.len() as u64 == TOTAL
+    })
+    .await;
+    eventually("every entry is acked", || async {
+        pending_over(&f, &streams).await == 0
+    })
+    .await;
+    a.stop().await;
+    b.stop().await;
+    assert!(
+        waited < Duration::from_secs(1),
+        "b waited {waited:?} for its partitions"
+    );
+    let (order_a, order_b) = (log_a.done_in_order(), log_b.done_in_order());
+    for subject in order_a.keys().chain(order_b.keys()) {
+        let mut order: Vec<u64> = order_a.get(subject).cloned().unwrap_or_default();
+        order.extend(order_b.get(subject).into_iter().flatten());
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "subject {subject} out of order across a and b"
+        );
     }
     assert!(f.dead_letters().await.is_empty());
 }
