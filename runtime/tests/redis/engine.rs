@@ -22,6 +22,7 @@ on_both!(
     entries_read_under_a_consumers_name_whose_reply_it_never_got_are_handled,
     a_busy_partition_reader_stops_at_once_and_the_next_owner_finishes_in_order,
     an_instance_joining_a_busy_group_gets_its_partitions_within_a_second,
+    an_idle_partition_reader_stops_in_about_a_second_and_loses_nothing_published_meanwhile,
 );
 
 /// A configuration for `svc` at the production defaults.
@@ -633,14 +634,56 @@ async fn a_busy_partition_reader_stops_at_once_and_the_next_owner_finishes_in_or
         log.done_counts().len() as u64 == TOTAL
     })
     .await;
-    eventually("every entry is acked", || async {
-        pending_over(&f, &streams).await == 0
-    })
-    .await;
-    b.stop().await;
+    acked_in_order(&f, &streams, &log, b).await;
+}
+
+/// An instance whose partitions are idle (its reads wait in Redis) shuts
+/// down in about 1.2 s: it waits 200 ms for the replies of its reads, then
+/// closes their connection and gives Redis a second to drop them (not
+/// less), instead of waiting out each read's block time in turn. Entries
+/// published in that second, which a read Redis has yet to drop would
+/// take, are all handled by the next owner, in order.
+async fn an_idle_partition_reader_stops_in_about_a_second_and_loses_nothing_published_meanwhile(f: Fixture) {
+    let f = at_defaults(f).await;
+    let layout = partitions(4);
+    let streams = f.config.keys().event_streams("test", &layout);
+    let recorder = Recorder::new(|_, _| Step::Done).partitioned(4);
+    let log = recorder.log.clone();
+    let a = spawn(&f.config, recorder.clone(), |b| {
+        b.consumer("a").start(StartPosition::Beginning)
+    });
+    send_to(&f, "test", &layout, 100, 16, 0).await;
+    eventually("a handles the first 100", || async { log.done_counts().len() == 100 }).await;
+    // Every partition read to its end: a's reads wait in Redis.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopping = Instant::now();
+    let stopped = tokio::spawn(a.stop_within(Duration::from_secs(5)));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    send_to(&f, "test", &layout, 100, 16, 100).await;
+    stopped.await.expect("a stopped");
+    let took = stopping.elapsed();
+    eprintln!("a stopped in {took:?}");
+    assert!(
+        (Duration::from_secs(1)..Duration::from_millis(1800)).contains(&took),
+        "a took {took:?} to stop"
+    );
+    let b = spawn(&f.config, recorder, |b| b.consumer("b").start(StartPosition::Beginning));
+    eventually("every entry is handled", || async { log.done_counts().len() == 200 }).await;
+    acked_in_order(&f, &streams, &log, b).await;
+}
+
+/// Once every entry of `streams` is acked, stops `last` and checks what
+/// `log` saw: one handler at a time per subject, each subject's entries in
+/// stream order, and no dead letters.
+async fn acked_in_order(f: &Fixture, streams: &[String], log: &Log, last: Running) {
+    eventually("every entry is acked", || async { pending_over(f, streams).await == 0 }).await;
+    last.stop().await;
     assert_eq!(log.max_running_per_subject.load(Ordering::SeqCst), 1);
     for (subject, order) in log.done_in_order() {
-        assert!(order.windows(2).all(|w| w[0] < w[1]), "subject {subject} out of order");
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "subject {subject} out of order: {order:?}"
+        );
     }
     assert!(f.dead_letters().await.is_empty());
 }
