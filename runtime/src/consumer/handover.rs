@@ -112,8 +112,13 @@ impl Handovers {
 
     /// When a partition is next due to be quiet or its reader overdue, if
     /// one waits. A quiet partition waits for its handlers and acks
-    /// instead, whose ends wake the consumer.
-    pub(super) fn next_due(&self, now: Instant) -> Option<Instant> {
+    /// instead, whose ends wake the consumer. Reads the clock only while a
+    /// handover is under way (the consumer asks at every turn of its loop).
+    pub(super) fn next_due(&self) -> Option<Instant> {
+        if self.partitions.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
         self.partitions
             .values()
             .filter(|quieting| quieting.reader.is_some() || quieting.at > now)
@@ -141,7 +146,7 @@ mod tests {
         let (stale, _) = reader();
         handovers.start(Arc::from("p0"), Some(handle), now);
         assert!(handovers.quiet_ones(now).is_empty());
-        assert_eq!(handovers.next_due(now), Some(now + Duration::from_secs(7)));
+        assert_eq!(handovers.next_due(), Some(now + Duration::from_secs(7)));
         handovers.quiet(&Arc::from("p0"), stale.id(), now);
         assert!(
             handovers.quiet_ones(now).is_empty(),
@@ -151,7 +156,7 @@ mod tests {
         handovers.quiet(&Arc::from("p0"), task.id(), now);
         assert_eq!(handovers.quiet_ones(now), [Arc::from("p0")]);
         assert_eq!(
-            handovers.next_due(now),
+            handovers.next_due(),
             None,
             "a quiet partition waits for its handlers, not a time"
         );
@@ -177,7 +182,7 @@ mod tests {
             task.await.is_err_and(|error| error.is_cancelled()),
             "the overdue reader is aborted"
         );
-        assert_eq!(handovers.next_due(overdue), Some(overdue + CLOSE_MARGIN));
+        assert_eq!(handovers.next_due(), Some(overdue + CLOSE_MARGIN));
         assert!(handovers.quiet_ones(overdue + CLOSE_MARGIN / 2).is_empty());
         assert_eq!(handovers.quiet_ones(overdue + CLOSE_MARGIN), [Arc::from("p0")]);
     }

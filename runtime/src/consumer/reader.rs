@@ -108,6 +108,11 @@ impl Stop {
     }
 }
 
+/// Whether `reply` came, and was no error, by `grace`.
+async fn answered_by<T>(grace: Instant, reply: impl Future<Output = Result<T, RedisError>>) -> bool {
+    matches!(tokio::time::timeout_at(grace.into(), reply).await, Ok(Ok(_)))
+}
+
 impl Reader {
     /// Reads until `stop` (then stops as the module says) or until its task
     /// is aborted.
@@ -156,8 +161,7 @@ impl Reader {
                         () = stop.wait() => {
                             // The reply under way gets the grace, as the others do.
                             let grace = Instant::now() + STOP_GRACE;
-                            let answered = tokio::time::timeout_at(grace.into(), reply).await;
-                            let in_flight = if matches!(answered, Ok(Ok(_))) {
+                            let in_flight = if answered_by(grace, reply).await {
                                 in_flight - 1
                             } else {
                                 self.close_reads();
@@ -237,13 +241,11 @@ impl Reader {
     /// closed connection is surely over; then reports the stream quiet.
     async fn finish(mut self, mut in_flight: usize, grace: Instant) {
         while in_flight > 0 {
-            match tokio::time::timeout_at(grace.into(), self.reads.reply()).await {
-                Ok(Ok(_)) => in_flight -= 1,
-                Ok(Err(_)) | Err(_) => {
-                    self.close_reads();
-                    break;
-                }
+            if !answered_by(grace, self.reads.reply()).await {
+                self.close_reads();
+                break;
             }
+            in_flight -= 1;
         }
         if let Some(closed) = self.closed {
             tokio::time::sleep_until((closed + CLOSE_MARGIN).into()).await;

@@ -240,7 +240,7 @@ pub(super) async fn run<D: Dispatch>(
             .lanes
             .next_due()
             .into_iter()
-            .chain(state.releasing.next_due(Instant::now()))
+            .chain(state.releasing.next_due())
             .min();
         tokio::select! {
             biased;
@@ -323,7 +323,7 @@ pub(super) async fn run<D: Dispatch>(
     }
     // Partitions are released only now, when nothing of theirs runs and no
     // read of theirs can take entries.
-    while let Some(due) = state.releasing.next_due(Instant::now()) {
+    while let Some(due) = state.releasing.next_due() {
         tokio::select! {
             Some((stream, reader)) = quiet.recv() => state.releasing.quiet(&stream, reader, Instant::now()),
             () = tokio::time::sleep_until(due.into()) => {}
