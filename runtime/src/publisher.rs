@@ -1,8 +1,8 @@
 //! The [`Publisher`]: typed events to their category streams, one round trip
 //! per publish or per batch, never waiting longer than the publish timeout.
 //! On a single server every publish of a process goes over one connection
-//! of the runtime's own, in the order they came, publishes that come while
-//! another is under way sharing the next round trip (see
+//! of the runtime's own, in the order they came, each written at once,
+//! without waiting for the replies owed to the publishes before it (see
 //! [`WriteConnection`]); a batch's first entries are written while the rest
 //! are built. On a Redis Cluster a publish goes through the redis crate's
 //! cluster client, a batch as one pipeline per slot it writes to, sent at
@@ -223,7 +223,7 @@ impl Publisher {
         })
     }
 
-    /// Sends `items` in one round trip, on the turn `ahead` took if any (see
+    /// Sends `items` in one round trip, on the call `ahead` started if any (see
     /// [`Batch::send`]).
     async fn send(&self, items: &[Item], ahead: Option<Ahead>) -> Result<Vec<String>, PublishError> {
         let Some(Item {
@@ -287,22 +287,14 @@ impl Publisher {
         // fails with that reason rather than with a bare timeout.
         let replicas = (self.replicas > 0).then(|| (self.replicas, timeout.mul_f64(0.8)));
         let send = async {
-            let mut replies = match (ahead, &self.writes) {
-                (
-                    Some(Ahead {
-                        mut writer, encoded, ..
-                    }),
-                    _,
-                ) => {
+            let mut replies = match ahead {
+                Some(Ahead {
+                    mut writer, encoded, ..
+                }) => {
                     add_rest(writer.commands(), &items[encoded..], &streams, &due, replicas);
                     writer.call().await?
                 }
-                (None, Some(writes)) => {
-                    let mut commands = Commands::default();
-                    add_rest(&mut commands, items, &streams, &due, replicas);
-                    writes.call(commands).await?
-                }
-                (None, None) => {
+                None => {
                     let mut pipe = SlotPipeline::new();
                     add_writes(&mut pipe, items, |stream, _| cap_of(&streams, stream));
                     add_trims(&mut pipe, &due);
@@ -400,9 +392,9 @@ pub struct Batch<'p> {
     ahead: Option<Ahead>,
 }
 
-/// A batch's turn on the runtime's own connection: the commands of the
+/// A batch's call on the runtime's own connection: the commands of the
 /// first `encoded` items are encoded on it; writing ahead stops at
-/// `deadline` (the publish timeout from when the turn was taken) or when a
+/// `deadline` (the publish timeout from when the call started) or when a
 /// write fails, and the rest waits for the call then.
 #[derive(Debug)]
 struct Ahead {
@@ -413,10 +405,10 @@ struct Ahead {
 }
 
 impl Ahead {
-    /// The turn on `publisher`'s own connection, unless it has none (a
-    /// cluster) or another call has the turn.
+    /// A call on `publisher`'s own connection, unless it has none (a
+    /// cluster).
     fn take(publisher: &Publisher) -> Option<Ahead> {
-        let writer = publisher.writes.as_ref().and_then(WriteConnection::try_turn)?;
+        let writer = publisher.writes.as_ref()?.writer();
         Some(Ahead {
             writer,
             encoded: 0,
@@ -468,8 +460,8 @@ impl Batch<'_> {
         publisher.send(&items, ahead).await
     }
 
-    /// With the turn on the runtime's own connection (a single server, when
-    /// no other call has it): encodes the events added since the last time, and
+    /// On the runtime's own connection (a single server): encodes the
+    /// events added since the last time, and
     /// writes what is encoded once it is [`WRITE_AHEAD`] bytes or more, so
     /// that Redis stores those while the rest are built.
     async fn write_ahead(&mut self) {

@@ -15,32 +15,42 @@ use super::resp::{self, Framer};
 /// What a read asks of the socket at least, when its buffer is short.
 const READ_SIZE: usize = 64 * 1024;
 
-/// An open connection: its socket, the bytes read but not yet decoded,
-/// and whether every command needs `ASKING` first.
+/// An open connection: the halves of its socket, and whether every command
+/// needs `ASKING` first.
 pub(super) struct Socket {
-    io: Box<dyn Io>,
+    writer: WriteHalf,
+    replies: Replies,
+    asking: bool,
+}
+
+/// The half of a socket commands are written on.
+pub(super) type WriteHalf = Box<dyn AsyncWrite + Send + Sync + Unpin>;
+
+/// The half of a socket replies are read on, with the bytes read but not
+/// yet decoded.
+pub(super) struct Replies {
+    reader: Box<dyn AsyncRead + Send + Sync + Unpin>,
     /// Bytes read; those before `decoded` belong to replies decoded already.
     buffer: Vec<u8>,
     decoded: usize,
     framer: Framer,
-    asking: bool,
 }
-
-trait Io: AsyncRead + AsyncWrite + Send + Sync + Unpin {}
-
-impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin> Io for T {}
 
 impl Socket {
     /// Connects to `node` and logs in and selects its database as its URL says.
     pub(super) async fn open(node: &ConnectionInfo, asking: bool) -> Result<Socket, RedisError> {
-        let io: Box<dyn Io> = match node.addr() {
+        let (reader, writer): (Box<dyn AsyncRead + Send + Sync + Unpin>, WriteHalf) = match node.addr() {
             ConnectionAddr::Tcp(host, port) => {
                 let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
                 stream.set_nodelay(true)?;
-                Box::new(stream)
+                let (reader, writer) = stream.into_split();
+                (Box::new(reader), Box::new(writer))
             }
             #[cfg(unix)]
-            ConnectionAddr::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
+            ConnectionAddr::Unix(path) => {
+                let (reader, writer) = tokio::net::UnixStream::connect(path).await?.into_split();
+                (Box::new(reader), Box::new(writer))
+            }
             other => {
                 return Err(RedisError::from((
                     ErrorKind::InvalidClientConfig,
@@ -50,10 +60,13 @@ impl Socket {
             }
         };
         let mut socket = Socket {
-            io,
-            buffer: Vec::with_capacity(READ_SIZE),
-            decoded: 0,
-            framer: Framer::default(),
+            writer,
+            replies: Replies {
+                reader,
+                buffer: Vec::with_capacity(READ_SIZE),
+                decoded: 0,
+                framer: Framer::default(),
+            },
             asking: false,
         };
         socket.log_in(node.redis_settings()).await?;
@@ -78,8 +91,15 @@ impl Socket {
 
     /// Sends `command` while logging in, and waits for its reply.
     async fn call(&mut self, command: &Cmd) -> Result<Value, RedisError> {
-        self.io.write_all(&command.get_packed_command()).await?;
-        self.next_reply(resp::other_reply).await
+        self.writer.write_all(&command.get_packed_command()).await?;
+        self.replies.next(resp::other_reply).await
+    }
+
+    /// Its halves, to write and read apart (on a socket no `ASKING` is
+    /// needed on).
+    pub(super) fn into_halves(self) -> (WriteHalf, Replies) {
+        debug_assert!(!self.asking, "halves write commands as they are");
+        (self.writer, self.replies)
     }
 
     /// Sends `command`, after an `ASKING` where needed.
@@ -87,55 +107,31 @@ impl Socket {
         if self.asking {
             let mut both = redis::cmd("ASKING").get_packed_command();
             command.write_packed_command(&mut both);
-            self.io.write_all(&both).await?;
+            self.writer.write_all(&both).await?;
         } else {
-            self.io.write_all(&command.get_packed_command()).await?;
+            self.writer.write_all(&command.get_packed_command()).await?;
         }
         Ok(())
-    }
-
-    /// Writes the start of `commands`, encoded in RESP already (as they
-    /// are: never after an `ASKING`); how many bytes it wrote (at least one).
-    /// Cancel-safe: given up, it wrote nothing.
-    pub(super) async fn write_some(&mut self, commands: &[u8]) -> Result<usize, RedisError> {
-        debug_assert!(
-            !self.asking,
-            "commands written as they are go where no ASKING is needed"
-        );
-        match self.io.write(commands).await? {
-            0 => Err(lost()),
-            written => Ok(written),
-        }
     }
 
     /// The reply to the oldest command sent and not yet answered, decoded
     /// by `decode` (after the `ASKING` reply that comes first, if sent).
     pub(super) async fn reply<T>(&mut self, decode: fn(&[u8]) -> Result<T, RedisError>) -> Result<T, RedisError> {
         if self.asking {
-            self.next_reply(resp::other_reply).await?;
+            self.replies.next(resp::other_reply).await?;
         }
-        self.next_reply(decode).await
+        self.replies.next(decode).await
     }
+}
 
+impl Replies {
     /// The next reply in the buffer or from the socket, decoded by `decode`.
     /// Cancel-safe: given up half read, the bytes read so far stay for the
     /// next call, which goes on with the same reply.
-    pub(super) async fn next_reply<T>(&mut self, decode: fn(&[u8]) -> Result<T, RedisError>) -> Result<T, RedisError> {
+    pub(super) async fn next<T>(&mut self, decode: fn(&[u8]) -> Result<T, RedisError>) -> Result<T, RedisError> {
         loop {
-            if let Some(end) = self.framer.reply_end(&self.buffer[self.decoded..])? {
-                let reply = self.decoded..self.decoded + end;
-                self.decoded = reply.end;
-                let decoded = decode(&self.buffer[reply]);
-                if self.decoded == self.buffer.len() {
-                    self.buffer.clear();
-                    self.decoded = 0;
-                    // A reply far larger than most (entries of megabytes)
-                    // leaves no buffer of its size behind.
-                    if self.buffer.capacity() > 16 * READ_SIZE {
-                        self.buffer.shrink_to(READ_SIZE);
-                    }
-                }
-                return decoded;
+            if let Some(reply) = self.buffered(decode) {
+                return reply;
             }
             // The framer counts from the first byte not decoded: dropping
             // the decoded ones before it leaves it where it was.
@@ -144,10 +140,33 @@ impl Socket {
             if self.buffer.capacity() - self.buffer.len() < READ_SIZE / 4 {
                 self.buffer.reserve(READ_SIZE);
             }
-            if self.io.read_buf(&mut self.buffer).await? == 0 {
+            if self.reader.read_buf(&mut self.buffer).await? == 0 {
                 return Err(lost());
             }
         }
+    }
+
+    /// The next reply, decoded by `decode`, if all of it is in the buffer
+    /// already (else nothing: the socket is not read).
+    pub(super) fn buffered<T>(&mut self, decode: fn(&[u8]) -> Result<T, RedisError>) -> Option<Result<T, RedisError>> {
+        let end = match self.framer.reply_end(&self.buffer[self.decoded..]) {
+            Ok(Some(end)) => end,
+            Ok(None) => return None,
+            Err(error) => return Some(Err(error)),
+        };
+        let reply = self.decoded..self.decoded + end;
+        self.decoded = reply.end;
+        let decoded = decode(&self.buffer[reply]);
+        if self.decoded == self.buffer.len() {
+            self.buffer.clear();
+            self.decoded = 0;
+            // A reply far larger than most (entries of megabytes) leaves no
+            // buffer of its size behind.
+            if self.buffer.capacity() > 16 * READ_SIZE {
+                self.buffer.shrink_to(READ_SIZE);
+            }
+        }
+        Some(decoded)
     }
 }
 

@@ -2,50 +2,57 @@
 //! socket of the runtime's own, with commands the runtime encodes in RESP
 //! itself ([`Commands`]), straight from the envelope's fields, and replies
 //! (entry ids, as a rule) read without the redis crate's generic parser.
-//! No driver task stands between the publishing task and the socket: the
-//! call whose turn it is writes and reads itself. The crate's multiplexed
-//! connection hands every command to its driver task and every reply back,
-//! and packs and parses each argument generically, which cost a pipelined
-//! publish a fifth of its time. A call may also write its first commands
-//! while it still encodes the rest ([`Writer::send_early`]), so that Redis
-//! runs them meanwhile.
+//! No driver task stands between the publishing task and the socket: each
+//! call writes its commands itself, and the calls read the replies. The
+//! crate's multiplexed connection hands every command to its driver task
+//! and every reply back, and packs and parses each argument generically,
+//! which cost a pipelined publish a fifth of its time. A call may also
+//! write its first commands while it still encodes the rest
+//! ([`Writer::send_early`]), so that Redis runs them meanwhile.
 //!
-//! One call at a time has the turn to write. Calls that come meanwhile
-//! queue with their commands; the next turn goes to the one that waited
-//! longest, which writes its commands and those of every call queued behind
-//! it in one pipeline and hands each its replies (group commit): publishes
-//! from many tasks still share round trips, and everything goes over one
-//! socket, in the order the calls came.
+//! Calls are pipelined. A call writes its commands as soon as no other call
+//! is writing (one writes at a time, in the order they came), without
+//! waiting for the replies owed to the calls before it, then waits for its
+//! own. (A call that writes ahead does so in parts, each in its turn: other
+//! calls' commands may go between them.) Replies come in the order commands were written. One waiting call
+//! at a time reads them, handing each call its own, until its own have
+//! come; then the next waiting call reads on. (Letting one call at a time
+//! write *and* read its replies, as an earlier version did, made a call that
+//! came meanwhile wait a whole round trip before it could write: concurrent
+//! publishes took twice the round trip.)
 //!
-//! Replies come in the order commands were sent, and are kept by group
-//! with whom they are for. A call given up (its future dropped, on a
-//! timeout) leaves the replies it did not read: the next call with the turn
-//! reads them, drops its own and hands waiting calls theirs (when no call is
-//! queued, the turn goes to the oldest of those, to read them itself). So
-//! what a timed-out publish had sent stays ahead of what is published next,
-//! and the calls it wrote for still get their replies. A write given up half
-//! done goes on where it stopped in the same call; the next call closes a
-//! socket left with part of a command on it and connects anew. A queued call
-//! given up before its turn is not written at all. A connection that
-//! answers nothing while two calls in a row are given up is taken for dead
-//! (a peer gone without a word, an idle connection a firewall dropped) and
-//! opened anew.
+//! A call given up (its future dropped, on a timeout) leaves its replies
+//! owed: the call that reads them drops them, so what a timed-out publish
+//! sent stays ahead of what is published next, and the calls behind it get
+//! their replies. A write given up half done goes on where it stopped when
+//! the same writer writes again, and no other call writes meanwhile;
+//! dropped, it leaves part of a command on the socket, and the next call to
+//! write closes it (the calls owed replies on it fail: their commands may
+//! have run) and connects anew. A call given up before it wrote is not
+//! written at all. A connection that answers nothing while two calls in a
+//! row are given up is taken for dead (a peer gone without a word, an idle
+//! connection a firewall dropped) and opened anew.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use redis::{ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError, Value};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedMutexGuard, oneshot};
 
 use super::resp;
-use super::socket::{Socket, lost, within};
+use super::socket::{Replies, Socket, WriteHalf, lost, within};
 use super::{AddCommands, CONNECT_TIMEOUT};
 use crate::config::{Config, RedisServers};
 use crate::error::Error;
 
 /// How many calls in a row may be given up with replies owed and none read
 /// before the connection is taken for dead.
-const STALLED_CALLS: u32 = 2;
+const STALLED_CALLS: usize = 2;
+
+/// The replies to one part of a call (all of them, or the error that lost
+/// the connection).
+type Answer = Result<Vec<Result<Value, RedisError>>, RedisError>;
 
 /// The runtime's own connection to a single server for writes, opened at
 /// the first call and again after one failed. Cheap to clone: clones share
@@ -57,212 +64,241 @@ pub(crate) struct WriteConnection {
 
 struct Inner {
     server: ConnectionInfo,
-    /// Whether a call has the turn, and the calls waiting for it.
-    turns: Mutex<Turns>,
-    /// The socket and what it owes: locked by the call with the turn only,
-    /// so it is always free when a call gets the turn.
-    state: Arc<tokio::sync::Mutex<State>>,
+    /// The socket's write half: locked by the call writing.
+    writing: Arc<tokio::sync::Mutex<Writing>>,
+    /// The socket's read half: locked by the call reading replies.
+    reading: tokio::sync::Mutex<Reading>,
+    /// What both sides share, locked for a moment only.
+    shared: Mutex<Shared>,
+}
+
+/// The write half, for the connection it belongs to, and the part of a call
+/// whose writing was cut short (its writer may go on, or was dropped).
+#[derive(Default)]
+struct Writing {
+    half: Option<(u64, WriteHalf)>,
+    cut: Option<Cut>,
+}
+
+/// A part of a call given up while it was written.
+struct Cut {
+    connection: u64,
+    call: u64,
+    /// Whether any of its bytes are on the socket.
+    started: bool,
+}
+
+/// The read half, for the connection it belongs to.
+#[derive(Default)]
+struct Reading {
+    half: Option<(u64, Replies)>,
 }
 
 #[derive(Default)]
-struct Turns {
-    taken: bool,
-    waiting: VecDeque<Waiting>,
+struct Shared {
+    /// The current connection (none open, or being opened, after a failure
+    /// of the one before). Numbers are never used twice.
+    connection: u64,
+    /// The read half of a connection just opened, for the next reader.
+    opened: Option<(u64, Replies)>,
+    /// The replies still to come on the current connection, by part of a
+    /// call, oldest first.
+    owed: VecDeque<Owed>,
+    /// For numbering calls.
+    calls: u64,
+    /// Replies read so far, on any connection.
+    replies_read: u64,
+    /// `replies_read` when the current connection last owed nothing after
+    /// answering: if it is still that, the connection has been idle since
+    /// (Redis may have dropped it meanwhile). None while it has not
+    /// answered since it was opened.
+    idle_mark: Option<u64>,
+    /// A buffer a finished call left, for the next (so that a batch's
+    /// hundred kilobytes are not allocated afresh).
+    spare: Option<Commands>,
 }
 
-/// A call waiting for its turn, with its commands.
-struct Waiting {
-    commands: Commands,
+/// The replies one part of a call is owed, those read so far, and where
+/// they go.
+struct Owed {
+    call: u64,
+    count: usize,
+    read: Vec<Result<Value, RedisError>>,
     answer: oneshot::Sender<Answer>,
 }
 
-/// What a waiting call gets: its replies, written by the call whose turn it
-/// was, or the turn itself (with its commands back), to write them itself.
-enum Answer {
-    Replies(Result<Vec<Value>, RedisError>),
-    Turn(Turn, Commands),
-}
-
-/// The turn to write: dropped, it passes to the call that waited longest
-/// (skipping those given up), or leaves the connection free.
-struct Turn {
-    /// `None` once passed on.
-    inner: Option<Arc<Inner>>,
-}
-
-impl Turn {
-    /// The turn on `inner`, taken (or passed on) under its `turns` lock.
-    fn of(inner: &Arc<Inner>) -> Turn {
-        Turn {
-            inner: Some(inner.clone()),
+impl Shared {
+    /// Closes `connection` after `error`, unless that happened already: the
+    /// calls owed replies on it get `error` (their commands may have run).
+    fn close(&mut self, connection: u64, error: &RedisError) {
+        if self.connection != connection {
+            return;
         }
+        self.connection += 1;
+        self.opened = None;
+        self.idle_mark = None;
+        for owed in self.owed.drain(..) {
+            let _ = owed.answer.send(Err(error.clone()));
+        }
+    }
+
+    /// Forgets what `cut`, a part of a call given up while it was written,
+    /// left: part of a command on its connection closes it; with nothing
+    /// written, its replies are owed no more (it is the last part owed, as
+    /// no other call wrote since).
+    fn abandon(&mut self, cut: &Cut) {
+        if cut.started {
+            self.close(cut.connection, &interrupted());
+        } else if self.connection == cut.connection && self.owed.back().is_some_and(|owed| owed.call == cut.call) {
+            self.owed.pop_back();
+        }
+    }
+
+    /// Whether the oldest replies owed belong to [`STALLED_CALLS`] calls or
+    /// more, all given up, with none of them read.
+    fn stalled(&self) -> bool {
+        let mut given_up = Vec::new();
+        for owed in &self.owed {
+            if !(owed.answer.is_closed() && owed.read.is_empty()) {
+                break;
+            }
+            if given_up.last() != Some(&owed.call) {
+                given_up.push(owed.call);
+            }
+        }
+        given_up.len() >= STALLED_CALLS
     }
 }
 
-impl Drop for Turn {
-    fn drop(&mut self) {
-        let Some(inner) = self.inner.take() else {
+impl Inner {
+    fn shared(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads the next reply on the current connection and gives it to the
+    /// part it is owed to (each part gets its replies once all are read). A
+    /// failure closes the connection.
+    async fn read_next(&self, reading: &mut Reading) {
+        let Some(connection) = self.current_half(reading) else {
             return;
         };
-        let mut turns = inner.turns.lock().unwrap_or_else(PoisonError::into_inner);
-        // The socket is free: the call whose turn this was let go of it
-        // (a `Writer` drops its lock before its turn).
-        let mut state = inner.state.try_lock().ok();
-        debug_assert!(state.is_some(), "no lock on the socket outlives the turn");
-        if let Some(state) = &mut state {
-            // What that call wrote is no longer the current call's, and what
-            // it would have read for itself is no one's now.
-            for pending in &mut state.pending {
-                pending.current = false;
-                if matches!(pending.recipient, Recipient::Caller | Recipient::Handed) {
-                    pending.recipient = Recipient::Nobody;
-                }
-            }
-        }
-        while let Some(Waiting { commands, answer }) = turns.waiting.pop_front() {
-            if let Err(unsent) = answer.send(Answer::Turn(Turn::of(&inner), commands)) {
-                // Given up: the turn goes on to the next.
-                defuse(unsent);
-                continue;
-            }
+        let Some((_, replies)) = &mut reading.half else {
             return;
-        }
-        // None queued, but calls whose commands were written wait for their
-        // replies: the oldest reads them (and the others').
-        let written_for = state.iter_mut().flat_map(|state| state.pending.iter_mut());
-        for pending in written_for.filter(|pending| matches!(pending.recipient, Recipient::Waiting(_))) {
-            let Recipient::Waiting(answer) = std::mem::replace(&mut pending.recipient, Recipient::Handed) else {
-                continue;
-            };
-            match answer.send(Answer::Turn(Turn::of(&inner), Commands::default())) {
-                Ok(()) => return,
-                Err(unsent) => {
-                    defuse(unsent);
-                    pending.recipient = Recipient::Nobody;
-                }
+        };
+        let reply = replies.next(resp::write_reply).await;
+        self.deliver(connection, reply);
+    }
+
+    /// Gives out the replies read already, without reading the socket: so
+    /// that the calls they are for need not each take their turn to read.
+    fn deliver_buffered(&self, reading: &mut Reading) {
+        let Some((connection, replies)) = &mut reading.half else {
+            return;
+        };
+        while let Some(reply) = replies.buffered(resp::write_reply) {
+            if !self.deliver(*connection, reply) {
+                break;
             }
         }
-        turns.taken = false;
+    }
+
+    /// The connection `reading` holds the read half of, now the current
+    /// one's (none if there is none: the connection is closed).
+    fn current_half(&self, reading: &mut Reading) -> Option<u64> {
+        let mut shared = self.shared();
+        let current = shared.connection;
+        if reading
+            .half
+            .as_ref()
+            .is_none_or(|(connection, _)| *connection != current)
+        {
+            reading.half = shared.opened.take().filter(|(connection, _)| *connection == current);
+        }
+        if reading.half.is_none() {
+            // Nothing written on the current connection: whatever this
+            // reader waits for was owed on one closed since.
+            shared.close(current, &lost());
+            return None;
+        }
+        Some(current)
+    }
+
+    /// Gives `reply`, read on `connection`, to the part it is owed to; a
+    /// connection out of step is closed. Whether `connection` is still the
+    /// current one.
+    fn deliver(&self, connection: u64, reply: Result<Value, RedisError>) -> bool {
+        let mut shared = self.shared();
+        if shared.connection != connection {
+            return false;
+        }
+        if let Err(error) = &reply
+            && out_of_step(error)
+        {
+            shared.close(connection, error);
+            return false;
+        }
+        let Some(owed) = shared.owed.front_mut() else {
+            shared.close(connection, &unasked());
+            return false;
+        };
+        owed.read.push(reply);
+        let complete = owed.read.len() == owed.count;
+        shared.replies_read += 1;
+        if complete && let Some(owed) = shared.owed.pop_front() {
+            let _ = owed.answer.send(Ok(owed.read));
+            if shared.owed.is_empty() {
+                shared.idle_mark = Some(shared.replies_read);
+            }
+        }
+        true
     }
 }
 
-/// An answer that could not be sent: a turn in it is not passed on again.
-fn defuse(unsent: Answer) {
-    if let Answer::Turn(mut turn, _) = unsent {
-        turn.inner = None;
-    }
-}
-
-/// Who the replies to a group of commands are for.
-enum Recipient {
-    /// The call with the turn, which wrote them for itself.
-    Caller,
-    /// A call that waited for the turn: it gets them once all are read.
-    Waiting(oneshot::Sender<Answer>),
-    /// A call that waited, to which the turn was handed to read them itself
-    /// (the call that wrote them was given up and none was queued).
-    Handed,
-    /// No one: the call that wrote them for itself was given up.
-    Nobody,
-}
-
-/// The replies to one group of commands written on the socket: how many
-/// are to come, who they are for, those read so far, and whether the call
-/// with the turn wrote them (it writes them again on a new connection).
-struct Pending {
-    count: usize,
-    recipient: Recipient,
-    read: Vec<Result<Value, RedisError>>,
-    current: bool,
-}
-
-/// The socket, what it still owes, and the call with the turn.
-#[derive(Default)]
-struct State {
-    socket: Option<Socket>,
-    /// Set while commands are written: found set by the next call, it says
-    /// the last was given up with part of a command sent (within a call,
-    /// writing goes on from `sent_bytes`).
-    writing: bool,
-    /// The replies still to come on the socket, by group, oldest first.
-    /// Those of a given-up call are read by the next, which hands a waiting
-    /// call its replies.
-    pending: VecDeque<Pending>,
-    /// The call's commands: its own (the first `own`, once it took others'),
-    /// then those of the calls it writes for; how many of their bytes and
-    /// commands are on the socket; and the calls whose commands are not on it
-    /// yet, in order, with how many each has.
+/// A call: its commands, added to until it is made, and the parts of them
+/// written so far.
+pub(crate) struct Writer {
+    inner: Arc<Inner>,
+    call: u64,
     commands: Commands,
-    own: Option<usize>,
+    /// How many of the bytes and commands are written.
     sent_bytes: usize,
     sent_commands: usize,
-    unwritten: VecDeque<(usize, oneshot::Sender<Answer>)>,
-    /// Whether a connection failure may still be answered by sending every
-    /// command again on a new connection: once per call, when the call
-    /// started on a connection an earlier call had opened (which Redis may
-    /// have dropped since) and has read nothing on it yet.
+    /// The write half, kept while a part of this call's is cut short
+    /// half written, so that the writer goes on where it stopped.
+    cut: Option<OwnedMutexGuard<Writing>>,
+    /// Where the part being written ends: its bytes and commands.
+    part_end: (usize, usize),
+    /// Where each part written gets its replies, in order.
+    parts: Vec<oneshot::Receiver<Answer>>,
+    /// Whether a failure of the connection may still be answered by writing
+    /// every command again on a new one: once per call, when its first part
+    /// went on a connection an earlier call had opened and that had been
+    /// idle since it last answered (Redis may have dropped it meanwhile),
+    /// and no reply has been read since (`read_mark` is the count of replies
+    /// read then). So every call of a burst written to a connection found
+    /// dead is written again.
     may_retry: bool,
+    read_mark: u64,
+    retried: bool,
     /// Why the call must fail: writing ahead failed on a connection it may
     /// not write everything again on.
     failed: Option<RedisError>,
-    /// Whether the call read a reply, and how many calls in a row were
-    /// given up owed replies and read none: a connection that answers
-    /// nothing for that long is taken for dead (a peer gone without a word,
-    /// an idle connection a firewall dropped) and opened anew.
-    read_any: bool,
-    stalled: u32,
-}
-
-impl State {
-    /// Closes the socket after `error`: the calls waiting for replies to
-    /// what earlier calls wrote get `error` (their commands may have run);
-    /// those of this call are to be written again.
-    fn reset(&mut self, error: &RedisError) {
-        self.socket = None;
-        self.writing = false;
-        self.sent_bytes = 0;
-        self.sent_commands = 0;
-        let mut again = VecDeque::new();
-        for pending in self.pending.drain(..) {
-            match pending.recipient {
-                Recipient::Waiting(answer) if pending.current => again.push_back((pending.count, answer)),
-                Recipient::Waiting(answer) => {
-                    let _ = answer.send(Answer::Replies(Err(error.clone())));
-                }
-                Recipient::Caller | Recipient::Handed | Recipient::Nobody => {}
-            }
-        }
-        again.append(&mut self.unwritten);
-        self.unwritten = again;
-    }
-
-    /// Fails the calls this call took with `error`. All of them are
-    /// unwritten: a call fails after a reset (which moves those it wrote
-    /// back there) or when it could not connect (no socket, nothing pending).
-    fn fail_taken(&mut self, error: &RedisError) {
-        debug_assert!(
-            self.pending.iter().all(|pending| !pending.current),
-            "nothing of a failing call is on a socket"
-        );
-        for (_, answer) in self.unwritten.drain(..) {
-            let _ = answer.send(Answer::Replies(Err(error.clone())));
-        }
-    }
-}
-
-/// A call with the turn to write.
-pub(crate) struct Writer {
-    // Declared before `turn`: the socket is free before the turn passes on.
-    state: OwnedMutexGuard<State>,
-    turn: Turn,
 }
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer")
-            .field("server", &self.inner().server.addr())
-            .field("commands", &self.state.commands.count)
+            .field("server", &self.inner.server.addr())
+            .field("commands", &self.commands.count)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let mut commands = std::mem::take(&mut self.commands);
+        commands.clear();
+        self.inner.shared().spare = Some(commands);
     }
 }
 
@@ -281,106 +317,46 @@ impl WriteConnection {
         Ok(Some(WriteConnection {
             inner: Arc::new(Inner {
                 server,
-                turns: Mutex::new(Turns::default()),
-                state: Arc::new(tokio::sync::Mutex::new(State::default())),
+                writing: Arc::default(),
+                reading: tokio::sync::Mutex::default(),
+                shared: Mutex::default(),
             }),
         }))
     }
 
-    /// The turn to write, with no commands yet, unless another call has it.
-    pub(crate) fn try_turn(&self) -> Option<Writer> {
-        {
-            let mut turns = self.inner.turns.lock().unwrap_or_else(PoisonError::into_inner);
-            if turns.taken {
-                return None;
-            }
-            turns.taken = true;
+    /// A new call, with no commands yet.
+    pub(crate) fn writer(&self) -> Writer {
+        let (call, commands) = {
+            let mut shared = self.inner.shared();
+            shared.calls += 1;
+            (shared.calls, shared.spare.take().unwrap_or_default())
+        };
+        Writer {
+            inner: self.inner.clone(),
+            call,
+            commands,
+            sent_bytes: 0,
+            sent_commands: 0,
+            cut: None,
+            part_end: (0, 0),
+            parts: Vec::new(),
+            may_retry: false,
+            read_mark: 0,
+            retried: false,
+            failed: None,
         }
-        let turn = Turn::of(&self.inner);
-        // Free, as no other call has the turn.
-        let state = self.inner.state.clone().try_lock_owned().ok()?;
-        Some(Writer::start(state, turn, Commands::default()))
-    }
-
-    /// Sends `commands` once every call that came before is written, and
-    /// returns their replies, as [`Writer::call`] does: in the call whose
-    /// turn it is, or in this one when the turn comes to it.
-    pub(crate) async fn call(&self, commands: Commands) -> Result<Vec<Value>, RedisError> {
-        let answered = {
-            let mut turns = self.inner.turns.lock().unwrap_or_else(PoisonError::into_inner);
-            if turns.taken {
-                let (answer, answered) = oneshot::channel();
-                turns.waiting.push_back(Waiting { commands, answer });
-                Err(answered)
-            } else {
-                turns.taken = true;
-                Ok(commands)
-            }
-        };
-        let (turn, commands) = match answered {
-            Ok(commands) => (Turn::of(&self.inner), commands),
-            Err(answered) => match answered.await {
-                Ok(Answer::Replies(replies)) => return replies,
-                Ok(Answer::Turn(turn, commands)) => (turn, commands),
-                Err(_) => return Err(interrupted()),
-            },
-        };
-        let state = self.inner.state.clone().lock_owned().await;
-        Writer::start(state, turn, commands).call().await
     }
 }
 
 impl Writer {
-    /// The turn of a new call, whose own commands are `commands` (copied
-    /// into the buffer kept from call to call).
-    fn start(mut state: OwnedMutexGuard<State>, turn: Turn, mut commands: Commands) -> Writer {
-        let now = &mut *state;
-        // Calls an earlier call had taken and not written get an error
-        // (their commands may be on a socket cut mid-write). What it wrote
-        // the turn's hand-over settled (see `Turn`'s drop).
-        for (_, answer) in now.unwritten.drain(..) {
-            let _ = answer.send(Answer::Replies(Err(interrupted())));
-        }
-        now.commands.clear();
-        commands.end();
-        now.commands.append(&mut commands);
-        if now.writing {
-            now.reset(&interrupted());
-        }
-        now.own = None;
-        now.sent_bytes = 0;
-        now.sent_commands = 0;
-        now.failed = None;
-        if now.pending.is_empty() || now.read_any {
-            now.stalled = 0;
-        } else {
-            now.stalled += 1;
-            if now.stalled >= STALLED_CALLS {
-                tracing::warn!("Redis answered none of the last {STALLED_CALLS} publishes in time; connecting anew");
-                now.stalled = 0;
-                now.reset(&interrupted());
-            }
-        }
-        now.read_any = false;
-        // Idle since an earlier call: if it fails at once, Redis dropped it.
-        now.may_retry = now.socket.is_some() && now.pending.is_empty();
-        Writer { state, turn }
-    }
-
-    /// The connection this call has the turn on.
-    fn inner(&self) -> &Inner {
-        self.turn.inner.as_deref().expect("a turn not passed on")
-    }
-
-    /// The commands of this call, to add to (a buffer kept from call to
-    /// call, so that a batch's hundred kilobytes are not allocated afresh).
+    /// The commands of this call, to add to.
     pub(crate) fn commands(&mut self) -> &mut Commands {
-        &mut self.state.commands
+        &mut self.commands
     }
 
     /// How many bytes of complete commands are not written yet.
     pub(crate) fn unsent(&self) -> usize {
-        self.state.commands.bytes.len() - self.state.sent_bytes
+        self.commands.bytes.len() - self.sent_bytes
     }
 
     /// Writes the commands complete so far, so that Redis runs them while
@@ -390,177 +366,255 @@ impl Writer {
     /// it may (the connection was an earlier call's and gave nothing back),
     /// else fails with it.
     pub(crate) async fn send_early(&mut self) -> bool {
-        match self.send_unsent(false).await {
+        match self.send_unsent().await {
             Ok(()) => true,
             Err(error) => {
                 tracing::debug!(%error, "writing ahead to Redis failed");
-                let state = &mut *self.state;
-                state.reset(&error);
-                if !(error.is_io_error() && std::mem::take(&mut state.may_retry)) {
-                    state.failed = Some(error);
+                if !(error.is_io_error() && self.retry()) {
+                    self.failed = Some(error);
                 }
                 false
             }
         }
     }
 
-    /// Sends the [`commands`](Self::commands) not written yet, and those of
-    /// the calls waiting for the turn, and returns the replies to this
-    /// call's, in order; each waiting call gets its own. The first error
-    /// reply fails the call it belongs to (once every reply is read). A
-    /// connection found closed (Redis restarted, say) is noticed on first
-    /// use: the commands go once more on a new one, so some may run twice.
-    /// Connecting is bounded by [`CONNECT_TIMEOUT`]; the rest is the
-    /// caller's to bound. Then the turn passes on.
+    /// Sends the [`commands`](Self::commands) not written yet and returns
+    /// the replies to all of the call's, in order. The first error reply
+    /// fails the call (once every reply is read). A connection found closed
+    /// (Redis restarted, say) is noticed on first use: the commands go once
+    /// more on a new one, so some may run twice. Connecting is bounded by
+    /// [`CONNECT_TIMEOUT`]; the rest is the caller's to bound.
     pub(crate) async fn call(mut self) -> Result<Vec<Value>, RedisError> {
-        self.state.commands.end();
-        if let Some(error) = self.state.failed.take() {
+        self.commands.end();
+        if let Some(error) = self.failed.take() {
             return Err(error);
         }
         loop {
-            let replies = match self.send_unsent(true).await {
+            let replies = match self.send_unsent().await {
                 Ok(()) => self.replies().await,
                 Err(error) => Err(error),
             };
-            let error = match replies {
-                Ok(replies) => return settled(replies),
-                Err(error) => error,
-            };
-            if out_of_step(&error) {
-                self.state.reset(&error);
-                if error.is_io_error() && std::mem::take(&mut self.state.may_retry) {
+            match replies {
+                Ok(replies) => return replies.into_iter().collect(),
+                Err(error) if error.is_io_error() && self.retry() => {
                     tracing::debug!(%error, "connection to Redis dropped; writing again on a new one");
-                    continue;
                 }
+                Err(error) => return Err(error),
             }
-            self.state.fail_taken(&error);
-            return Err(error);
         }
     }
 
-    /// Writes the complete commands not written yet on the connection,
-    /// opening one first if there is none (then every command of the call is
-    /// unsent). With `take_waiting`, the commands of the calls waiting for
-    /// the turn (not given up) go behind this call's, in the same write.
-    async fn send_unsent(&mut self, take_waiting: bool) -> Result<(), RedisError> {
-        let inner = self.turn.inner.as_deref().expect("a turn not passed on");
-        let state = &mut *self.state;
-        if state.socket.is_none() {
-            let socket = within(CONNECT_TIMEOUT, Socket::open(&inner.server, false)).await?;
-            state.socket = Some(socket);
-            // A connection of this call's own: a failure on it is no stale one.
-            state.may_retry = false;
+    /// Whether the call may write everything again after its connection
+    /// failed (see `may_retry`); if so, it starts over.
+    fn retry(&mut self) -> bool {
+        if !(std::mem::take(&mut self.may_retry) && self.inner.shared().replies_read == self.read_mark) {
+            return false;
         }
-        if take_waiting {
-            let waiting: Vec<Waiting> = {
-                let mut turns = inner.turns.lock().unwrap_or_else(PoisonError::into_inner);
-                turns.waiting.drain(..).collect()
-            };
-            state.own.get_or_insert(state.commands.count);
-            for Waiting { mut commands, answer } in waiting {
-                commands.end();
-                if commands.count == 0 {
-                    let _ = answer.send(Answer::Replies(Ok(Vec::new())));
-                    continue;
-                }
-                if answer.is_closed() {
-                    continue;
-                }
-                state.unwritten.push_back((commands.count, answer));
-                state.commands.append(&mut commands);
-            }
-        }
-        let Some(socket) = &mut state.socket else {
-            return Err(lost());
-        };
-        if state.sent_bytes == state.commands.bytes.len() {
-            return Ok(());
-        }
-        // In pieces, each counted once written: given up, the call can go on
-        // where it stopped.
-        state.writing = true;
-        while state.sent_bytes < state.commands.bytes.len() {
-            state.sent_bytes += socket.write_some(&state.commands.bytes[state.sent_bytes..]).await?;
-        }
-        state.writing = false;
-        let (from, to) = (state.sent_commands, state.commands.count);
-        state.sent_commands = to;
-        // What was written: this call's own commands, then whole groups of
-        // the calls it writes for.
-        let own = state.own.unwrap_or(to).min(to);
-        if from < own {
-            state.pending.push_back(Pending {
-                count: own - from,
-                recipient: Recipient::Caller,
-                read: Vec::new(),
-                current: true,
-            });
-        }
-        let mut at = from.max(own);
-        while at < to {
-            let Some((count, answer)) = state.unwritten.pop_front() else {
-                break;
-            };
-            state.pending.push_back(Pending {
-                count,
-                recipient: Recipient::Waiting(answer),
-                read: Vec::with_capacity(count),
-                current: true,
-            });
-            at += count;
+        self.retried = true;
+        self.sent_bytes = 0;
+        self.sent_commands = 0;
+        self.parts.clear();
+        true
+    }
+
+    /// Why the connection this call's parts went on was closed: the error
+    /// the first part failed with.
+    fn why_closed(&mut self) -> RedisError {
+        self.parts
+            .iter_mut()
+            .find_map(|answered| answered.try_recv().ok()?.err())
+            .unwrap_or_else(lost)
+    }
+
+    /// Writes the complete commands not written yet, in parts.
+    async fn send_unsent(&mut self) -> Result<(), RedisError> {
+        while self.sent_bytes < self.commands.bytes.len() {
+            self.send_part().await?;
         }
         Ok(())
     }
 
-    /// Reads every reply still to come on the socket, handing those of
-    /// waiting calls to them; this call's replies (each its value or its
-    /// error reply).
-    async fn replies(&mut self) -> Result<Vec<Result<Value, RedisError>>, RedisError> {
-        let state = &mut *self.state;
-        let Some(socket) = &mut state.socket else {
+    /// Writes one part of the call: the one cut short, where it stopped, or
+    /// else every complete command not written yet, once no other call is
+    /// writing, on the current connection (opening one if there is none).
+    async fn send_part(&mut self) -> Result<(), RedisError> {
+        let inner = self.inner.clone();
+        let mut writing = match self.cut.take() {
+            Some(writing) => writing,
+            None => inner.writing.clone().lock_owned().await,
+        };
+        let started = match writing.cut.take() {
+            Some(cut) if cut.call == self.call => {
+                if cut.connection != inner.shared().connection {
+                    // Closed since: the part's answer says why.
+                    return Err(self.why_closed());
+                }
+                cut.started
+            }
+            Some(cut) => {
+                inner.shared().abandon(&cut);
+                self.start_part(&mut writing).await?;
+                false
+            }
+            None => {
+                self.start_part(&mut writing).await?;
+                false
+            }
+        };
+        let writing = self.cut.insert(writing);
+        let Writing {
+            half: Some((connection, half)),
+            cut,
+        } = &mut **writing
+        else {
+            self.cut = None;
             return Err(lost());
         };
-        let mut own = Vec::with_capacity(state.commands.count);
-        while let Some(group) = state.pending.front_mut() {
-            while group.read.len() < group.count {
-                let reply = socket.next_reply(resp::write_reply).await;
-                if let Err(error) = &reply
-                    && out_of_step(error)
-                {
-                    return reply.map(|_| Vec::new());
-                }
-                // The connection works: a failure from now on is no stale one.
-                state.may_retry = false;
-                state.read_any = true;
-                group.read.push(reply);
-            }
-            let Some(group) = state.pending.pop_front() else {
-                break;
+        let cut = cut.insert(Cut {
+            connection: *connection,
+            call: self.call,
+            started,
+        });
+        let (end, commands) = self.part_end;
+        while self.sent_bytes < end {
+            let written = match half.write(&self.commands.bytes[self.sent_bytes..end]).await {
+                Ok(0) => Err(lost()),
+                Ok(written) => Ok(written),
+                Err(error) => Err(RedisError::from(error)),
             };
-            match group.recipient {
-                Recipient::Caller | Recipient::Handed => own.extend(group.read),
-                Recipient::Waiting(answer) => {
-                    let _ = answer.send(Answer::Replies(settled(group.read)));
+            match written {
+                Ok(written) => {
+                    self.sent_bytes += written;
+                    cut.started = true;
                 }
-                Recipient::Nobody => {}
+                Err(error) => {
+                    inner.shared().close(*connection, &error);
+                    writing.cut = None;
+                    self.cut = None;
+                    return Err(error);
+                }
             }
         }
-        Ok(own)
+        writing.cut = None;
+        self.cut = None;
+        self.sent_commands = commands;
+        Ok(())
+    }
+
+    /// Starts a part of every complete command not written yet, on the
+    /// current connection (closed first if it answered nothing for too
+    /// long; opened if there is none): it is owed their replies.
+    async fn start_part(&mut self, writing: &mut Writing) -> Result<(), RedisError> {
+        let inner = &*self.inner;
+        {
+            let mut shared = inner.shared();
+            if shared.stalled() {
+                tracing::warn!("Redis answered none of the last {STALLED_CALLS} publishes in time; connecting anew");
+                let stalled = shared.connection;
+                shared.close(stalled, &interrupted());
+            }
+        }
+        let mut opened = false;
+        let mut shared = loop {
+            let current = inner.shared().connection;
+            if writing
+                .half
+                .as_ref()
+                .is_none_or(|(connection, _)| *connection != current)
+            {
+                writing.half = None;
+                if !self.parts.is_empty() {
+                    // Its earlier parts went on a connection closed since.
+                    return Err(self.why_closed());
+                }
+                let (half, replies) = within(CONNECT_TIMEOUT, Socket::open(&inner.server, false))
+                    .await?
+                    .into_halves();
+                let mut shared = inner.shared();
+                let before = shared.connection;
+                shared.close(before, &lost());
+                shared.opened = Some((shared.connection, replies));
+                writing.half = Some((shared.connection, half));
+                opened = true;
+            }
+            let shared = inner.shared();
+            if writing
+                .half
+                .as_ref()
+                .is_some_and(|(connection, _)| *connection == shared.connection)
+            {
+                break shared;
+            }
+            // Closed just now, by a reader that found it failed.
+            if !self.parts.is_empty() {
+                drop(shared);
+                return Err(self.why_closed());
+            }
+        };
+        if self.parts.is_empty() {
+            self.may_retry = !opened && !self.retried && shared.idle_mark == Some(shared.replies_read);
+            self.read_mark = shared.replies_read;
+        }
+        let count = self.commands.count - self.sent_commands;
+        let (answer, answered) = oneshot::channel();
+        shared.owed.push_back(Owed {
+            call: self.call,
+            count,
+            read: Vec::with_capacity(count),
+            answer,
+        });
+        self.parts.push(answered);
+        self.part_end = (self.commands.bytes.len(), self.commands.count);
+        Ok(())
+    }
+
+    /// Waits for the replies to every part written, in order; the first
+    /// part's failure fails the call.
+    async fn replies(&mut self) -> Result<Vec<Result<Value, RedisError>>, RedisError> {
+        let mut replies = Vec::with_capacity(self.commands.count);
+        for answered in &mut self.parts {
+            replies.extend(self.inner.answer(answered).await?);
+        }
+        Ok(replies)
     }
 }
 
-/// The replies of one call: all of them, or the first error reply.
-fn settled(replies: Vec<Result<Value, RedisError>>) -> Result<Vec<Value>, RedisError> {
-    replies.into_iter().collect()
+impl Inner {
+    /// Waits for `answered`, reading the replies on the connection (for
+    /// every call owed some before) while no other call does.
+    async fn answer(&self, answered: &mut oneshot::Receiver<Answer>) -> Answer {
+        let gone = |_| Err(interrupted());
+        let mut reading = tokio::select! {
+            biased;
+            answer = &mut *answered => return answer.unwrap_or_else(gone),
+            reading = self.reading.lock() => reading,
+        };
+        loop {
+            tokio::select! {
+                biased;
+                answer = &mut *answered => {
+                    self.deliver_buffered(&mut reading);
+                    return answer.unwrap_or_else(gone);
+                }
+                () = self.read_next(&mut reading) => {}
+            }
+        }
+    }
 }
 
-/// The error of a call whose commands were cut short: the call writing them
-/// was given up (some may have run).
+/// The error of a call whose commands were cut short: a call writing them
+/// was given up (some may have run), or the connection they were on was
+/// taken for dead. Not one to write them again on.
 fn interrupted() -> RedisError {
     RedisError::from((
-        ErrorKind::Io,
-        "the publish was cut short: the call writing it was given up (it may have been written)",
+        ErrorKind::Client,
+        "the publish was cut short: the call writing it was given up, or Redis answered nothing (it may have been written)",
     ))
+}
+
+/// The error of a reply that no command asked for.
+fn unasked() -> RedisError {
+    RedisError::from((ErrorKind::Parse, "Redis sent a reply that no command asked for"))
 }
 
 /// Commands encoded in RESP for a [`WriteConnection`], added one argument
@@ -587,13 +641,6 @@ impl Commands {
         self.args.shrink_to(KEPT);
         self.count = 0;
         self.arg_count = 0;
-    }
-
-    /// Moves the commands of `other` (complete) behind these (complete).
-    fn append(&mut self, other: &mut Commands) {
-        debug_assert!(self.arg_count == 0 && other.arg_count == 0, "complete commands");
-        self.bytes.append(&mut other.bytes);
-        self.count += std::mem::take(&mut other.count);
     }
 
     /// Completes the command being added, if any.
@@ -705,34 +752,73 @@ mod on_a_server {
         encoded
     }
 
-    /// Calls `commands` on `connection`.
-    async fn call(connection: &WriteConnection, commands: &[&[&str]]) -> Result<Vec<Value>, RedisError> {
-        connection.call(encode(commands)).await
+    /// A call of `commands` (complete: ready to write ahead) on `connection`.
+    fn writer(connection: &WriteConnection, commands: &[&[&str]]) -> Writer {
+        let mut writer = connection.writer();
+        *writer.commands() = encode(commands);
+        writer.commands().end();
+        writer
     }
 
-    /// A call of `commands` on its own task, queued by the time this returns.
+    /// Calls `commands` on `connection`.
+    async fn call(connection: &WriteConnection, commands: &[&[&str]]) -> Result<Vec<Value>, RedisError> {
+        writer(connection, commands).call().await
+    }
+
+    /// A call of `commands` on its own task, written (or waiting to write)
+    /// by the time this returns.
     async fn queued(
         connection: &WriteConnection,
         commands: &[&[&str]],
     ) -> tokio::task::JoinHandle<Result<Vec<Value>, RedisError>> {
-        let (connection, commands) = (connection.clone(), encode(commands));
-        let call = tokio::spawn(async move { connection.call(commands).await });
+        let writer = writer(connection, commands);
+        let call = tokio::spawn(writer.call());
         tokio::time::sleep(Duration::from_millis(50)).await;
         call
     }
 
-    /// A call that writes a `BLPOP` for itself and the `ECHO behind` of a
-    /// call queued behind it, given up while `BLPOP` blocks (for a second);
-    /// the call behind.
-    async fn given_up_writing_for_one_behind(
+    /// A call that writes a `BLPOP` (blocking for a second) and another
+    /// written behind it (`ECHO behind`); the first is given up while
+    /// `BLPOP` blocks. Returns the call behind.
+    async fn given_up_before_one_behind(
         writes: &WriteConnection,
     ) -> tokio::task::JoinHandle<Result<Vec<Value>, RedisError>> {
-        let mut first = writes.try_turn().expect("the turn is free");
-        first.commands().command("", "BLPOP").arg(b"list").arg(b"1");
+        let mut first = writer(writes, &[&["BLPOP", "list", "1"]]);
+        assert!(first.send_early().await, "written");
         let behind = queued(writes, &[&["ECHO", "behind"]]).await;
         let given_up = tokio::time::timeout(Duration::from_millis(100), first.call()).await;
         assert!(given_up.is_err(), "BLPOP blocks: {given_up:?}");
         behind
+    }
+
+    /// A call of `SET big <64 MiB>` then `INCR n`, cut short while writing
+    /// ahead (`server` reads nothing meanwhile; it is held for `held`).
+    async fn cut_short_writing_ahead(
+        server: &RedisServer,
+        writes: &WriteConnection,
+        held: Duration,
+    ) -> (Writer, std::thread::JoinHandle<std::io::Result<String>>) {
+        call(writes, &[&["PING"]]).await.expect("connected");
+        let big = "x".repeat(64 << 20);
+        let mut writer = writer(writes, &[&["INCR", "n"], &["SET", "big", &big], &["INCR", "n"]]);
+        let held = server.hold(held);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let cut = tokio::time::timeout(Duration::from_millis(100), writer.send_early()).await;
+        assert!(cut.is_err(), "the server reads nothing meanwhile");
+        (writer, held)
+    }
+
+    /// Once the server is no longer `held`: that `n` was incremented once,
+    /// and `big` never set.
+    async fn incremented_once_without_big(
+        writes: &WriteConnection,
+        held: std::thread::JoinHandle<std::io::Result<String>>,
+    ) {
+        held.join().expect("the script ran").expect("the script ran");
+        let replies = call(writes, &[&["GET", "n"], &["EXISTS", "big"]])
+            .await
+            .expect("replies");
+        assert_eq!(replies, [bulk("1"), Value::Int(0)]);
     }
 
     fn bulk(text: &str) -> Value {
@@ -755,6 +841,22 @@ mod on_a_server {
         assert_eq!(replies, [Value::Int(1)]);
         let replies = call(&writes, &[&["ECHO", "mine"]]).await.expect("replies");
         assert_eq!(replies, [bulk("mine")]);
+    }
+
+    #[tokio::test]
+    async fn a_call_does_not_wait_for_the_replies_of_one_written_before_it() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        let mut first = writer(&writes, &[&["ECHO", "first"]]);
+        assert!(first.send_early().await, "written");
+        // The first call is not polled again until the second is answered:
+        // the second writes at once and reads the first's reply for it.
+        let second = tokio::time::timeout(Duration::from_secs(5), call(&writes, &[&["ECHO", "second"]]))
+            .await
+            .expect("answered while the first waits")
+            .expect("replies");
+        assert_eq!(second, [bulk("second")]);
+        assert_eq!(first.call().await.expect("replies"), [bulk("first")]);
     }
 
     #[tokio::test]
@@ -785,10 +887,8 @@ mod on_a_server {
     async fn an_error_reply_fails_its_call_only_and_the_next_reads_its_own() {
         let server = RedisServer::start().expect("redis-server starts");
         let writes = connection(&server);
-        let mut first = writes.try_turn().expect("the turn is free");
-        let commands = first.commands();
-        commands.command("", "SET").arg(b"k").arg(b"v");
-        commands.command("", "XADD").arg(b"k").arg(b"*").arg(b"a").arg(b"b");
+        let mut first = writer(&writes, &[&["SET", "k", "v"], &["XADD", "k", "*", "a", "b"]]);
+        assert!(first.send_early().await, "written");
         let behind = queued(&writes, &[&["ECHO", "behind"]]).await;
         let error = first.call().await.expect_err("k is not a stream");
         assert_eq!(error.code(), Some("WRONGTYPE"), "{error}");
@@ -812,7 +912,7 @@ mod on_a_server {
     }
 
     #[tokio::test]
-    async fn a_refused_login_fails_the_call_and_the_calls_behind_it() {
+    async fn a_refused_login_fails_every_call() {
         let server = RedisServer::start().expect("redis-server starts");
         let admin = connection(&server);
         call(&admin, &[&["CONFIG", "SET", "requirepass", "secret"]])
@@ -824,76 +924,59 @@ mod on_a_server {
             .build()
             .expect("valid config");
         let writes = WriteConnection::new(&config).expect("a URL").expect("a single server");
-        let mut first = writes.try_turn().expect("the turn is free");
-        first.commands().command("", "PING");
-        let behind = queued(&writes, &[&["PING"]]).await;
-        let error = first.call().await.expect_err("the password is wrong");
-        assert_eq!(error.code(), Some("WRONGPASS"), "{error}");
-        let error = behind.await.expect("the call ran").expect_err("the same login");
-        assert_eq!(error.code(), Some("WRONGPASS"), "{error}");
+        let first = queued(&writes, &[&["PING"]]).await;
+        let second = call(&writes, &[&["PING"]]).await;
+        for error in [first.await.expect("the call ran"), second] {
+            let error = error.expect_err("the password is wrong");
+            assert_eq!(error.code(), Some("WRONGPASS"), "{error}");
+        }
     }
 
     #[tokio::test]
-    async fn calls_that_wait_for_the_turn_are_written_behind_it_in_the_order_they_came() {
+    async fn calls_in_flight_together_are_written_in_the_order_they_came_each_answered_its_own() {
         let server = RedisServer::start().expect("redis-server starts");
         let writes = connection(&server);
-        let mut first = writes.try_turn().expect("the turn is free");
-        assert!(writes.try_turn().is_none(), "one call has the turn");
-        first.commands().command("", "RPUSH").arg(b"order").arg(b"first");
+        // Blocks the connection for a second: the calls behind it are all
+        // written, and wait together.
+        let mut first = writer(&writes, &[&["BLPOP", "list", "1"]]);
+        assert!(first.send_early().await, "written");
         let mut waiting = Vec::new();
         for n in 0..5 {
             let n = n.to_string();
             waiting.push(queued(&writes, &[&["RPUSH", "order", &n], &["ECHO", &n]]).await);
         }
-        assert_eq!(first.call().await.expect("replies"), [Value::Int(1)]);
+        assert_eq!(first.call().await.expect("replies"), [Value::Nil]);
         for (n, call) in waiting.into_iter().enumerate() {
             let replies = call.await.expect("the call ran").expect("its replies");
-            assert_eq!(replies, [Value::Int(n as i64 + 2), bulk(&n.to_string())], "call {n}");
+            assert_eq!(replies, [Value::Int(n as i64 + 1), bulk(&n.to_string())], "call {n}");
         }
         let order = call(&writes, &[&["LRANGE", "order", "0", "-1"]])
             .await
             .expect("replies");
-        let expected = ["first", "0", "1", "2", "3", "4"].map(bulk).to_vec();
+        let expected = ["0", "1", "2", "3", "4"].map(bulk).to_vec();
         assert_eq!(order, [Value::Array(expected)]);
-        assert!(writes.try_turn().is_some(), "the turn is free again");
     }
 
     #[tokio::test]
-    async fn a_waiting_call_given_up_is_not_written_and_the_turn_passes_on() {
+    async fn a_call_given_up_before_it_could_write_is_not_written() {
         let server = RedisServer::start().expect("redis-server starts");
         let writes = connection(&server);
-        let first = writes.try_turn().expect("the turn is free");
-        let given_up = {
-            let (writes, commands) = (writes.clone(), encode(&[&["INCR", "given-up"]]));
-            tokio::time::timeout(Duration::from_millis(50), async move { writes.call(commands).await }).await
-        };
-        assert!(given_up.is_err(), "still waiting: {given_up:?}");
+        // A call cut short half written: no other call writes until it goes on.
+        let (writer, held) = cut_short_writing_ahead(&server, &writes, Duration::from_millis(600)).await;
+        let given_up = tokio::time::timeout(Duration::from_millis(50), call(&writes, &[&["INCR", "given-up"]])).await;
+        assert!(given_up.is_err(), "still waiting to write: {given_up:?}");
         let behind = queued(&writes, &[&["INCR", "behind"]]).await;
-        // The first call gives its turn up without writing: it passes on.
-        drop(first);
+        held.join().expect("the script ran").expect("the script ran");
+        assert_eq!(
+            writer.call().await.expect("replies"),
+            [Value::Int(1), Value::Okay, Value::Int(2)]
+        );
         assert_eq!(
             behind.await.expect("the call ran").expect("its replies"),
             [Value::Int(1)]
         );
         let replies = call(&writes, &[&["EXISTS", "given-up"]]).await.expect("replies");
         assert_eq!(replies, [Value::Int(0)], "the call given up was never written");
-    }
-
-    #[tokio::test]
-    async fn a_turn_handed_to_a_call_given_up_before_it_ran_passes_on() {
-        use futures_util::FutureExt;
-
-        let server = RedisServer::start().expect("redis-server starts");
-        let writes = connection(&server);
-        let first = writes.try_turn().expect("the turn is free");
-        let mut waiting = Box::pin(writes.call(encode(&[&["INCR", "dropped"]])));
-        assert!((&mut waiting).now_or_never().is_none(), "queued behind the first");
-        // The turn goes to the waiting call, which is given up unpolled.
-        drop(first);
-        drop(waiting);
-        assert!(writes.try_turn().is_some(), "the turn came back");
-        let replies = call(&writes, &[&["EXISTS", "dropped"]]).await.expect("replies");
-        assert_eq!(replies, [Value::Int(0)]);
     }
 
     #[tokio::test]
@@ -912,42 +995,90 @@ mod on_a_server {
     }
 
     #[tokio::test]
-    async fn a_call_written_for_by_a_given_up_writer_gets_its_replies_with_no_call_after() {
+    async fn a_call_behind_one_given_up_reads_its_replies_itself() {
         let server = RedisServer::start().expect("redis-server starts");
         let writes = connection(&server);
-        let behind = given_up_writing_for_one_behind(&writes).await;
-        // No other call comes: the one written for reads its reply itself.
+        let behind = given_up_before_one_behind(&writes).await;
+        // No other call comes: the one behind reads the owed replies itself.
         let behind = tokio::time::timeout(Duration::from_secs(5), behind)
             .await
             .expect("answered in time")
             .expect("the call ran")
             .expect("its replies");
         assert_eq!(behind, [bulk("behind")]);
-        assert!(writes.try_turn().is_some(), "the turn is free again");
     }
 
     #[tokio::test]
     async fn writing_ahead_cut_short_goes_on_where_it_stopped() {
         let server = RedisServer::start().expect("redis-server starts");
         let writes = connection(&server);
-        call(&writes, &[&["PING"]]).await.expect("connected");
-        let mut writer = writes.try_turn().expect("the turn is free");
-        let big = "x".repeat(64 << 20);
-        let commands = writer.commands();
-        commands.command("", "INCR").arg(b"n");
-        commands.command("", "SET").arg(b"big").arg(big.as_bytes());
-        commands.command("", "INCR").arg(b"n");
-        commands.end();
-        let held = server.hold(Duration::from_millis(600));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let cut = tokio::time::timeout(Duration::from_millis(100), writer.send_early()).await;
-        assert!(cut.is_err(), "the server reads nothing meanwhile");
+        let (writer, held) = cut_short_writing_ahead(&server, &writes, Duration::from_millis(600)).await;
         held.join().expect("the script ran").expect("the script ran");
         let replies = writer.call().await.expect("replies");
         assert_eq!(
             replies,
             [Value::Int(1), Value::Okay, Value::Int(2)],
             "each command once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_cut_short_and_dropped_closes_the_connection_and_fails_the_calls_owed_on_it() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        let (writer, held) = cut_short_writing_ahead(&server, &writes, Duration::from_millis(600)).await;
+        drop(writer);
+        // The first INCR was written whole, and ran; the cut SET did not.
+        incremented_once_without_big(&writes, held).await;
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_connection_was_closed_for_another_cut_short_is_not_written_again() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        call(&writes, &[&["PING"]]).await.expect("connected");
+        // A call writes ahead on the idle connection…
+        let mut first = writer(&writes, &[&["INCR", "n"]]);
+        assert!(first.send_early().await, "written");
+        // …then another is cut short half written, and dropped.
+        let held = server.hold(Duration::from_millis(600));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let big = "x".repeat(64 << 20);
+        let cut = tokio::time::timeout(Duration::from_millis(100), call(&writes, &[&["SET", "big", &big]])).await;
+        assert!(cut.is_err(), "the server reads nothing meanwhile");
+        // The rest of the first call finds its connection closed for that:
+        // it fails, and what it wrote whole is not written again.
+        first.commands().command("", "INCR").arg(b"n");
+        let error = first.call().await.expect_err("its connection was closed");
+        assert!(!error.is_io_error(), "not a connection Redis dropped: {error}");
+        incremented_once_without_big(&writes, held).await;
+    }
+
+    #[tokio::test]
+    async fn every_call_in_flight_when_a_restarted_server_is_found_is_written_again() {
+        let mut server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        call(&writes, &[&["PING"]]).await.expect("connected");
+        server.restart().expect("redis-server restarts");
+        let (first, second) = tokio::join!(call(&writes, &[&["INCR", "n"]]), call(&writes, &[&["INCR", "n"]]));
+        first.expect("written again");
+        second.expect("written again");
+        let replies = call(&writes, &[&["GET", "n"]]).await.expect("replies");
+        assert_eq!(replies, [bulk("2")], "each once, on the new connection");
+    }
+
+    #[tokio::test]
+    async fn a_call_written_in_parts_gets_its_replies_with_another_call_between_them() {
+        let server = RedisServer::start().expect("redis-server starts");
+        let writes = connection(&server);
+        let mut first = writer(&writes, &[&["ECHO", "a"]]);
+        assert!(first.send_early().await, "written");
+        let between = queued(&writes, &[&["ECHO", "between"]]).await;
+        first.commands().command("", "ECHO").arg(b"b");
+        assert_eq!(first.call().await.expect("replies"), [bulk("a"), bulk("b")]);
+        assert_eq!(
+            between.await.expect("the call ran").expect("its replies"),
+            [bulk("between")]
         );
     }
 
@@ -987,10 +1118,10 @@ mod on_a_server {
     }
 
     #[tokio::test]
-    async fn a_given_up_writer_leaves_the_replies_of_the_calls_it_wrote_for_to_the_next() {
+    async fn a_call_given_up_leaves_the_replies_owed_to_the_one_behind_it_to_the_next_reader() {
         let server = RedisServer::start().expect("redis-server starts");
         let writes = connection(&server);
-        let behind = given_up_writing_for_one_behind(&writes).await;
+        let behind = given_up_before_one_behind(&writes).await;
         // The next call reads what is owed: the one behind gets its reply.
         let replies = call(&writes, &[&["ECHO", "next"]]).await.expect("replies");
         assert_eq!(replies, [bulk("next")], "not BLPOP's or the other call's");
