@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Noop, OrderedTick, PARTITIONS, Tick, consume_backlog, flush, publish_events, tuned};
+use common::{Noop, OrderedTick, PARTITIONS, Tick, consume_backlog, flush, publish_events, redis_cli, tuned};
 use xerpium_messaging::testing::RedisServer;
 use xerpium_messaging::{Config, Consumer, Event, Publish, PublishContext, Publisher, StartPosition};
 
@@ -351,74 +351,143 @@ fn redis_benchmark_rps(
     Ok(figure.parse()?)
 }
 
+/// Starts `publish(n)` for `n` in `0..total`, each on a task of its own
+/// (as requests publish: one awaited publish at a time cannot keep the
+/// rate, and would measure queueing), at [`RATE`] a second, evenly spaced;
+/// returns their handles and the rate it kept. The pace is kept by a thread of its own that
+/// sleeps until each one's time: tokio's timer counts whole milliseconds,
+/// and would start them in bursts of `RATE / 1000`, each publish queued
+/// behind the others of its burst.
+async fn paced<F: Future<Output: Send + 'static> + Send + 'static>(
+    total: u64,
+    publish: impl Fn(u64) -> F + Send + 'static,
+) -> Result<(Vec<tokio::task::JoinHandle<F::Output>>, f64), tokio::task::JoinError> {
+    let runtime = tokio::runtime::Handle::current();
+    let period = Duration::from_nanos(1_000_000_000 / RATE);
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let mut at = started;
+        let handles = (0..total)
+            .map(|n| {
+                if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                at += period;
+                runtime.spawn(publish(n))
+            })
+            .collect();
+        (handles, common::rate(total, started))
+    })
+    .await
+}
+
+/// How a latency floor reads its entries.
+#[derive(Clone, Copy)]
+enum FloorRead {
+    /// `XREAD BLOCK`: no group, nothing to ack.
+    Plain,
+    /// `XREADGROUP … BLOCK`, and an `XACK` of each reply's entries sent
+    /// without waiting for it: the Redis work of a consumer group's
+    /// at-least-once delivery, which the runtime's consumer does too.
+    Group,
+}
+
 /// Publish→read latency at a fixed rate without the runtime: each `XADD`
 /// of an entry of the same size carrying its send time on its own task, over
-/// one multiplexed connection of the redis crate, and an `XREAD BLOCK` loop
-/// on another. The floor this machine sets under the runtime's latency:
-/// returns its p50 and p99.
-async fn latency_floor(port: u16) -> Result<(Duration, Duration), Box<dyn std::error::Error>> {
+/// one multiplexed connection of the redis crate, and a loop of blocking
+/// reads on another, as `how` says. The floor this machine sets under the
+/// runtime's latency: returns its p50, p99 and the rate kept.
+async fn latency_floor(port: u16, how: FloorRead) -> Result<(Duration, Duration, f64), Box<dyn std::error::Error>> {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
     let publisher = client.get_multiplexed_async_connection().await?;
     let mut reader = client.get_multiplexed_async_connection().await?;
+    let acker = client.get_multiplexed_async_connection().await?;
+    let stream = match how {
+        FloorRead::Plain => "floor",
+        FloorRead::Group => "floor-group",
+    };
+    if let FloorRead::Group = how {
+        redis_cli(port, &["XGROUP", "CREATE", stream, "floor", "$", "MKSTREAM"])?;
+    }
     let total = usize::try_from(RATE * LATENCY_SECONDS)?;
     let reading = tokio::spawn(async move {
         let mut after = "0-0".to_owned();
         let mut latencies = Vec::with_capacity(total);
+        let mut acks = Vec::new();
         while latencies.len() < total {
-            let mut read = redis::cmd("XREAD");
+            let mut read = match how {
+                FloorRead::Plain => redis::cmd("XREAD"),
+                FloorRead::Group => redis::cmd("XREADGROUP").arg("GROUP").arg("floor").arg("c").to_owned(),
+            };
             read.arg("COUNT")
                 .arg(1000)
                 .arg("BLOCK")
                 .arg(1000)
                 .arg("STREAMS")
-                .arg("floor")
-                .arg(&after);
+                .arg(stream);
+            match how {
+                FloorRead::Plain => read.arg(&after),
+                FloorRead::Group => read.arg(">"),
+            };
             let reply: Option<redis::streams::StreamReadReply> = read.query_async(&mut reader).await?;
+            let mut ack = redis::cmd("XACK").arg(stream).arg("floor").to_owned();
+            let read_before = latencies.len();
             for entry in reply.into_iter().flat_map(|reply| reply.keys).flat_map(|key| key.ids) {
                 let sent: u64 = entry.get("t").unwrap_or_default();
                 let now = u64::try_from(common::clock().elapsed().as_nanos()).unwrap_or(u64::MAX);
                 latencies.push(now.saturating_sub(sent));
+                ack.arg(&entry.id);
                 after = entry.id;
             }
+            if let FloorRead::Group = how
+                && latencies.len() > read_before
+            {
+                let mut acker = acker.clone();
+                acks.push(tokio::spawn(async move { ack.query_async::<u64>(&mut acker).await }));
+            }
+        }
+        for ack in acks {
+            ack.await
+                .map_err(|error| redis::RedisError::from(std::io::Error::other(error)))??;
         }
         Ok::<_, redis::RedisError>(latencies)
     });
     let padding = "x".repeat(ENTRY_BYTES);
-    let mut interval = tokio::time::interval(Duration::from_nanos(1_000_000_000 / RATE));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut adds = Vec::with_capacity(total);
-    for _ in 0..total {
-        interval.tick().await;
+    let (adds, kept) = paced(RATE * LATENCY_SECONDS, move |_| {
         let mut publisher = publisher.clone();
         let sent = u64::try_from(common::clock().elapsed().as_nanos()).unwrap_or(u64::MAX);
         let add = redis::cmd("XADD")
-            .arg("floor")
+            .arg(stream)
             .arg("*")
             .arg("t")
             .arg(sent)
             .arg("data")
             .arg(&padding)
             .to_owned();
-        adds.push(tokio::spawn(
-            async move { add.query_async::<String>(&mut publisher).await },
-        ));
-    }
+        async move { add.query_async::<String>(&mut publisher).await }
+    })
+    .await?;
     for add in adds {
         add.await??;
     }
     let mut latencies = reading.await??;
     latencies.sort_unstable();
     let at = |q: f64| Duration::from_nanos(latencies[((latencies.len() - 1) as f64 * q) as usize]);
-    Ok((at(0.50), at(0.99)))
+    Ok((at(0.50), at(0.99), kept))
 }
 
 /// Publish→handler latency at a fixed rate, beside the floor without the
 /// runtime ([`latency_floor`]).
 async fn latency(config: &Config, port: u16) -> Result<(), Box<dyn std::error::Error>> {
-    let (floor_p50, floor_p99) = latency_floor(port).await?;
+    let (floor_p50, floor_p99, kept) = latency_floor(port, FloorRead::Plain).await?;
     println!(
-        "floor:     XADD on one connection → XREAD BLOCK on another, redis crate, no runtime, at {RATE} msgs/s: \
-         p50 {floor_p50:?}, p99 {floor_p99:?}"
+        "floor:     XADD on one connection → XREAD BLOCK on another, redis crate, no runtime, at {RATE} msgs/s \
+         (kept {kept:.0}/s): p50 {floor_p50:?}, p99 {floor_p99:?}"
+    );
+    let (floor_p50, floor_p99, kept) = latency_floor(port, FloorRead::Group).await?;
+    println!(
+        "floor:     the same with XREADGROUP BLOCK and an XACK of each reply (a group's Redis work), at {RATE} msgs/s \
+         (kept {kept:.0}/s): p50 {floor_p50:?}, p99 {floor_p99:?}"
     );
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let noop = Noop {
@@ -434,18 +503,13 @@ async fn latency(config: &Config, port: u16) -> Result<(), Box<dyn std::error::E
     tokio::time::sleep(Duration::from_millis(500)).await;
     let publisher = Publisher::connect(config).await?;
     let total = RATE * LATENCY_SECONDS;
-    let mut interval = tokio::time::interval(Duration::from_nanos(1_000_000_000 / RATE));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    // Each publish on its own task, as requests publish: one awaited
-    // publish at a time cannot keep the rate, and would measure queueing.
-    let mut publishes = Vec::with_capacity(usize::try_from(total)?);
-    for n in 0..total {
-        interval.tick().await;
+    let (publishes, kept) = paced(total, move |n| {
         let publisher = publisher.clone();
-        publishes.push(tokio::spawn(async move {
-            publisher.publish(&Tick::new(n), &PublishContext::new()).await
-        }));
-    }
+        // Made (its send time taken) as the floor's are: before its task runs.
+        let tick = Tick::new(n);
+        async move { publisher.publish(&tick, &PublishContext::new()).await }
+    })
+    .await?;
     for publish in publishes {
         publish.await??;
     }
@@ -458,7 +522,7 @@ async fn latency(config: &Config, port: u16) -> Result<(), Box<dyn std::error::E
     latencies.sort_unstable();
     let at = |q: f64| Duration::from_nanos(latencies[((latencies.len() - 1) as f64 * q) as usize]);
     println!(
-        "publish→handler latency at {RATE} msgs/s: p50 {:?}, p99 {:?}, max {:?}   target p99 < 0.5 ms",
+        "publish→handler latency at {RATE} msgs/s (kept {kept:.0}/s): p50 {:?}, p99 {:?}, max {:?}   target p99 < 0.5 ms",
         at(0.50),
         at(0.99),
         at(1.0)
