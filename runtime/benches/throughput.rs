@@ -28,6 +28,8 @@ const ENTRY_BYTES: usize = 400;
 const ROUNDS: usize = 9;
 const AWAITED: u64 = 20_000;
 const PIPELINED: u64 = 100_000;
+/// Tasks publishing at once, each awaiting its publishes one by one.
+const TASKS: u64 = 64;
 const BACKLOG: u64 = 100_000;
 const RSS_BACKLOG: u64 = 1_000_000;
 const RATE: u64 = 20_000;
@@ -125,6 +127,21 @@ async fn bench(wanted: &dyn Fn(&str) -> bool) -> Result<(), Box<dyn std::error::
         rounds.report_floor(
             "the same XADD, prebuilt, 100 at a time on a bare tokio socket",
             &rounds.socket_alone,
+        );
+    }
+
+    if wanted("tasks") {
+        let publisher = Publisher::connect(&config("tasks")?).await?;
+        let mut rounds = Rounds::default();
+        for _ in 0..ROUNDS {
+            let ceiling = redis_benchmark_same_shape(port, TASKS, PIPELINED)?;
+            rounds.add(publish_from_tasks(&publisher, PIPELINED, TASKS).await?, ceiling);
+            flush(&server)?;
+        }
+        rounds.report(
+            &format!("publish, awaited, from {TASKS} tasks at once"),
+            &format!("XADD of the runtime's entry (its fields, MAXLEN ~) -P {TASKS}"),
+            "(no target)",
         );
     }
 
@@ -349,6 +366,31 @@ fn redis_benchmark_rps(
         .and_then(|rest| rest.split_whitespace().next())
         .ok_or_else(|| format!("unexpected redis-benchmark line: {line}"))?;
     Ok(figure.parse()?)
+}
+
+/// Publishes `total` ticks from `tasks` tasks at once, each awaiting its
+/// publishes one by one (as a service's request handlers publish); returns
+/// msgs/s.
+async fn publish_from_tasks(publisher: &Publisher, total: u64, tasks: u64) -> Result<f64, Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let mut running = Vec::new();
+    for task in 0..tasks {
+        let publisher = publisher.clone();
+        running.push(tokio::spawn(async move {
+            let context = PublishContext::new();
+            for n in (task..total).step_by(usize::try_from(tasks).unwrap_or(1)) {
+                publisher
+                    .publish(&Tick::new(n), &context)
+                    .await
+                    .map_err(|error| error.to_string())?;
+            }
+            Ok::<_, String>(())
+        }));
+    }
+    for task in running {
+        task.await??;
+    }
+    Ok(common::rate(total, started))
 }
 
 /// Starts `publish(n)` for `n` in `0..total`, each on a task of its own
