@@ -393,34 +393,77 @@ async fn publish_from_tasks(publisher: &Publisher, total: u64, tasks: u64) -> Re
     Ok(common::rate(total, started))
 }
 
-/// Starts `publish(n)` for `n` in `0..total`, each on a task of its own
+/// Runs `publish(n)` for `n` in `0..total`, each on a task of its own
 /// (as requests publish: one awaited publish at a time cannot keep the
-/// rate, and would measure queueing), at [`RATE`] a second, evenly spaced;
-/// returns their handles and the rate it kept. The pace is kept by a thread of its own that
-/// sleeps until each one's time: tokio's timer counts whole milliseconds,
-/// and would start them in bursts of `RATE / 1000`, each publish queued
-/// behind the others of its burst.
-async fn paced<F: Future<Output: Send + 'static> + Send + 'static>(
+/// rate, and would measure queueing), at [`RATE`] a second, evenly spaced,
+/// until all are done; returns how long each took (from its time, in
+/// nanoseconds) and the rate kept. The pace is kept by a thread of its own
+/// that sleeps until each one's time: tokio's timer counts whole
+/// milliseconds, and would start them in bursts of `RATE / 1000`, each
+/// publish queued behind the others of its burst.
+async fn paced<T, E, F>(
     total: u64,
     publish: impl Fn(u64) -> F + Send + 'static,
-) -> Result<(Vec<tokio::task::JoinHandle<F::Output>>, f64), tokio::task::JoinError> {
+) -> Result<(Vec<u64>, f64), Box<dyn std::error::Error>>
+where
+    E: std::error::Error + Send + 'static,
+    T: Send + 'static,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+{
     let runtime = tokio::runtime::Handle::current();
     let period = Duration::from_nanos(1_000_000_000 / RATE);
-    tokio::task::spawn_blocking(move || {
+    let (running, kept) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let mut at = started;
-        let handles = (0..total)
+        let running: Vec<_> = (0..total)
             .map(|n| {
                 if let Some(wait) = at.checked_duration_since(Instant::now()) {
                     std::thread::sleep(wait);
                 }
                 at += period;
-                runtime.spawn(publish(n))
+                let (due, published) = (Instant::now(), publish(n));
+                runtime.spawn(async move { published.await.map(|_| nanos(due.elapsed())) })
             })
             .collect();
-        (handles, common::rate(total, started))
+        (running, common::rate(total, started))
     })
-    .await
+    .await?;
+    let mut took = Vec::with_capacity(running.len());
+    for publish in running {
+        took.push(publish.await??);
+    }
+    Ok((took, kept))
+}
+
+/// `duration` in nanoseconds.
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A latency run's figures: each entry's time from its publish to its
+/// reader (or handler), each publish call's time, and the rate kept.
+struct LatencyRun {
+    handled: Vec<u64>,
+    published: Vec<u64>,
+    kept: f64,
+}
+
+impl LatencyRun {
+    /// Prints the run as `what`, with its p50 and p99 (and its max).
+    fn report(mut self, what: &str, target: &str) {
+        let quantiles = |latencies: &mut Vec<u64>| {
+            latencies.sort_unstable();
+            let at = |q: f64| Duration::from_nanos(latencies[((latencies.len() - 1) as f64 * q) as usize]);
+            (at(0.50), at(0.99), at(1.0))
+        };
+        let (p50, p99, max) = quantiles(&mut self.handled);
+        let (call_p50, call_p99, _) = quantiles(&mut self.published);
+        println!(
+            "{what} at {RATE} msgs/s (kept {:.0}/s): p50 {p50:?}, p99 {p99:?}, max {max:?}; \
+             the publish calls took p50 {call_p50:?}, p99 {call_p99:?}{target}",
+            self.kept
+        );
+    }
 }
 
 /// How a latency floor reads its entries.
@@ -438,8 +481,8 @@ enum FloorRead {
 /// of an entry of the same size carrying its send time on its own task, over
 /// one multiplexed connection of the redis crate, and a loop of blocking
 /// reads on another, as `how` says. The floor this machine sets under the
-/// runtime's latency: returns its p50, p99 and the rate kept.
-async fn latency_floor(port: u16, how: FloorRead) -> Result<(Duration, Duration, f64), Box<dyn std::error::Error>> {
+/// runtime's latency.
+async fn latency_floor(port: u16, how: FloorRead) -> Result<LatencyRun, Box<dyn std::error::Error>> {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
     let publisher = client.get_multiplexed_async_connection().await?;
     let mut reader = client.get_multiplexed_async_connection().await?;
@@ -476,8 +519,7 @@ async fn latency_floor(port: u16, how: FloorRead) -> Result<(Duration, Duration,
             let read_before = latencies.len();
             for entry in reply.into_iter().flat_map(|reply| reply.keys).flat_map(|key| key.ids) {
                 let sent: u64 = entry.get("t").unwrap_or_default();
-                let now = u64::try_from(common::clock().elapsed().as_nanos()).unwrap_or(u64::MAX);
-                latencies.push(now.saturating_sub(sent));
+                latencies.push(nanos(common::clock().elapsed()).saturating_sub(sent));
                 ack.arg(&entry.id);
                 after = entry.id;
             }
@@ -495,9 +537,9 @@ async fn latency_floor(port: u16, how: FloorRead) -> Result<(Duration, Duration,
         Ok::<_, redis::RedisError>(latencies)
     });
     let padding = "x".repeat(ENTRY_BYTES);
-    let (adds, kept) = paced(RATE * LATENCY_SECONDS, move |_| {
+    let (published, kept) = paced(RATE * LATENCY_SECONDS, move |_| {
         let mut publisher = publisher.clone();
-        let sent = u64::try_from(common::clock().elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let sent = nanos(common::clock().elapsed());
         let add = redis::cmd("XADD")
             .arg(stream)
             .arg("*")
@@ -509,27 +551,23 @@ async fn latency_floor(port: u16, how: FloorRead) -> Result<(Duration, Duration,
         async move { add.query_async::<String>(&mut publisher).await }
     })
     .await?;
-    for add in adds {
-        add.await??;
-    }
-    let mut latencies = reading.await??;
-    latencies.sort_unstable();
-    let at = |q: f64| Duration::from_nanos(latencies[((latencies.len() - 1) as f64 * q) as usize]);
-    Ok((at(0.50), at(0.99), kept))
+    Ok(LatencyRun {
+        handled: reading.await??,
+        published,
+        kept,
+    })
 }
 
 /// Publish→handler latency at a fixed rate, beside the floor without the
 /// runtime ([`latency_floor`]).
 async fn latency(config: &Config, port: u16) -> Result<(), Box<dyn std::error::Error>> {
-    let (floor_p50, floor_p99, kept) = latency_floor(port, FloorRead::Plain).await?;
-    println!(
-        "floor:     XADD on one connection → XREAD BLOCK on another, redis crate, no runtime, at {RATE} msgs/s \
-         (kept {kept:.0}/s): p50 {floor_p50:?}, p99 {floor_p99:?}"
+    latency_floor(port, FloorRead::Plain).await?.report(
+        "floor:     XADD on one connection → XREAD BLOCK on another, redis crate, no runtime,",
+        "",
     );
-    let (floor_p50, floor_p99, kept) = latency_floor(port, FloorRead::Group).await?;
-    println!(
-        "floor:     the same with XREADGROUP BLOCK and an XACK of each reply (a group's Redis work), at {RATE} msgs/s \
-         (kept {kept:.0}/s): p50 {floor_p50:?}, p99 {floor_p99:?}"
+    latency_floor(port, FloorRead::Group).await?.report(
+        "floor:     the same with XREADGROUP BLOCK and an XACK of each reply (a group's Redis work),",
+        "",
     );
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let noop = Noop {
@@ -545,30 +583,25 @@ async fn latency(config: &Config, port: u16) -> Result<(), Box<dyn std::error::E
     tokio::time::sleep(Duration::from_millis(500)).await;
     let publisher = Publisher::connect(config).await?;
     let total = RATE * LATENCY_SECONDS;
-    let (publishes, kept) = paced(total, move |n| {
+    let (published, kept) = paced(total, move |n| {
         let publisher = publisher.clone();
         // Made (its send time taken) as the floor's are: before its task runs.
         let tick = Tick::new(n);
         async move { publisher.publish(&tick, &PublishContext::new()).await }
     })
     .await?;
-    for publish in publishes {
-        publish.await??;
-    }
     while noop.handled.load(Ordering::Relaxed) < total {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let _ = stop.send(());
     task.await??;
-    let mut latencies = latencies.lock().map_err(|_| "poisoned")?.clone();
-    latencies.sort_unstable();
-    let at = |q: f64| Duration::from_nanos(latencies[((latencies.len() - 1) as f64 * q) as usize]);
-    println!(
-        "publish→handler latency at {RATE} msgs/s (kept {kept:.0}/s): p50 {:?}, p99 {:?}, max {:?}   target p99 < 0.5 ms",
-        at(0.50),
-        at(0.99),
-        at(1.0)
-    );
+    let handled = latencies.lock().map_err(|_| "poisoned")?.clone();
+    LatencyRun {
+        handled,
+        published,
+        kept,
+    }
+    .report("publish→handler latency", "   target p99 < 0.5 ms");
     Ok(())
 }
 
