@@ -580,23 +580,7 @@ async fn order_per_subject_holds_over_three_instances_through_a_kill_a_join_and_
     a.stop().await;
     send_to(&f, "test", &layout, 300, 16, 900).await;
     eventually("every entry is handled", || async { log.done_counts().len() == 1200 }).await;
-    eventually("every entry is acked", || async {
-        pending_over(&f, &streams).await == 0
-    })
-    .await;
-    c.stop().await;
-    assert_eq!(
-        log.max_running_per_subject.load(Ordering::SeqCst),
-        1,
-        "two at once for one subject"
-    );
-    for (subject, order) in log.done_in_order() {
-        assert!(
-            order.windows(2).all(|w| w[0] < w[1]),
-            "subject {subject} out of order: {order:?}"
-        );
-    }
-    assert!(f.dead_letters().await.is_empty());
+    acked_in_order(&f, &streams, &log, c).await;
 }
 
 /// An instance reading partitions with a backlog ahead of it shuts down in
@@ -678,7 +662,11 @@ async fn an_idle_partition_reader_stops_in_about_a_second_and_loses_nothing_publ
 async fn acked_in_order(f: &Fixture, streams: &[String], log: &Log, last: Running) {
     eventually("every entry is acked", || async { pending_over(f, streams).await == 0 }).await;
     last.stop().await;
-    assert_eq!(log.max_running_per_subject.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        log.max_running_per_subject.load(Ordering::SeqCst),
+        1,
+        "two at once for one subject"
+    );
     for (subject, order) in log.done_in_order() {
         assert!(
             order.windows(2).all(|w| w[0] < w[1]),
