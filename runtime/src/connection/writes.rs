@@ -14,9 +14,10 @@
 //! is writing (one writes at a time, in the order they came), without
 //! waiting for the replies owed to the calls before it, then waits for its
 //! own. (A call that writes ahead does so in parts, each in its turn: other
-//! calls' commands may go between them.) Replies come in the order commands were written. One waiting call
-//! at a time reads them, handing each call its own, until its own have
-//! come; then the next waiting call reads on. (Letting one call at a time
+//! calls' commands may go between them.) Replies come in the order
+//! commands were written. One waiting call at a time reads them, handing
+//! each call its own, until its own have come; then the next waiting call
+//! reads on. (Letting one call at a time
 //! write *and* read its replies, as an earlier version did, made a call that
 //! came meanwhile wait a whole round trip before it could write: concurrent
 //! publishes took twice the round trip.)
@@ -173,6 +174,23 @@ impl Shared {
 impl Inner {
     fn shared(&self) -> MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Locks what the sides share, first forgetting what `left` (a part of
+    /// a call given up while it was written) left and closing a connection
+    /// that answered nothing for too long; the lock if `half` (the
+    /// connection the write half belongs to) is the current one.
+    fn lock_current(&self, half: Option<u64>, left: &mut Option<Cut>) -> Option<MutexGuard<'_, Shared>> {
+        let mut shared = self.shared();
+        if let Some(cut) = left.take() {
+            shared.abandon(&cut);
+        }
+        if shared.stalled() {
+            tracing::warn!("Redis answered none of the last {STALLED_CALLS} publishes in time; connecting anew");
+            let stalled = shared.connection;
+            shared.close(stalled, &interrupted());
+        }
+        (half == Some(shared.connection)).then_some(shared)
     }
 
     /// Reads the next reply on the current connection and gives it to the
@@ -443,7 +461,7 @@ impl Writer {
             Some(writing) => writing,
             None => inner.writing.clone().lock_owned().await,
         };
-        let started = match writing.cut.take() {
+        let started = match &writing.cut {
             Some(cut) if cut.call == self.call => {
                 if cut.connection != inner.shared().connection {
                     // Closed since: the part's answer says why.
@@ -451,12 +469,7 @@ impl Writer {
                 }
                 cut.started
             }
-            Some(cut) => {
-                inner.shared().abandon(&cut);
-                self.start_part(&mut writing).await?;
-                false
-            }
-            None => {
+            _ => {
                 self.start_part(&mut writing).await?;
                 false
             }
@@ -502,54 +515,32 @@ impl Writer {
     }
 
     /// Starts a part of every complete command not written yet, on the
-    /// current connection (closed first if it answered nothing for too
+    /// current connection (closed first if a call given up while writing
+    /// left part of a command on it, or if it answered nothing for too
     /// long; opened if there is none): it is owed their replies.
     async fn start_part(&mut self, writing: &mut Writing) -> Result<(), RedisError> {
         let inner = &*self.inner;
-        {
-            let mut shared = inner.shared();
-            if shared.stalled() {
-                tracing::warn!("Redis answered none of the last {STALLED_CALLS} publishes in time; connecting anew");
-                let stalled = shared.connection;
-                shared.close(stalled, &interrupted());
-            }
-        }
+        let mut left = writing.cut.take();
         let mut opened = false;
         let mut shared = loop {
-            let current = inner.shared().connection;
-            if writing
-                .half
-                .as_ref()
-                .is_none_or(|(connection, _)| *connection != current)
-            {
-                writing.half = None;
-                if !self.parts.is_empty() {
-                    // Its earlier parts went on a connection closed since.
-                    return Err(self.why_closed());
-                }
-                let (half, replies) = within(CONNECT_TIMEOUT, Socket::open(&inner.server, false))
-                    .await?
-                    .into_halves();
-                let mut shared = inner.shared();
-                let before = shared.connection;
-                shared.close(before, &lost());
-                shared.opened = Some((shared.connection, replies));
-                writing.half = Some((shared.connection, half));
-                opened = true;
-            }
-            let shared = inner.shared();
-            if writing
-                .half
-                .as_ref()
-                .is_some_and(|(connection, _)| *connection == shared.connection)
-            {
+            let half = writing.half.as_ref().map(|(connection, _)| *connection);
+            if let Some(shared) = inner.lock_current(half, &mut left) {
                 break shared;
             }
-            // Closed just now, by a reader that found it failed.
+            writing.half = None;
             if !self.parts.is_empty() {
-                drop(shared);
+                // Its earlier parts went on a connection closed since.
                 return Err(self.why_closed());
             }
+            let (half, replies) = within(CONNECT_TIMEOUT, Socket::open(&inner.server, false))
+                .await?
+                .into_halves();
+            let mut shared = inner.shared();
+            let before = shared.connection;
+            shared.close(before, &lost());
+            shared.opened = Some((shared.connection, replies));
+            writing.half = Some((shared.connection, half));
+            opened = true;
         };
         if self.parts.is_empty() {
             self.may_retry = !opened && !self.retried && shared.idle_mark == Some(shared.replies_read);
